@@ -1,0 +1,39 @@
+# Shared by the scripts in scripts/: install what a fresh machine lacks.
+# Sourced, not run.
+
+ensure_rust_components() {
+  local c
+  for c in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$c"; then
+      echo "installing rust component $c" >&2
+      rustup component add "$c"
+    fi
+  done
+}
+
+# MariaDB server, client and mariabackup from Debian's packages, without starting the system
+# service (tests start their own throwaway servers).
+ensure_mariadb() {
+  local c missing=
+  for c in mariadbd mariadb-install-db mariadb mariadb-admin mariabackup; do
+    command -v "$c" >/dev/null 2>&1 || [ -x "/usr/sbin/$c" ] || missing+=" $c"
+  done
+  [ -z "$missing" ] && return 0
+  echo "missing:$missing; installing MariaDB from the Debian packages" >&2
+  local sudo= guard= rc=0
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d; guard=1
+  fi
+  { $sudo apt-get update -q &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      mariadb-server mariadb-client mariadb-backup; } || rc=$?
+  [ -z "$guard" ] || $sudo rm -f /usr/sbin/policy-rc.d
+  return "$rc"
+}
+
+ensure_nightly_and_cargo_fuzz() {
+  rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+}

@@ -1,0 +1,5 @@
+//! One module per subcommand: argument struct and `run`.
+
+pub mod bitmap;
+pub mod inspect;
+pub mod verify;

@@ -1,0 +1,50 @@
+//! `xb`: page-level incremental backups of InnoDB data.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// Exit status: everything checked is sound.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: the command ran and found a problem in the data (a corrupt page, a broken bitmap).
+pub const EXIT_FOUND_PROBLEM: u8 = 1;
+/// Exit status: usage error, unreadable file or other failure to run.
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Parser)]
+#[command(name = "xb", version, about = "Page-level incremental backups of InnoDB data")]
+#[command(after_help = "Exit status: 0 success; 1 the data checked has a problem (corrupt page, \
+bad bitmap); 2 usage or I/O error.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show the facts of a tablespace or redo log file.
+    Inspect(cmd::inspect::Args),
+    /// Check every page checksum of files or datadirs.
+    Verify(cmd::verify::Args),
+    /// Read and check changed-page bitmap files.
+    #[command(subcommand)]
+    Bitmap(cmd::bitmap::BitmapCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Bitmap(c) => cmd::bitmap::run(c),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("xb: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
