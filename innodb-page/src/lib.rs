@@ -6,7 +6,9 @@
 //! * [`flags`]: tablespace flags in all three layouts, decoded into page sizes and features.
 //! * [`fsp`]: page 0 (the FSP header) and the tablespace format it implies.
 //! * [`checksum`]: page checksum validation exactly as the servers decide corruption.
+//! * [`datadir`]: which files of a data directory are tablespaces, redo logs, or other files.
 //! * [`tablespace`]: reading whole tablespaces (one `.ibd`, or the multi-file system tablespace).
+//! * [`verify`]: checking every page of a tablespace (checksum, page number, space id).
 //! * [`redo`]: redo log headers and checkpoints of every supported server family.
 //!
 //! Nothing in this crate panics on any input: malformed data gives a typed error.
@@ -21,9 +23,10 @@
 //! assert_eq!(page.page_type(), PageType::Index);
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod checksum;
+pub mod datadir;
 pub mod error;
 pub mod flags;
 pub mod fsp;
@@ -32,6 +35,7 @@ pub mod page;
 pub mod page_type;
 pub mod redo;
 pub mod tablespace;
+pub mod verify;
 
 pub use error::{Error, PageError};
 pub use lsn::Lsn;

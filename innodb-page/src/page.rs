@@ -108,7 +108,9 @@ impl<'a> Page<'a> {
     /// The page LSN (offset 16): readable on every page of every format, without keys or
     /// decompression.
     pub fn lsn(&self) -> Lsn {
-        Lsn(BigEndian::read_u64(&self.data[offset::LSN..offset::LSN + 8]))
+        Lsn(BigEndian::read_u64(
+            &self.data[offset::LSN..offset::LSN + 8],
+        ))
     }
 
     /// The raw page type code (offset 24).

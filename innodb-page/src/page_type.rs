@@ -222,9 +222,17 @@ mod tests {
     fn full_crc32_compressed_sizes() {
         assert_eq!(
             PageType::from_raw(0x801C, Vendor::MariaDb, true),
-            PageType::FullCrc32Compressed { stored_size: 0x1C00 }
+            PageType::FullCrc32Compressed {
+                stored_size: 0x1C00
+            }
         );
-        assert_eq!(PageType::from_raw(0x8100, Vendor::MariaDb, true), PageType::Other(0x8100));
-        assert_eq!(PageType::from_raw(34354, Vendor::MariaDb, false), PageType::PageCompressed);
+        assert_eq!(
+            PageType::from_raw(0x8100, Vendor::MariaDb, true),
+            PageType::Other(0x8100)
+        );
+        assert_eq!(
+            PageType::from_raw(34354, Vendor::MariaDb, false),
+            PageType::PageCompressed
+        );
     }
 }

@@ -14,9 +14,15 @@ pub const EXIT_FOUND_PROBLEM: u8 = 1;
 pub const EXIT_ERROR: u8 = 2;
 
 #[derive(Parser)]
-#[command(name = "xb", version, about = "Page-level incremental backups of InnoDB data")]
-#[command(after_help = "Exit status: 0 success; 1 the data checked has a problem (corrupt page, \
-bad bitmap); 2 usage or I/O error.")]
+#[command(
+    name = "xb",
+    version,
+    about = "Page-level incremental backups of InnoDB data"
+)]
+#[command(
+    after_help = "Exit status: 0 success; 1 the data checked has a problem (corrupt page, \
+bad bitmap); 2 usage or I/O error."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

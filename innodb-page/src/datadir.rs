@@ -1,0 +1,239 @@
+//! Finding the InnoDB files of a data directory.
+//!
+//! Classification is by name, as the servers lay datadirs out:
+//!
+//! * system tablespace: `ibdata1`, `ibdata2`, … (one tablespace, in numeric order);
+//! * undo tablespaces: `undo001`… (MySQL 5.7, MariaDB), `undo_001`… and `*.ibu` (MySQL 8);
+//! * other tablespaces: `*.ibd` at the top level (MySQL 8 `mysql.ibd`, general tablespaces) and
+//!   one directory down (file-per-table, one directory per database);
+//! * redo logs: `ib_logfile<N>` and `#innodb_redo/#ib_redo<N>`;
+//! * never tablespaces to read: the temporary tablespace `ibtmp1`, MySQL 8 session temporary
+//!   tablespaces (`#innodb_temp/`, `*.ibt`), doublewrite files `*.dblwr`, changed-page bitmaps
+//!   `*.xdb`, `ib_buffer_pool`.
+//!
+//! Everything else is listed as [`DatadirFiles::other`]: the non-InnoDB files a backup copies
+//! whole (`.frm`, `.MYD`, `.opt`, Aria files, …).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::Error;
+
+/// The files of a datadir, by role. Paths are absolute (joined to the datadir given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DatadirFiles {
+    /// The system tablespace's files in order (`ibdata1`, `ibdata2`, …).
+    pub system: Vec<PathBuf>,
+    /// Undo tablespaces.
+    pub undo: Vec<PathBuf>,
+    /// Other tablespaces (`*.ibd`), sorted.
+    pub tablespaces: Vec<PathBuf>,
+    /// Redo log files.
+    pub redo: Vec<PathBuf>,
+    /// Files the InnoDB layer skips on purpose (temporary tablespaces and the like).
+    pub skipped: Vec<PathBuf>,
+    /// Everything else (non-InnoDB files), sorted.
+    pub other: Vec<PathBuf>,
+}
+
+impl DatadirFiles {
+    /// Every tablespace as a list of files: the system tablespace first (all its files as one
+    /// entry), then undo tablespaces, then the rest.
+    pub fn tablespace_groups(&self) -> Vec<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        if !self.system.is_empty() {
+            out.push(self.system.clone());
+        }
+        out.extend(
+            self.undo
+                .iter()
+                .chain(&self.tablespaces)
+                .map(|p| vec![p.clone()]),
+        );
+        out
+    }
+}
+
+fn numbered(name: &str, prefix: &str) -> Option<u64> {
+    let rest = name.strip_prefix(prefix)?;
+    if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    rest.parse().ok()
+}
+
+/// What a top-level or database-directory file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    System(u64),
+    Undo,
+    Tablespace,
+    Redo,
+    Skipped,
+    Other,
+}
+
+fn role(name: &str, top: bool) -> Role {
+    if top {
+        if let Some(n) = numbered(name, "ibdata") {
+            return Role::System(n);
+        }
+        if numbered(name, "undo").is_some() || numbered(name, "undo_").is_some() {
+            return Role::Undo;
+        }
+        if numbered(name, "ib_logfile").is_some() {
+            return Role::Redo;
+        }
+        if name == "ibtmp1" || name == "ib_buffer_pool" || name.starts_with("ib_modified_log_") {
+            return Role::Skipped;
+        }
+    }
+    if name.ends_with(".ibu") {
+        Role::Undo
+    } else if name.ends_with(".ibd") {
+        Role::Tablespace
+    } else if name.ends_with(".ibt") || name.ends_with(".dblwr") || name.ends_with(".xdb") {
+        Role::Skipped
+    } else {
+        Role::Other
+    }
+}
+
+fn entries(dir: &Path) -> Result<Vec<(String, PathBuf, fs::FileType)>, Error> {
+    let rd = fs::read_dir(dir).map_err(|e| Error::io(dir, 0, e))?;
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| Error::io(dir, 0, e))?;
+        let ft = e.file_type().map_err(|err| Error::io(e.path(), 0, err))?;
+        out.push((e.file_name().to_string_lossy().into_owned(), e.path(), ft));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// Lists the files of `datadir` by role (see the module documentation).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("ibdata1"), b"").unwrap();
+/// std::fs::write(dir.path().join("ibtmp1"), b"").unwrap();
+/// std::fs::create_dir(dir.path().join("db")).unwrap();
+/// std::fs::write(dir.path().join("db/t.ibd"), b"").unwrap();
+/// std::fs::write(dir.path().join("db/t.frm"), b"").unwrap();
+/// let f = innodb_page::datadir::scan(dir.path()).unwrap();
+/// assert_eq!(f.system.len(), 1);
+/// assert_eq!(f.tablespaces, vec![dir.path().join("db/t.ibd")]);
+/// assert_eq!(f.other, vec![dir.path().join("db/t.frm")]);
+/// assert_eq!(f.skipped, vec![dir.path().join("ibtmp1")]);
+/// ```
+pub fn scan(datadir: &Path) -> Result<DatadirFiles, Error> {
+    let mut out = DatadirFiles::default();
+    let mut system = Vec::new();
+    for (name, path, ft) in entries(datadir)? {
+        if ft.is_dir() {
+            match name.as_str() {
+                "#innodb_redo" => {
+                    for (n, p, t) in entries(&path)? {
+                        if t.is_file() && numbered(&n, "#ib_redo").is_some() {
+                            out.redo.push(p);
+                        } else {
+                            out.skipped.push(p);
+                        }
+                    }
+                }
+                "#innodb_temp" => out.skipped.push(path),
+                _ => {
+                    for (n, p, t) in entries(&path)? {
+                        if !t.is_file() {
+                            continue;
+                        }
+                        match role(&n, false) {
+                            Role::Tablespace => out.tablespaces.push(p),
+                            Role::Undo => out.undo.push(p),
+                            Role::Skipped => out.skipped.push(p),
+                            _ => out.other.push(p),
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if !ft.is_file() {
+            continue;
+        }
+        match role(&name, true) {
+            Role::System(n) => system.push((n, path)),
+            Role::Undo => out.undo.push(path),
+            Role::Tablespace => out.tablespaces.push(path),
+            Role::Redo => out.redo.push(path),
+            Role::Skipped => out.skipped.push(path),
+            Role::Other => out.other.push(path),
+        }
+    }
+    system.sort();
+    out.system = system.into_iter().map(|(_, p)| p).collect();
+    out.tablespaces.sort();
+    out.other.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_a_mixed_datadir() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for f in [
+            "ibdata10",
+            "ibdata2",
+            "ibdata1",
+            "undo001",
+            "undo_002",
+            "ib_logfile0",
+            "ib_logfile1",
+            "ibtmp1",
+            "mysql.ibd",
+            "aria_log.00000001",
+            "ib_modified_log_1_0.xdb",
+            "x.ibu",
+            "ib_buffer_pool",
+            "ibdata",
+            "#ib_16384_0.dblwr",
+        ] {
+            fs::write(r.join(f), b"").unwrap();
+        }
+        fs::create_dir_all(r.join("db")).unwrap();
+        fs::create_dir_all(r.join("#innodb_redo")).unwrap();
+        fs::create_dir_all(r.join("#innodb_temp")).unwrap();
+        for f in [
+            "db/a.ibd",
+            "db/a.frm",
+            "db/db.opt",
+            "#innodb_redo/#ib_redo7",
+            "#innodb_redo/#ib_redo8_tmp",
+        ] {
+            fs::write(r.join(f), b"").unwrap();
+        }
+        let s = scan(r).unwrap();
+        let names = |v: &[PathBuf]| {
+            v.iter()
+                .map(|p| p.strip_prefix(r).unwrap().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&s.system), ["ibdata1", "ibdata2", "ibdata10"]);
+        assert_eq!(names(&s.undo), ["undo001", "undo_002", "x.ibu"]);
+        assert_eq!(names(&s.tablespaces), ["db/a.ibd", "mysql.ibd"]);
+        assert_eq!(
+            names(&s.redo),
+            ["#innodb_redo/#ib_redo7", "ib_logfile0", "ib_logfile1"]
+        );
+        assert_eq!(
+            names(&s.other),
+            ["aria_log.00000001", "db/a.frm", "db/db.opt", "ibdata"]
+        );
+        assert_eq!(s.tablespace_groups().len(), 1 + 3 + 2);
+        assert!(names(&s.skipped).contains(&"ibtmp1".to_string()));
+    }
+}

@@ -1,0 +1,681 @@
+//! Opening a redo log from a path, reading its header and checkpoints, and finding its end.
+//!
+//! [`open`] accepts:
+//! * a redo log file: `ib_logfile0` (any format), `ib_logfileN` (the group starting at the
+//!   sibling `ib_logfile0` is opened), `#ib_redoN` (all sibling `#ib_redoN` files are used);
+//!   a file with another name is opened alone;
+//! * a directory: `#innodb_redo` itself, or a datadir holding `#innodb_redo/` (MySQL 8.0.30+,
+//!   preferred when it holds `#ib_redoN` files) or `ib_logfile0`.
+//!
+//! Files named `#ib_redoN_tmp` (MySQL's spare files) are ignored.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use super::block::{self, BlockStop, RingGeometry, ScanRules, BLOCK_SIZE};
+use super::checkpoint::{self, Checkpoint, LOG_FILE_HDR_SIZE};
+use super::format::{Encryption, RedoFormat};
+use super::header::FileHeader;
+use super::mtr::{self, LogGeometry, RecordArea, ScanStop, START_OFFSET};
+use super::{lsn, RedoError};
+use crate::{Error, Lsn};
+
+/// One file of a redo log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedoFile {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The start LSN from its header (offset 8).
+    pub start_lsn: Lsn,
+}
+
+/// One checkpoint block that was examined, valid or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointSlot {
+    /// Index into [`RedoLog::files`] of the file holding the block.
+    pub file: usize,
+    /// Byte offset of the block in that file.
+    pub offset: u64,
+    /// The parsed checkpoint, or why the block is invalid.
+    pub checkpoint: Result<Checkpoint, RedoError>,
+}
+
+/// Why a scan for the end of the log stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// MariaDB 10.8+: the mini-transaction scan stopped.
+    Mtr(ScanStop),
+    /// Block-framed formats: the block scan stopped.
+    Block(BlockStop),
+}
+
+/// The scanned end of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogEnd {
+    /// Found by scanning from the checkpoint.
+    Scanned {
+        /// The end LSN: the end of the last valid mini-transaction (10.8+) or of the valid
+        /// data in the last valid block (block-framed formats).
+        lsn: Lsn,
+        /// Why the scan stopped there.
+        stop: StopReason,
+        /// Number of valid mini-transactions (10.8+) or blocks read.
+        units: u64,
+    },
+    /// The files do not allow a scan (truncated copy, checkpoint block region not holding the
+    /// log the checkpoint describes, empty record area).
+    Unknown {
+        /// Why.
+        why: &'static str,
+    },
+}
+
+impl LogEnd {
+    /// The scanned end LSN, if any.
+    pub fn lsn(&self) -> Option<Lsn> {
+        match self {
+            LogEnd::Scanned { lsn, .. } => Some(*lsn),
+            LogEnd::Unknown { .. } => None,
+        }
+    }
+}
+
+/// A redo log as read from disk: format, header facts, every checkpoint block, the current
+/// checkpoint and the scanned end.
+///
+/// Of the two end LSNs, [`RedoLog::end_lsn`] is the **scanned** end (where the log really
+/// ends), and [`RedoLog::checkpoint_end_lsn`] the **header-provided** one (MariaDB's per-
+/// checkpoint field: where the checkpoint's FILE_CHECKPOINT record starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RedoLog {
+    /// The format.
+    pub format: RedoFormat,
+    /// The raw format word.
+    pub format_word: u32,
+    /// Encryption, as the header says.
+    pub encryption: Encryption,
+    /// Creator string of the main file (`ib_logfile0`, or the `#ib_redoN` holding the
+    /// checkpoint).
+    pub creator: String,
+    /// Start LSN from the main file's header (MariaDB 10.8+: `first_lsn`).
+    pub start_lsn: Lsn,
+    /// The current checkpoint.
+    pub checkpoint: Checkpoint,
+    /// Index into [`RedoLog::files`] of the file holding the current checkpoint.
+    pub checkpoint_file: usize,
+    /// Every checkpoint block examined.
+    pub checkpoints: Vec<CheckpointSlot>,
+    /// The files, in LSN order (`ib_logfile0` first).
+    pub files: Vec<RedoFile>,
+    /// Bytes of log data the files hold (ring capacity, MariaDB 10.8+ record area, or the sum
+    /// of the data areas of MySQL 8.0.30+ files).
+    pub capacity: u64,
+    /// The scanned end.
+    pub end: LogEnd,
+}
+
+impl RedoLog {
+    /// The current checkpoint LSN.
+    pub fn checkpoint_lsn(&self) -> Lsn {
+        self.checkpoint.lsn
+    }
+
+    /// The scanned end LSN (`None` when the files could not be scanned).
+    pub fn end_lsn(&self) -> Option<Lsn> {
+        self.end.lsn()
+    }
+
+    /// The header-provided end LSN of the current checkpoint (MariaDB only): start of its
+    /// FILE_CHECKPOINT / MLOG_CHECKPOINT mini-transaction.
+    pub fn checkpoint_end_lsn(&self) -> Option<Lsn> {
+        self.checkpoint.end_lsn
+    }
+
+    /// The main file: the one holding the current checkpoint.
+    pub fn path(&self) -> &Path {
+        self.files
+            .get(self.checkpoint_file)
+            .map_or(Path::new(""), |f| f.path.as_path())
+    }
+}
+
+/// Opens the redo log at `path` (a file or a directory, see the [module docs](self)), reads its
+/// header and checkpoints and scans for its end.
+///
+/// ```
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/mariadb-10.11/backup/full");
+/// let log = innodb_page::redo::open(std::path::Path::new(dir)).unwrap();
+/// assert_eq!(log.format.name(), "mariadb-10.8");
+/// assert_eq!(log.checkpoint_lsn().get(), 2500178);
+/// assert_eq!(log.end_lsn().map(|l| l.get()), Some(2500194));
+/// ```
+pub fn open(path: &Path) -> Result<RedoLog, Error> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, 0, e))?;
+    if meta.is_dir() {
+        let own = list_ib_redo(path)?;
+        if !own.is_empty() {
+            return open_8030(path, own);
+        }
+        let sub = path.join("#innodb_redo");
+        if sub.is_dir() {
+            let files = list_ib_redo(&sub)?;
+            if !files.is_empty() {
+                return open_8030(&sub, files);
+            }
+        }
+        let f0 = path.join("ib_logfile0");
+        if f0.is_file() {
+            return open_file(&f0);
+        }
+        return Err(Error::Layout {
+            path: path.to_path_buf(),
+            what: "no redo log here (no ib_logfile0, no #innodb_redo/#ib_redoN)".into(),
+        });
+    }
+    // ib_logfileN with N > 0: open the group from ib_logfile0 if it exists.
+    if let (Some(n), Some(dir)) = (logfile_number(path), path.parent()) {
+        let f0 = dir.join("ib_logfile0");
+        if n > 0 && f0.is_file() {
+            return open_file(&f0);
+        }
+    }
+    open_file(path)
+}
+
+/// The N of a file named `ib_logfileN`.
+fn logfile_number(path: &Path) -> Option<u64> {
+    let name = path.file_name()?.to_str()?;
+    let digits = name.strip_prefix("ib_logfile")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The N of a file named `#ib_redoN` (not `_tmp`).
+fn ib_redo_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("#ib_redo")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// `#ib_redoN` files of a directory, sorted by N.
+fn list_ib_redo(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let rd = fs::read_dir(dir).map_err(|e| Error::io(dir, 0, e))?;
+    let mut v = Vec::new();
+    for ent in rd {
+        let ent = ent.map_err(|e| Error::io(dir, 0, e))?;
+        let name = ent.file_name();
+        if let Some(n) = name.to_str().and_then(ib_redo_number) {
+            let p = ent.path();
+            if p.is_file() {
+                v.push((n, p));
+            }
+        }
+    }
+    v.sort();
+    Ok(v.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
+fn read_at(file: &File, path: &Path, offset: u64, buf: &mut [u8]) -> Result<usize, Error> {
+    let mut done = 0;
+    while done < buf.len() {
+        let at = offset.saturating_add(done as u64);
+        match file.read_at(&mut buf[done..], at) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, at, e)),
+        }
+    }
+    Ok(done)
+}
+
+fn redo_err(path: &Path, offset: u64, source: RedoError) -> Error {
+    Error::Redo {
+        path: path.to_path_buf(),
+        offset,
+        source,
+    }
+}
+
+/// Opens one file and reads its first bytes (up to `n`). Returns (file, size, bytes).
+fn open_head(path: &Path, n: usize) -> Result<(File, u64, Vec<u8>), Error> {
+    let file = File::open(path).map_err(|e| Error::io(path, 0, e))?;
+    let size = file.metadata().map_err(|e| Error::io(path, 0, e))?.len();
+    let mut buf = vec![0u8; n];
+    let got = read_at(&file, path, 0, &mut buf)?;
+    buf.truncate(got);
+    Ok((file, size, buf))
+}
+
+fn open_file(path: &Path) -> Result<RedoLog, Error> {
+    let (file, size, head) = open_head(path, START_OFFSET as usize)?;
+    let hdr = FileHeader::parse(&head).map_err(|e| redo_err(path, 0, e))?;
+    match hdr.format() {
+        RedoFormat::MariaDb108 => open_108(path, file, size, &head),
+        RedoFormat::MySql8030 => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            let mut files = list_ib_redo(dir)?;
+            if !files.iter().any(|p| p.file_name() == path.file_name()) {
+                files = vec![path.to_path_buf()];
+            }
+            open_8030(dir, files)
+        }
+        _ => open_ring(path, size, &head),
+    }
+}
+
+fn slots_from(
+    format: RedoFormat,
+    file_index: usize,
+    head: &[u8],
+    start_lsn: Lsn,
+    file_size: Option<u64>,
+) -> Vec<CheckpointSlot> {
+    checkpoint::block_offsets(format)
+        .into_iter()
+        .map(|off| {
+            let len = checkpoint::block_len(format);
+            let bytes = usize::try_from(off)
+                .ok()
+                .and_then(|o| head.get(o..o.checked_add(len)?));
+            let cp = match bytes {
+                Some(b) => checkpoint::parse(format, b, off, start_lsn, file_size),
+                None => Err(RedoError::Truncated {
+                    what: "checkpoint block",
+                    len: head.len() as u64,
+                    need: off + len as u64,
+                }),
+            };
+            CheckpointSlot {
+                file: file_index,
+                offset: off,
+                checkpoint: cp,
+            }
+        })
+        .collect()
+}
+
+fn select_slot(
+    format: RedoFormat,
+    slots: &[CheckpointSlot],
+    paths: &[RedoFile],
+) -> Result<(Checkpoint, usize), Error> {
+    let results: Vec<_> = slots.iter().map(|s| s.checkpoint.clone()).collect();
+    let picked = checkpoint::select_index(format, &results).and_then(|i| {
+        match (results.get(i), slots.get(i)) {
+            (Some(Ok(c)), Some(s)) => Ok((*c, s.file)),
+            _ => checkpoint::select(format, &[]).map(|c| (c, 0)),
+        }
+    });
+    match picked {
+        Ok(x) => Ok(x),
+        Err(e) => {
+            let (file, offset) = slots.first().map_or((0, 0), |s| (s.file, s.offset));
+            let path = paths.get(file).map_or(PathBuf::new(), |f| f.path.clone());
+            Err(redo_err(&path, offset, e))
+        }
+    }
+}
+
+/// A [`RecordArea`] over the record area of a MariaDB 10.8+ `ib_logfile0` (from offset
+/// 0x3000), read with `pread`. Reads past the end of the file are short, which the
+/// [`mtr::MtrReader`] reports as [`ScanStop::Unreadable`].
+///
+/// ```no_run
+/// use innodb_page::redo::file::FileRecordArea;
+/// use innodb_page::redo::mtr::{LogGeometry, MtrReader};
+/// use innodb_page::Lsn;
+/// let f = std::fs::File::open("ib_logfile0").unwrap();
+/// let size = f.metadata().unwrap().len();
+/// let geom = LogGeometry::from_file_size(Lsn::new(0x3000), size, false).unwrap();
+/// let mut r = MtrReader::new(FileRecordArea::new(f), geom, Lsn::new(0x3000)).unwrap();
+/// while let Some(m) = r.next_mtr().unwrap() {
+///     println!("{}..{}", m.start_lsn(), m.end_lsn());
+/// }
+/// ```
+#[derive(Debug)]
+pub struct FileRecordArea {
+    file: File,
+}
+
+impl FileRecordArea {
+    /// Wraps an open `ib_logfile0`.
+    pub fn new(file: File) -> FileRecordArea {
+        FileRecordArea { file }
+    }
+
+    /// Gives back the file.
+    pub fn into_inner(self) -> File {
+        self.file
+    }
+}
+
+impl RecordArea for FileRecordArea {
+    fn read_area(&mut self, pos: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(base) = START_OFFSET.checked_add(pos) else {
+            return Ok(0);
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            match self.file.read_at(&mut buf[done..], base + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
+
+fn open_108(path: &Path, file: File, size: u64, head: &[u8]) -> Result<RedoLog, Error> {
+    let hdr = FileHeader::parse(head).map_err(|e| redo_err(path, 0, e))?;
+    if size < START_OFFSET {
+        return Err(redo_err(
+            path,
+            size,
+            RedoError::Truncated {
+                what: "MariaDB 10.8+ redo log header area (header and checkpoint blocks)",
+                len: size,
+                need: START_OFFSET,
+            },
+        ));
+    }
+    let format = hdr.format();
+    let start_lsn = hdr.start_lsn();
+    let files = vec![RedoFile {
+        path: path.to_path_buf(),
+        size,
+        start_lsn,
+    }];
+    let checkpoints = slots_from(format, 0, head, start_lsn, None);
+    let (checkpoint, checkpoint_file) = select_slot(format, &checkpoints, &files)?;
+    let encryption = hdr.encryption();
+    let (capacity, end) =
+        match LogGeometry::from_file_size(start_lsn, size, encryption.has_mtr_nonce()) {
+            Err(_) => (
+                0,
+                LogEnd::Unknown {
+                    why: "the file has no record area",
+                },
+            ),
+            Ok(geom) => {
+                let scan = mtr::scan_to_end(
+                    FileRecordArea::new(file),
+                    geom,
+                    checkpoint.lsn,
+                    checkpoint.end_lsn,
+                    encryption == Encryption::None,
+                )
+                .map_err(|e| Error::io(path, START_OFFSET, e))?;
+                let end = match (scan.end_lsn, scan.inconsistency) {
+                    (Some(l), _) => LogEnd::Scanned {
+                        lsn: l,
+                        stop: StopReason::Mtr(scan.stop),
+                        units: scan.mtrs,
+                    },
+                    (None, why) => LogEnd::Unknown {
+                        why: why.unwrap_or("scan failed"),
+                    },
+                };
+                (geom.capacity(), end)
+            }
+        };
+    Ok(RedoLog {
+        format,
+        format_word: hdr.format_word(),
+        encryption,
+        creator: hdr.creator(),
+        start_lsn,
+        checkpoint,
+        checkpoint_file,
+        checkpoints,
+        files,
+        capacity,
+        end,
+    })
+}
+
+/// The ring formats: MySQL ≤ 8.0.29, MariaDB 10.2–10.7.
+fn open_ring(path0: &Path, size0: u64, head: &[u8]) -> Result<RedoLog, Error> {
+    let hdr = FileHeader::parse(head).map_err(|e| redo_err(path0, 0, e))?;
+    let format = hdr.format();
+    let start_lsn = hdr.start_lsn();
+    let mut files = vec![RedoFile {
+        path: path0.to_path_buf(),
+        size: size0,
+        start_lsn,
+    }];
+    // Siblings ib_logfile1.. (not for 10.5+, which uses one file).
+    if format != RedoFormat::MariaDb105 && logfile_number(path0) == Some(0) {
+        if let Some(dir) = path0.parent() {
+            for n in 1u64.. {
+                let p = dir.join(format!("ib_logfile{n}"));
+                let Ok(m) = fs::metadata(&p) else { break };
+                if !m.is_file() {
+                    break;
+                }
+                if m.len() != size0 {
+                    return Err(Error::Layout {
+                        path: p,
+                        what: format!(
+                            "redo log files differ in size ({} vs {size0} bytes of ib_logfile0)",
+                            m.len()
+                        ),
+                    });
+                }
+                let (_, _, h) = open_head(&p, 512)?;
+                let sl = FileHeader::parse(&h).map_or(Lsn::ZERO, |h| h.start_lsn());
+                files.push(RedoFile {
+                    path: p,
+                    size: m.len(),
+                    start_lsn: sl,
+                });
+            }
+        }
+    }
+    let checkpoints = slots_from(format, 0, head, start_lsn, None);
+    let (checkpoint, checkpoint_file) = select_slot(format, &checkpoints, &files)?;
+    let geom = RingGeometry::new(
+        size0,
+        files.len() as u64,
+        checkpoint.lsn,
+        checkpoint.offset.unwrap_or(0),
+    )
+    .map_err(|e| redo_err(path0, checkpoint.block_offset, e))?;
+    let handles: Vec<File> = files
+        .iter()
+        .map(|f| File::open(&f.path).map_err(|e| Error::io(&f.path, 0, e)))
+        .collect::<Result<_, _>>()?;
+    let rules = ScanRules::for_format(format, geom.capacity() / BLOCK_SIZE);
+    let scan = block::scan(checkpoint.lsn, rules, |l, buf| {
+        let (i, off) = geom.locate(lsn(l));
+        let i = usize::try_from(i).unwrap_or(usize::MAX);
+        match (handles.get(i), files.get(i)) {
+            (Some(h), Some(f)) => Ok(read_at(h, &f.path, off, buf)? == buf.len()),
+            _ => Ok::<bool, Error>(false),
+        }
+    })?;
+    let end = block_end(scan);
+    Ok(RedoLog {
+        format,
+        format_word: hdr.format_word(),
+        encryption: hdr.encryption(),
+        creator: hdr.creator(),
+        start_lsn,
+        checkpoint,
+        checkpoint_file,
+        checkpoints,
+        files,
+        capacity: geom.capacity(),
+        end,
+    })
+}
+
+fn block_end(scan: block::BlockScan) -> LogEnd {
+    match scan.end_lsn {
+        Some(l) => LogEnd::Scanned {
+            lsn: l,
+            stop: StopReason::Block(scan.stop),
+            units: scan.valid_blocks,
+        },
+        None => LogEnd::Unknown {
+            why: if scan.valid_blocks == 0 {
+                "the block holding the checkpoint LSN is missing or not valid (truncated copy?)"
+            } else {
+                "the valid blocks end before the checkpoint LSN"
+            },
+        },
+    }
+}
+
+/// MySQL 8.0.30+: `#ib_redoN` files of `dir`.
+fn open_8030(dir: &Path, paths: Vec<PathBuf>) -> Result<RedoLog, Error> {
+    struct One {
+        file: File,
+        head: Vec<u8>,
+    }
+    let mut ones = Vec::new();
+    let mut files = Vec::new();
+    let mut uuid: Option<u32> = None;
+    for p in paths {
+        let (file, size, head) = open_head(&p, LOG_FILE_HDR_SIZE as usize)?;
+        let hdr = FileHeader::parse(&head).map_err(|e| redo_err(&p, 0, e))?;
+        if hdr.format() != RedoFormat::MySql8030 {
+            return Err(redo_err(
+                &p,
+                0,
+                RedoError::BadField {
+                    what: "format word",
+                    value: hdr.format_word().into(),
+                    why: "a #ib_redoN file must have format 6 (MySQL 8.0.30+)",
+                },
+            ));
+        }
+        let u = hdr.subformat();
+        if *uuid.get_or_insert(u) != u {
+            return Err(redo_err(
+                &p,
+                4,
+                RedoError::BadGeometry {
+                    why: "log UUID differs from the other #ib_redoN files",
+                    value: u.into(),
+                },
+            ));
+        }
+        let start = hdr.start_lsn();
+        if start.get() % BLOCK_SIZE != 0 {
+            return Err(redo_err(
+                &p,
+                8,
+                RedoError::BadField {
+                    what: "start LSN",
+                    value: start.get(),
+                    why: "must be a multiple of 512",
+                },
+            ));
+        }
+        if size < LOG_FILE_HDR_SIZE + BLOCK_SIZE || size % BLOCK_SIZE != 0 {
+            return Err(redo_err(
+                &p,
+                size,
+                RedoError::BadGeometry {
+                    why: "#ib_redoN size must be a multiple of 512 above 2048",
+                    value: size,
+                },
+            ));
+        }
+        files.push(RedoFile {
+            path: p,
+            size,
+            start_lsn: start,
+        });
+        ones.push(One { file, head });
+    }
+    if files.is_empty() {
+        return Err(Error::Layout {
+            path: dir.to_path_buf(),
+            what: "no #ib_redoN file".into(),
+        });
+    }
+    // LSN order.
+    let mut order: Vec<usize> = (0..files.len()).collect();
+    order.sort_by_key(|&i| files[i].start_lsn);
+    let files: Vec<RedoFile> = order.iter().map(|&i| files[i].clone()).collect();
+    let mut taken: Vec<Option<One>> = ones.into_iter().map(Some).collect();
+    let ones: Vec<One> = order.iter().filter_map(|&i| taken[i].take()).collect();
+
+    let mut checkpoints = Vec::new();
+    for (i, (f, one)) in files.iter().zip(&ones).enumerate() {
+        checkpoints.extend(slots_from(
+            RedoFormat::MySql8030,
+            i,
+            &one.head,
+            f.start_lsn,
+            Some(f.size),
+        ));
+    }
+    let (checkpoint, checkpoint_file) = select_slot(RedoFormat::MySql8030, &checkpoints, &files)?;
+    let main = FileHeader::parse(&ones[checkpoint_file].head)
+        .map_err(|e| redo_err(&files[checkpoint_file].path, 0, e))?;
+    let capacity: u64 = files
+        .iter()
+        .map(|f| f.size - LOG_FILE_HDR_SIZE)
+        .fold(0u64, u64::saturating_add);
+    let rules = ScanRules::for_format(RedoFormat::MySql8030, capacity / BLOCK_SIZE);
+    let scan = block::scan(checkpoint.lsn, rules, |l, buf| {
+        for (f, one) in files.iter().zip(&ones) {
+            let s = f.start_lsn.get();
+            let data = f.size - LOG_FILE_HDR_SIZE;
+            if l >= s && l - s < data {
+                let off = LOG_FILE_HDR_SIZE + (l - s);
+                return Ok(read_at(&one.file, &f.path, off, buf)? == buf.len());
+            }
+        }
+        Ok::<bool, Error>(false)
+    })?;
+    Ok(RedoLog {
+        format: RedoFormat::MySql8030,
+        format_word: main.format_word(),
+        encryption: main.encryption(),
+        creator: main.creator(),
+        start_lsn: main.start_lsn(),
+        checkpoint,
+        checkpoint_file,
+        checkpoints,
+        files,
+        capacity,
+        end: block_end(scan),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(logfile_number(Path::new("/x/ib_logfile0")), Some(0));
+        assert_eq!(logfile_number(Path::new("ib_logfile12")), Some(12));
+        assert_eq!(logfile_number(Path::new("ib_logfile0.head16k")), None);
+        assert_eq!(logfile_number(Path::new("ib_logfile")), None);
+        assert_eq!(ib_redo_number("#ib_redo7"), Some(7));
+        assert_eq!(ib_redo_number("#ib_redo7_tmp"), None);
+        assert_eq!(ib_redo_number("#ib_redo"), None);
+    }
+}
