@@ -384,6 +384,22 @@ pub enum InfoError {
         /// What was expected, in words.
         expected: &'static str,
     },
+    /// A key the file must have is absent.
+    #[error("no {key} line")]
+    MissingKey {
+        /// The key.
+        key: &'static str,
+    },
+    /// A value outside the set a key allows.
+    #[error("{key} = {value:?}: expected {expected}")]
+    UnknownValue {
+        /// The key.
+        key: &'static str,
+        /// The value found.
+        value: String,
+        /// What was expected, in words.
+        expected: &'static str,
+    },
 }
 
 /// An error about one file: names the file and keeps the cause as its source.

@@ -5,14 +5,22 @@
 //! * [`meta`]: the `.meta` file beside each delta.
 //! * [`checkpoints`]: `xtrabackup_checkpoints` (and `mariadb_backup_checkpoints`).
 //! * [`info`]: the `xtrabackup_info` file.
+//! * [`apply`]: the applier (`xb prepare`): merging incrementals into a base.
+//! * [`backup`]: the backup engine (`xb backup`): full and incremental, by scan or bitmap.
+//! * [`backup_info`]: `xb_backup_info`, xb's own metadata beside the XtraBackup files.
+//! * [`progress`]: progress reports and cancellation for long operations.
 //! * [`error`]: the error types of these formats.
 #![deny(missing_docs)]
 
+pub mod apply;
+pub mod backup;
+pub mod backup_info;
 pub mod checkpoints;
 pub mod delta;
 pub mod error;
 pub mod info;
 pub mod meta;
+pub mod progress;
 #[cfg(feature = "test-support")]
 pub mod sandbox;
 

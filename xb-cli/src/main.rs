@@ -30,6 +30,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Take a full or incremental backup of a datadir.
+    Backup(cmd::backup::Args),
+    /// Prepare a backup: merge incrementals into a base (a synthetic full).
+    Prepare(cmd::prepare::Args),
     /// Show the facts of a tablespace or redo log file.
     Inspect(cmd::inspect::Args),
     /// Check every page checksum of files or datadirs.
@@ -42,6 +46,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Backup(a) => cmd::backup::run(a),
+        Command::Prepare(a) => cmd::prepare::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Bitmap(c) => cmd::bitmap::run(c),

@@ -1,0 +1,1 @@
+//! The applier (being written).
