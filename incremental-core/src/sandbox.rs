@@ -683,6 +683,15 @@ impl Sandbox {
         line("socket", &self.socket());
         line("pid-file", &self.pid_file());
         line("log-error", &self.error_log());
+        // A private tmpdir: servers started at the same time must not share temporary-table
+        // names in /tmp (a clash made mariadb-install-db fail).
+        let tmpdir = self.dir().join("tmp");
+        fs::create_dir_all(&tmpdir).map_err(|source| SandboxError::Io {
+            action: "cannot create",
+            path: tmpdir.clone(),
+            source,
+        })?;
+        line("tmpdir", &tmpdir);
         cnf.push_str("skip-networking\n");
         if running_as_root() {
             // mariadbd refuses to run as root unless told to
