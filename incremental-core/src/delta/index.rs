@@ -43,16 +43,7 @@ pub struct DeltaIndex {
 /// Seeks to `at` and reads as much of `buf` as there is; returns the count.
 fn read_at<R: Read + Seek>(r: &mut R, at: u64, buf: &mut [u8]) -> io::Result<usize> {
     r.seek(SeekFrom::Start(at))?;
-    let mut got = 0;
-    while got < buf.len() {
-        match r.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
+    super::reader::read_full(r, buf)
 }
 
 impl DeltaIndex {

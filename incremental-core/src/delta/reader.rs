@@ -89,7 +89,7 @@ pub struct DeltaReader<R: Read> {
 }
 
 /// Reads until `buf` is full or the data ends; returns how many bytes were read.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match r.read(&mut buf[got..]) {
