@@ -9,6 +9,7 @@
 //! * [`backup`]: the backup engine (`xb backup`): full and incremental, by scan or bitmap.
 //! * [`backup_info`]: `xb_backup_info`, xb's own metadata beside the XtraBackup files.
 //! * [`progress`]: progress reports and cancellation for long operations.
+//! * [`restore`]: copying a prepared backup into a datadir (`xb copy-back`).
 //! * [`error`]: the error types of these formats.
 #![deny(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod error;
 pub mod info;
 pub mod meta;
 pub mod progress;
+pub mod restore;
 #[cfg(feature = "test-support")]
 pub mod sandbox;
 

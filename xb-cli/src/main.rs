@@ -34,6 +34,8 @@ enum Command {
     Backup(cmd::backup::Args),
     /// Prepare a backup: merge incrementals into a base (a synthetic full).
     Prepare(cmd::prepare::Args),
+    /// Restore a prepared backup into an empty datadir.
+    CopyBack(cmd::copy_back::Args),
     /// Show the facts of a tablespace or redo log file.
     Inspect(cmd::inspect::Args),
     /// Check every page checksum of files or datadirs.
@@ -48,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Backup(a) => cmd::backup::run(a),
         Command::Prepare(a) => cmd::prepare::run(a),
+        Command::CopyBack(a) => cmd::copy_back::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Bitmap(c) => cmd::bitmap::run(c),

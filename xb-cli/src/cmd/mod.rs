@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod bitmap;
+pub mod copy_back;
 pub mod inspect;
 pub mod prepare;
 pub mod verify;

@@ -1,0 +1,51 @@
+//! `xb copy-back --target-dir BACKUP --datadir DATADIR`: restore a prepared backup.
+
+use std::path::PathBuf;
+
+use incremental_core::progress::{Cancel, NoProgress};
+use incremental_core::restore;
+
+use crate::EXIT_OK;
+
+/// Arguments of `xb copy-back`.
+#[derive(clap::Args)]
+#[command(
+    after_help = "The datadir must be empty or absent (it is created with mode 0700). \
+The backup is only read. After the copy, start the server on the datadir: its crash recovery \
+applies the backup's redo log (ib_logfile0) on first start.\n\nExample:\n  \
+xb copy-back --target-dir /backups/full --datadir /var/lib/mysql"
+)]
+pub struct Args {
+    /// The prepared backup (a full backup, with any incrementals already applied by xb prepare).
+    #[arg(long, value_name = "BACKUP")]
+    pub target_dir: PathBuf,
+    /// The empty datadir to restore into.
+    #[arg(long, value_name = "DATADIR")]
+    pub datadir: PathBuf,
+}
+
+/// Runs `xb copy-back`.
+pub fn run(a: Args) -> anyhow::Result<u8> {
+    let r = restore::copy_back(&a.target_dir, &a.datadir, &NoProgress, &Cancel::new())?;
+    eprintln!(
+        "xb: restored {} files ({} bytes) into {}",
+        r.files,
+        r.bytes,
+        a.datadir.display()
+    );
+    let opts = r.settings.startup_options();
+    let mut cmd = format!("mariadbd --datadir={}", a.datadir.display());
+    for o in &opts {
+        cmd.push(' ');
+        cmd.push_str(o);
+    }
+    eprintln!("xb: start the server with: {cmd}");
+    if opts.is_empty() {
+        eprintln!("xb: (no options beyond the defaults are needed)");
+    }
+    eprintln!(
+        "xb: the files belong to the user who ran xb; give them to the server's user (e.g. chown -R mysql:mysql {})",
+        a.datadir.display()
+    );
+    Ok(EXIT_OK)
+}
