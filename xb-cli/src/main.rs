@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod ui;
 
 /// Exit status: everything checked is sound.
 pub const EXIT_OK: u8 = 0;
@@ -24,6 +25,9 @@ pub const EXIT_ERROR: u8 = 2;
 bad bitmap); 2 usage or I/O error."
 )]
 struct Cli {
+    /// Print only errors (no progress, no log lines).
+    #[arg(long, short, global = true)]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +51,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    ui::set_quiet(cli.quiet);
     let result = match cli.command {
         Command::Backup(a) => cmd::backup::run(a),
         Command::Prepare(a) => cmd::prepare::run(a),

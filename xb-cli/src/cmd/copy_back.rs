@@ -2,9 +2,10 @@
 
 use std::path::PathBuf;
 
-use incremental_core::progress::{Cancel, NoProgress};
+use incremental_core::progress::Cancel;
 use incremental_core::restore;
 
+use crate::ui::{self, CliProgress};
 use crate::EXIT_OK;
 
 /// Arguments of `xb copy-back`.
@@ -26,26 +27,32 @@ pub struct Args {
 
 /// Runs `xb copy-back`.
 pub fn run(a: Args) -> anyhow::Result<u8> {
-    let r = restore::copy_back(&a.target_dir, &a.datadir, &NoProgress, &Cancel::new())?;
-    eprintln!(
-        "xb: restored {} files ({} bytes) into {}",
+    let progress = CliProgress::new("copy-back");
+    let r = restore::copy_back(&a.target_dir, &a.datadir, &progress, &Cancel::new())?;
+    progress.finish();
+    ui::note(format!(
+        "restored {} files ({} bytes) into {}",
         r.files,
         r.bytes,
         a.datadir.display()
-    );
+    ));
     let opts = r.settings.startup_options();
     let mut cmd = format!("mariadbd --datadir={}", a.datadir.display());
     for o in &opts {
         cmd.push(' ');
         cmd.push_str(o);
     }
-    eprintln!("xb: start the server with: {cmd}");
-    if opts.is_empty() {
-        eprintln!("xb: (no options beyond the defaults are needed)");
-    }
-    eprintln!(
-        "xb: the files belong to the user who ran xb; give them to the server's user (e.g. chown -R mysql:mysql {})",
+    // The start command is the one thing a user must see, even with --quiet: stdout.
+    println!("{cmd}");
+    ui::note(format!(
+        "start the server with the command above{}; the files belong to the user who ran xb: \
+         give them to the server's user (e.g. chown -R mysql:mysql {})",
+        if opts.is_empty() {
+            " (no options beyond the defaults are needed)"
+        } else {
+            ""
+        },
         a.datadir.display()
-    );
+    ));
     Ok(EXIT_OK)
 }

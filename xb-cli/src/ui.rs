@@ -1,0 +1,185 @@
+//! How the CLI talks to a person: progress bars on a terminal, plain log lines otherwise, nothing
+//! but errors with `--quiet`. The library reports through [`Progress`]; this turns it into output.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use incremental_core::progress::{Event, Progress};
+use indicatif::{ProgressBar, ProgressStyle};
+
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Sets `--quiet` for the whole run.
+pub fn set_quiet(q: bool) {
+    QUIET.store(q, Ordering::Relaxed);
+}
+
+/// True under `--quiet`.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// A log line on stderr (`xb: ...`), unless `--quiet`.
+pub fn note(msg: impl AsRef<str>) {
+    if !quiet() {
+        eprintln!("xb: {}", msg.as_ref());
+    }
+}
+
+fn human(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// A [`Progress`] for the terminal: a bar when stderr is a terminal, otherwise a line per file
+/// and a line at most every 10 seconds with the bytes done.
+pub struct CliProgress {
+    bar: Option<ProgressBar>,
+    what: &'static str,
+    total: AtomicU64,
+    done: AtomicU64,
+    pages_scanned: AtomicU64,
+    pages_copied: AtomicU64,
+    last_line: Mutex<Instant>,
+    started: Instant,
+}
+
+impl CliProgress {
+    /// A reporter for an operation named `what` ("backup", "prepare", …).
+    pub fn new(what: &'static str) -> CliProgress {
+        let bar = (!quiet() && std::io::stderr().is_terminal()).then(|| {
+            let b = ProgressBar::new(0);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            b.set_prefix(what);
+            b
+        });
+        CliProgress {
+            bar,
+            what,
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            pages_scanned: AtomicU64::new(0),
+            pages_copied: AtomicU64::new(0),
+            last_line: Mutex::new(Instant::now()),
+            started: Instant::now(),
+        }
+    }
+
+    /// Ends the bar and prints a summary line.
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        let secs = self.started.elapsed().as_secs_f64();
+        let done = self.done.load(Ordering::Relaxed);
+        note(format!(
+            "{} done: {} read in {secs:.1} s ({}/s), {} pages scanned, {} pages written",
+            self.what,
+            human(done),
+            human((done as f64 / secs.max(0.001)) as u64),
+            self.pages_scanned.load(Ordering::Relaxed),
+            self.pages_copied.load(Ordering::Relaxed)
+        ));
+    }
+}
+
+impl Progress for CliProgress {
+    fn event(&self, e: Event<'_>) {
+        if quiet() {
+            return;
+        }
+        match e {
+            Event::Planned { files, bytes } => {
+                self.total.store(bytes, Ordering::Relaxed);
+                match &self.bar {
+                    Some(b) => b.set_length(bytes),
+                    None => note(format!("{}: {files} files, {}", self.what, human(bytes))),
+                }
+            }
+            Event::FileStarted { path, bytes } => match &self.bar {
+                Some(b) => b.set_message(path.display().to_string()),
+                None => note(format!(
+                    "{} {} ({})",
+                    self.what,
+                    path.display(),
+                    human(bytes)
+                )),
+            },
+            Event::Pages {
+                scanned,
+                copied,
+                bytes,
+            } => {
+                self.pages_scanned.fetch_add(scanned, Ordering::Relaxed);
+                self.pages_copied.fetch_add(copied, Ordering::Relaxed);
+                let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+                match &self.bar {
+                    Some(b) => b.inc(bytes),
+                    None => {
+                        let mut last = self.last_line.lock().unwrap_or_else(|p| p.into_inner());
+                        if last.elapsed() >= Duration::from_secs(10) {
+                            *last = Instant::now();
+                            note(format!(
+                                "{}: {} of {}",
+                                self.what,
+                                human(done),
+                                human(self.total.load(Ordering::Relaxed))
+                            ));
+                        }
+                    }
+                }
+            }
+            Event::FileDone { .. } => {}
+            Event::Note { message } => match &self.bar {
+                Some(b) => b.println(format!("xb: {message}")),
+                None => note(message),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn counts_without_a_terminal() {
+        let p = CliProgress::new("test");
+        p.event(Event::Planned {
+            files: 1,
+            bytes: 100,
+        });
+        p.event(Event::Pages {
+            scanned: 4,
+            copied: 1,
+            bytes: 100,
+        });
+        assert_eq!(p.done.load(Ordering::Relaxed), 100);
+        assert_eq!(p.pages_copied.load(Ordering::Relaxed), 1);
+    }
+}
