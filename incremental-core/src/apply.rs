@@ -1,1 +1,0 @@
-//! The applier (being written).

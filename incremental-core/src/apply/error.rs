@@ -1,0 +1,249 @@
+//! The errors of the applier.
+
+use std::io;
+use std::path::PathBuf;
+
+use innodb_page::Lsn;
+use thiserror::Error;
+
+use crate::checkpoints::BackupType;
+
+/// Everything that can stop `xb prepare`.
+///
+/// Every variant names the file or directory concerned; the messages say what is wrong and, where
+/// there is one, what to do. Errors found while planning leave the target untouched; errors while
+/// executing leave a journal behind, and running the same prepare again resumes it.
+///
+/// ```
+/// use incremental_core::apply::ApplyError;
+/// use innodb_page::Lsn;
+/// let e = ApplyError::ChainBroken {
+///     base: "full".into(),
+///     base_to_lsn: Lsn(100),
+///     inc: "inc2".into(),
+///     inc_from_lsn: Lsn(200),
+/// };
+/// assert!(e.to_string().contains("to_lsn 100"));
+/// ```
+#[derive(Debug, Error)]
+pub enum ApplyError {
+    /// A file-system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A metadata, `.meta` or `.delta` file is malformed (the error names the file and offset).
+    #[error(transparent)]
+    Format(#[from] crate::error::Error),
+    /// The target's state does not allow this prepare.
+    #[error(
+        "{}: backup_type is {found}; {why}",
+        dir.display()
+    )]
+    BaseState {
+        /// The target directory.
+        dir: PathBuf,
+        /// Its `backup_type`.
+        found: BackupType,
+        /// What is expected instead.
+        why: &'static str,
+    },
+    /// A directory given as an incremental is not one.
+    #[error(
+        "{}: backup_type is {found}, not incremental: --incremental-dir takes incremental backups",
+        dir.display()
+    )]
+    NotIncremental {
+        /// The directory.
+        dir: PathBuf,
+        /// Its `backup_type`.
+        found: BackupType,
+    },
+    /// The incrementals do not continue the target (or each other).
+    #[error(
+        "{} does not follow {}: its from_lsn {inc_from_lsn} differs from to_lsn {base_to_lsn}; \
+         give the incrementals in the order they were taken, starting with the one taken from \
+         this base",
+        inc.display(),
+        base.display()
+    )]
+    ChainBroken {
+        /// The backup the incremental should continue.
+        base: PathBuf,
+        /// Its `to_lsn`.
+        base_to_lsn: Lsn,
+        /// The incremental.
+        inc: PathBuf,
+        /// Its `from_lsn`.
+        inc_from_lsn: Lsn,
+    },
+    /// The incremental's changes are already in the target.
+    #[error(
+        "{} is already applied to {}: the target is at LSN {base_to_lsn}, the incremental covers \
+         {inc_from_lsn}..{inc_to_lsn}; nothing to do for it (apply only newer incrementals)",
+        inc.display(),
+        base.display()
+    )]
+    AlreadyApplied {
+        /// The incremental.
+        inc: PathBuf,
+        /// The target.
+        base: PathBuf,
+        /// The target's `to_lsn`.
+        base_to_lsn: Lsn,
+        /// The incremental's `from_lsn`.
+        inc_from_lsn: Lsn,
+        /// The incremental's `to_lsn`.
+        inc_to_lsn: Lsn,
+    },
+    /// A partial backup cannot be merged.
+    #[error("{}: {why}", dir.display())]
+    Partial {
+        /// The partial backup.
+        dir: PathBuf,
+        /// Why it is refused.
+        why: &'static str,
+    },
+    /// The safety rule fails: merging without the base's redo would lose changes.
+    #[error(
+        "refusing to merge {} onto {}: its pages were selected above LSN {selection_lsn}, but the \
+         redo of {} starts at LSN {redo_start_lsn} (a checkpoint happened during that backup), so \
+         pages changed between the two LSNs exist only in that redo and merging would silently \
+         corrupt tables; run `mariabackup --prepare --target-dir={}` first (on the chain up to it), \
+         then apply the remaining incrementals",
+        inc.display(),
+        onto.display(),
+        onto.display(),
+        onto.display()
+    )]
+    UnsafeMerge {
+        /// The incremental.
+        inc: PathBuf,
+        /// The backup it would be laid on.
+        onto: PathBuf,
+        /// The LSN from which the incremental's pages were selected.
+        selection_lsn: Lsn,
+        /// Where the redo of `onto` starts.
+        redo_start_lsn: Lsn,
+    },
+    /// Where a backup's redo starts cannot be read.
+    #[error(
+        "{}: cannot tell where this backup's redo starts (needed for the merge safety rule): \
+         {source}",
+        dir.display()
+    )]
+    RedoStart {
+        /// The backup directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: innodb_page::Error,
+    },
+    /// A file name that would lead outside the target, or that the applier does not accept.
+    #[error("{}: refused name: {why}", path.display())]
+    BadName {
+        /// The name (as found).
+        path: PathBuf,
+        /// Why.
+        why: &'static str,
+    },
+    /// A symbolic link in the target that leads outside it.
+    #[error(
+        "{}: symbolic link leading outside the target directory {}; refusing to write through it",
+        path.display(),
+        base.display()
+    )]
+    SymlinkOutside {
+        /// The link.
+        path: PathBuf,
+        /// The target directory.
+        base: PathBuf,
+    },
+    /// Page sizes that do not agree.
+    #[error(
+        "{}: page size {found} differs from {expected} of {}",
+        path.display(),
+        other.display()
+    )]
+    PageSizeMismatch {
+        /// The file with the unexpected size.
+        path: PathBuf,
+        /// Its page size.
+        found: u32,
+        /// The other file.
+        other: PathBuf,
+        /// The other file's page size.
+        expected: u32,
+    },
+    /// A `.delta` without its `.meta`.
+    #[error("{}: missing (every .delta needs its .meta)", path.display())]
+    MissingMeta {
+        /// The missing `.meta` path.
+        path: PathBuf,
+    },
+    /// A tablespace file or delta the applier cannot use.
+    #[error("{}: {why}", path.display())]
+    Tablespace {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// A page of a delta that does not belong where its header puts it.
+    #[error(
+        "{}: at offset {offset}: page listed as {page_no} carries {why}",
+        path.display()
+    )]
+    BadPage {
+        /// The delta.
+        path: PathBuf,
+        /// Byte offset of the page in the delta.
+        offset: u64,
+        /// The page number the header lists.
+        page_no: u32,
+        /// What is wrong.
+        why: String,
+    },
+    /// An interrupted prepare is pending with other arguments.
+    #[error(
+        "{}: an interrupted prepare is pending with other arguments; run it again with exactly: \
+         {args}",
+        journal.display()
+    )]
+    PendingOther {
+        /// The journal file.
+        journal: PathBuf,
+        /// The arguments it was started with.
+        args: String,
+    },
+    /// The journal of an interrupted prepare cannot be read.
+    #[error(
+        "{}: line {line}: {why}; the target is in an unknown state, restore it from a copy",
+        path.display()
+    )]
+    Journal {
+        /// The journal file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        why: String,
+    },
+    /// The operation was cancelled; running it again resumes it.
+    #[error("cancelled; run the same prepare again to finish it")]
+    Cancelled,
+}
+
+impl ApplyError {
+    /// An I/O error on `path`.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> ApplyError {
+        ApplyError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

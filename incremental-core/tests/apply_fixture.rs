@@ -1,0 +1,326 @@
+//! The applier on the real mariabackup fixture (`tests/data/mariadb-10.11/backup`), restricted to
+//! `t_small` (the only tablespace whose base file is in the fixture), and on copies of it broken in
+//! every way that must be refused. Every refusal must leave the target byte-identical.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use incremental_core::apply::{self, ApplyError, ApplyOptions, Plan};
+use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
+
+const FIX: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../tests/data/mariadb-10.11/backup"
+);
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let ft = e.file_type().unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_path_buf();
+            if ft.is_dir() {
+                out.insert(PathBuf::from(format!("{}/", rel.display())), Vec::new());
+                walk(root, &e.path(), out);
+            } else {
+                out.insert(rel, fs::read(e.path()).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// `base` (full) and `inc` (inc1 with only t_small's delta) in a temporary directory.
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    let inc = d.path().join("inc");
+    copy_dir(&Path::new(FIX).join("full"), &base);
+    copy_dir(&Path::new(FIX).join("inc1"), &inc);
+    for t in ["t_comp", "t_crc32", "t_zip1"] {
+        for ext in ["delta", "meta"] {
+            fs::remove_file(inc.join(format!("fx/{t}.ibd.{ext}"))).unwrap();
+        }
+    }
+    (d, base, inc)
+}
+
+fn run(base: &Path, incs: &[PathBuf]) -> Result<apply::ApplyReport, ApplyError> {
+    apply::prepare(
+        base,
+        incs,
+        &ApplyOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+}
+
+/// Runs a prepare that must fail, checks that neither the target nor the incremental changed.
+fn refused(base: &Path, inc: &Path) -> ApplyError {
+    let (b, i) = (tree(base), tree(inc));
+    let e = run(base, &[inc.to_path_buf()]).unwrap_err();
+    assert_eq!(tree(base), b, "target changed by a refused prepare ({e})");
+    assert_eq!(tree(inc), i, "incremental changed ({e})");
+    e
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let s = fs::read_to_string(path).unwrap();
+    assert!(s.contains(from), "{s}");
+    fs::write(path, s.replace(from, to)).unwrap();
+}
+
+#[test]
+fn fixture_merge_equals_mariabackup_prepare() {
+    let (_d, base, inc) = setup();
+    let before = tree(&inc);
+    let r = run(&base, std::slice::from_ref(&inc)).unwrap();
+    assert_eq!((r.pages_written, r.files_merged), (1, 1));
+    assert_eq!(tree(&inc), before);
+    assert_eq!(
+        fs::read(base.join("fx/t_small.ibd")).unwrap(),
+        fs::read(Path::new(FIX).join("prepared/fx/t_small.ibd")).unwrap()
+    );
+    let ck = fs::read_to_string(base.join("xtrabackup_checkpoints")).unwrap();
+    assert_eq!(
+        ck,
+        "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 15297519\nlast_lsn = 15297535\n\
+         recover_binlog_info = 0\n"
+    );
+    assert_eq!(
+        fs::read(base.join("ib_logfile0")).unwrap(),
+        fs::read(inc.join("ib_logfile0")).unwrap()
+    );
+    let info = fs::read_to_string(base.join("xtrabackup_info")).unwrap();
+    assert!(info.contains("innodb_from_lsn = 0\n") && info.contains("incremental = N\n"));
+    assert!(info.contains("innodb_to_lsn = 15297519\n"));
+    // Again: refused as already applied, nothing changes.
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::AlreadyApplied { .. }), "{e}");
+    // The synthetic full is a valid base for the safety rule (its redo starts at to_lsn).
+    let bi = fs::read_to_string(base.join("xb_backup_info")).unwrap();
+    assert!(bi.contains("redo_start_lsn = 15297519\n"), "{bi}");
+}
+
+#[test]
+fn new_tablespaces_without_page_0_are_refused() {
+    // The full fixture has no t_comp, t_crc32, t_zip1 files; their deltas hold only changed
+    // pages, no page 0, so they cannot create the tablespaces: refused (a wrong base).
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    copy_dir(&Path::new(FIX).join("full"), &base);
+    let inc = Path::new(FIX).join("inc1");
+    let e = refused(&base, &inc);
+    assert!(
+        e.to_string().contains("has no page 0, so it cannot create"),
+        "{e}"
+    );
+}
+
+#[test]
+fn corrupt_and_truncated_deltas_are_refused() {
+    let (_d, base, inc) = setup();
+    let delta = inc.join("fx/t_small.ibd.delta");
+    let good = fs::read(&delta).unwrap();
+    let mut bad = good.clone();
+    bad[0..4].copy_from_slice(b"junk");
+    fs::write(&delta, &bad).unwrap();
+    let e = refused(&base, &inc);
+    assert!(
+        e.to_string().contains("t_small.ibd.delta: at offset 0"),
+        "{e}"
+    );
+
+    fs::write(&delta, &good[..20000]).unwrap();
+    let e = refused(&base, &inc);
+    assert!(e.to_string().contains("t_small.ibd.delta"), "{e}");
+
+    // A page whose FIL header number differs from the header slot.
+    let mut bad = good.clone();
+    bad[16384 + 7] = 9;
+    fs::write(&delta, &bad).unwrap();
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::BadPage { page_no: 3, .. }), "{e}");
+
+    // Trailing garbage.
+    let mut bad = good.clone();
+    bad.extend_from_slice(b"xx");
+    fs::write(&delta, &bad).unwrap();
+    refused(&base, &inc);
+    fs::write(&delta, &good).unwrap();
+    run(&base, &[inc]).unwrap();
+}
+
+#[test]
+fn wrong_or_missing_meta_is_refused() {
+    let (_d, base, inc) = setup();
+    let meta = inc.join("fx/t_small.ibd.meta");
+    let good = fs::read(&meta).unwrap();
+    edit(&meta, "page_size = 16384", "page_size = 8192");
+    let e = refused(&base, &inc);
+    assert!(e.to_string().contains("t_small"), "{e}");
+    fs::write(&meta, &good).unwrap();
+    edit(&meta, "space_id = 5", "space_id = 99");
+    let e = refused(&base, &inc);
+    assert!(e.to_string().contains("space id 99"), "{e}");
+    fs::remove_file(&meta).unwrap();
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::MissingMeta { .. }), "{e}");
+}
+
+#[test]
+fn broken_chain_partial_and_states_are_refused() {
+    let (_d, base, inc) = setup();
+    let ck = inc.join("xtrabackup_checkpoints");
+    edit(&ck, "from_lsn = 2500178", "from_lsn = 2500100");
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::ChainBroken { .. }), "{e}");
+    edit(&ck, "from_lsn = 2500100", "from_lsn = 2500178");
+    // The incremental given as a target.
+    let e = refused(&inc, &inc);
+    assert!(matches!(e, ApplyError::BaseState { .. }), "{e}");
+    // A full given as an incremental.
+    let e = refused(&base, &base);
+    assert!(matches!(e, ApplyError::NotIncremental { .. }), "{e}");
+    // Partial base, partial incremental.
+    edit(&base.join("xtrabackup_info"), "partial = N", "partial = Y");
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::Partial { .. }), "{e}");
+    assert!(e.to_string().contains("partial backup"), "{e}");
+    edit(&base.join("xtrabackup_info"), "partial = Y", "partial = N");
+    edit(&inc.join("xtrabackup_info"), "partial = N", "partial = Y");
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::Partial { .. }), "{e}");
+}
+
+#[test]
+fn unsafe_merge_is_refused_unless_the_base_is_prepared() {
+    // As if a checkpoint had happened during the full backup: to_lsn above the redo start
+    // (2500178, in the header of full/ib_logfile0).
+    let (_d, base, inc) = setup();
+    edit(
+        &base.join("xtrabackup_checkpoints"),
+        "to_lsn = 2500178",
+        "to_lsn = 2600000",
+    );
+    edit(
+        &inc.join("xtrabackup_checkpoints"),
+        "from_lsn = 2500178",
+        "from_lsn = 2600000",
+    );
+    let e = refused(&base, &inc);
+    let msg = e.to_string();
+    assert!(matches!(e, ApplyError::UnsafeMerge { .. }), "{msg}");
+    assert!(msg.contains("2600000") && msg.contains("2500178"), "{msg}");
+    assert!(msg.contains("mariabackup --prepare"), "{msg}");
+    // Prepared by mariabackup (log-applied): the rule does not apply.
+    edit(
+        &base.join("xtrabackup_checkpoints"),
+        "full-backuped",
+        "log-applied",
+    );
+    run(&base, &[inc]).unwrap();
+}
+
+#[test]
+fn names_leading_out_are_refused() {
+    let (d, base, inc) = setup();
+    // A rename marker pointing outside.
+    fs::write(inc.join("fx/t_small.ren"), "../../../etc/evil").unwrap();
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::BadName { .. }), "{e}");
+    fs::remove_file(inc.join("fx/t_small.ren")).unwrap();
+    // A database directory of the target that is a symlink to elsewhere.
+    let outside = d.path().join("outside");
+    fs::rename(base.join("fx"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, base.join("fx")).unwrap();
+    let before = tree(&outside);
+    let e = refused(&base, &inc);
+    assert!(matches!(e, ApplyError::SymlinkOutside { .. }), "{e}");
+    assert_eq!(tree(&outside), before);
+}
+
+#[test]
+fn ddl_markers_of_a_full_backup() {
+    let d = tempfile::tempdir().unwrap();
+    let base = d.path().join("base");
+    copy_dir(&Path::new(FIX).join("full"), &base);
+    let small = fs::read(base.join("fx/t_small.ibd")).unwrap();
+    fs::write(base.join("fx/t_old.ibd"), &small).unwrap();
+    fs::write(base.join("fx/t_old.frm"), b"frm").unwrap();
+    fs::write(base.join("fx/t_old.del"), b"").unwrap();
+    fs::write(base.join("fx/t_small.ren"), b"fx/t_moved").unwrap();
+    let mut newer = small.clone();
+    newer[100] ^= 1;
+    fs::write(base.join("fx/t_fresh.new"), &newer).unwrap();
+    let ck = fs::read(base.join("xtrabackup_checkpoints")).unwrap();
+    let r = run(&base, &[]).unwrap();
+    assert_eq!(r.pages_written, 0);
+    let t = tree(&base);
+    let names: Vec<_> = t.keys().map(|p| p.to_string_lossy().into_owned()).collect();
+    assert!(!names
+        .iter()
+        .any(|n| n.ends_with(".del") || n.ends_with(".ren") || n.ends_with(".new")));
+    assert!(!base.join("fx/t_old.ibd").exists());
+    assert!(!base.join("fx/t_small.ibd").exists());
+    assert_eq!(fs::read(base.join("fx/t_moved.ibd")).unwrap(), small);
+    assert_eq!(fs::read(base.join("fx/t_fresh.ibd")).unwrap(), newer);
+    // Not prepared: the state stays full-backuped, the checkpoints untouched.
+    assert_eq!(fs::read(base.join("xtrabackup_checkpoints")).unwrap(), ck);
+    // Nothing left to do.
+    let plan = Plan::new(&base, &[], &ApplyOptions::default()).unwrap();
+    assert_eq!(plan.summary().steps, 0);
+}
+
+/// Cancels after the first file started.
+struct CancelOnFirstFile(Cancel);
+
+impl Progress for CancelOnFirstFile {
+    fn event(&self, e: Event<'_>) {
+        if matches!(e, Event::FileStarted { .. }) {
+            self.0.cancel();
+        }
+    }
+}
+
+#[test]
+fn interrupted_apply_resumes_and_refuses_other_arguments() {
+    let (_d, base, inc) = setup();
+    let (_d2, reference, inc2) = setup();
+    run(&reference, &[inc2]).unwrap();
+
+    let cancel = Cancel::new();
+    let plan = Plan::new(&base, std::slice::from_ref(&inc), &ApplyOptions::default()).unwrap();
+    let e = plan
+        .execute(&CancelOnFirstFile(cancel.clone()), &cancel)
+        .unwrap_err();
+    assert!(matches!(e, ApplyError::Cancelled));
+    assert!(base.join(apply::JOURNAL).exists());
+    // Another prepare of this target is refused while the journal is there.
+    let e = run(&base, &[]).unwrap_err();
+    assert!(matches!(e, ApplyError::PendingOther { .. }), "{e}");
+    assert!(e.to_string().contains("--incremental-dir"), "{e}");
+    // The same one resumes and ends like an uninterrupted run.
+    let plan = Plan::new(&base, std::slice::from_ref(&inc), &ApplyOptions::default()).unwrap();
+    assert!(plan.summary().resumed);
+    let r = plan.execute(&NoProgress, &Cancel::new()).unwrap();
+    assert!(r.resumed);
+    assert!(!base.join(apply::JOURNAL).exists());
+    assert_eq!(tree(&base), tree(&reference));
+}

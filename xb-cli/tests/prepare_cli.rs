@@ -1,0 +1,322 @@
+//! `xb prepare` as a program: a synthetic chain (full + 2 incrementals with growth, a new table,
+//! a drop, a rename and a name swap), killed with SIGKILL at random points and re-run, must end
+//! byte-identical to an uninterrupted run; errors are one line and exit status 2.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use incremental_core::backup_info::{BackupInfo, Method};
+use incremental_core::delta::{DeltaWriter, PageSize};
+use incremental_core::meta::{Dialect, Meta};
+use innodb_page::Lsn;
+
+const XB: &str = env!("CARGO_BIN_EXE_xb");
+const P: usize = 16384;
+/// FSP flags: full_crc32, 16 KiB pages.
+const FLAGS: u32 = 0x15;
+
+/// A page image: page number, space id, LSN, and a filler byte; page 0 carries the FSP header.
+fn page(space: u32, no: u32, lsn: u64, fill: u8, fsp_size: u32) -> Vec<u8> {
+    let mut p = vec![fill; P];
+    p[4..8].copy_from_slice(&no.to_be_bytes());
+    p[16..24].copy_from_slice(&lsn.to_be_bytes());
+    p[34..38].copy_from_slice(&space.to_be_bytes());
+    if no == 0 {
+        p[24..26].copy_from_slice(&8u16.to_be_bytes());
+        p[38..42].copy_from_slice(&space.to_be_bytes());
+        p[46..50].copy_from_slice(&fsp_size.to_be_bytes());
+        p[54..58].copy_from_slice(&FLAGS.to_be_bytes());
+    }
+    p
+}
+
+fn write_meta_files(dir: &Path, ckpt: &str, info: &BackupInfo) {
+    fs::create_dir_all(dir).unwrap();
+    fs::write(dir.join("xtrabackup_checkpoints"), ckpt).unwrap();
+    fs::write(dir.join("xb_backup_info"), info.to_bytes()).unwrap();
+    fs::write(
+        dir.join("ib_logfile0"),
+        format!("redo of {}", dir.display()),
+    )
+    .unwrap();
+    fs::write(dir.join("backup-my.cnf"), "[mysqld]\n").unwrap();
+}
+
+fn delta(dir: &Path, rel: &str, space: u32, pages: &[(u32, Vec<u8>)]) {
+    let path = dir.join(format!("{rel}.delta"));
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w = DeltaWriter::new(File::create(&path).unwrap(), PageSize::DEFAULT);
+    for (no, img) in pages {
+        w.push(*no, img).unwrap();
+    }
+    w.finish().unwrap();
+    Meta::new(PageSize::DEFAULT, false, space, FLAGS)
+        .write_file(dir.join(format!("{rel}.meta")), Dialect::MariaDb)
+        .unwrap();
+}
+
+fn inc_info(from: u64, to: u64) -> BackupInfo {
+    let mut i = BackupInfo::full(Lsn(to), Lsn(to + 10));
+    i.incremental = true;
+    i.from_lsn = Lsn(from);
+    i.selection_lsn = Lsn(from);
+    i.redo_start_lsn = Lsn(to);
+    i.method = Method::Scan;
+    i
+}
+
+const TABLES: u32 = 20;
+const PAGES: u32 = 16;
+
+/// base, inc1, inc2 under `root`.
+fn make_chain(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (base, inc1, inc2) = (root.join("base"), root.join("inc1"), root.join("inc2"));
+    let mut bi = BackupInfo::full(Lsn(1000), Lsn(1010));
+    bi.redo_start_lsn = Lsn(1000);
+    write_meta_files(
+        &base,
+        "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 1000\nlast_lsn = 1010\n",
+        &bi,
+    );
+    fs::create_dir_all(base.join("db")).unwrap();
+    for t in 0..TABLES {
+        let id = 10 + t;
+        let mut f = Vec::new();
+        for no in 0..PAGES {
+            f.extend(page(id, no, 500, t as u8, PAGES));
+        }
+        fs::write(base.join(format!("db/t{t}.ibd")), f).unwrap();
+        fs::write(base.join(format!("db/t{t}.frm")), format!("frm {t}")).unwrap();
+    }
+    // inc1: every table but t0 (dropped) changes every other page and grows to 24 pages;
+    // t1 is renamed to r1; t2 and t3 swap names; n1 is new.
+    write_meta_files(
+        &inc1,
+        "backup_type = incremental\nfrom_lsn = 1000\nto_lsn = 2000\nlast_lsn = 2010\n",
+        &inc_info(1000, 2000),
+    );
+    let name = |t: u32| match t {
+        1 => "r1".to_string(),
+        2 => "t3".to_string(),
+        3 => "t2".to_string(),
+        _ => format!("t{t}"),
+    };
+    for t in 1..TABLES {
+        let id = 10 + t;
+        let mut pages = vec![(0, page(id, 0, 1500, 0xA0, 24))];
+        pages.extend(
+            (1..PAGES)
+                .step_by(2)
+                .map(|no| (no, page(id, no, 1500, 0xA1, 0))),
+        );
+        delta(&inc1, &format!("db/{}.ibd", name(t)), id, &pages);
+        fs::write(
+            inc1.join(format!("db/{}.frm", name(t))),
+            format!("frm1 {t}"),
+        )
+        .unwrap();
+    }
+    let new: Vec<_> = (0..6).map(|no| (no, page(99, no, 1600, 0xB0, 6))).collect();
+    delta(&inc1, "db/n1.ibd", 99, &new);
+    fs::write(inc1.join("db/n1.frm"), "frm n1").unwrap();
+    // inc2: pages 0..8 of every table change again (overlapping inc1), n1 grows; d2 is new.
+    write_meta_files(
+        &inc2,
+        "backup_type = incremental\nfrom_lsn = 2000\nto_lsn = 3000\nlast_lsn = 3010\n",
+        &inc_info(2000, 3000),
+    );
+    for t in 1..TABLES {
+        let id = 10 + t;
+        let mut pages = vec![(0, page(id, 0, 2500, 0xC0, 24))];
+        pages.extend((1..8).map(|no| (no, page(id, no, 2500, 0xC1, 0))));
+        delta(&inc2, &format!("db/{}.ibd", name(t)), id, &pages);
+        fs::write(
+            inc2.join(format!("db/{}.frm", name(t))),
+            format!("frm2 {t}"),
+        )
+        .unwrap();
+    }
+    delta(&inc2, "db/n1.ibd", 99, &[(0, page(99, 0, 2600, 0xD0, 40))]);
+    fs::write(inc2.join("db/n1.frm"), "frm n1").unwrap();
+    delta(&inc2, "d2/x.ibd", 100, &[(0, page(100, 0, 2600, 0xE0, 4))]);
+    fs::write(inc2.join("d2/x.frm"), "frm x").unwrap();
+    (base, inc1, inc2)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            fs::copy(e.path(), &t).unwrap();
+        }
+    }
+}
+
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let e = e.unwrap();
+            let rel = e.path().strip_prefix(root).unwrap().to_path_buf();
+            if e.file_type().unwrap().is_dir() {
+                out.insert(PathBuf::from(format!("{}/", rel.display())), Vec::new());
+                walk(root, &e.path(), out);
+            } else {
+                out.insert(rel, fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn prepare(base: &Path, incs: &[&Path]) -> Command {
+    let mut c = Command::new(XB);
+    c.arg("prepare").arg("--target-dir").arg(base);
+    for i in incs {
+        c.arg("--incremental-dir").arg(i);
+    }
+    c
+}
+
+#[test]
+fn result_of_the_synthetic_chain() {
+    let d = tempfile::tempdir().unwrap();
+    let (base, inc1, inc2) = make_chain(d.path());
+    let out = prepare(&base, &[&inc1, &inc2]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = tree(&base);
+    let file = |r: &str| {
+        t.get(Path::new(r))
+            .unwrap_or_else(|| panic!("{r} missing: {:?}", t.keys()))
+    };
+    // dropped, renamed, swapped, new, grown
+    assert!(!t.contains_key(Path::new("db/t0.ibd")) && !t.contains_key(Path::new("db/t0.frm")));
+    assert!(!t.contains_key(Path::new("db/t1.ibd")));
+    let r1 = file("db/r1.ibd");
+    assert_eq!(r1.len(), 24 * P);
+    assert_eq!(&r1[34..38], &11u32.to_be_bytes());
+    assert_eq!(r1[P + 100], 0xC1); // page 1: inc2 wins
+    assert_eq!(r1[9 * P + 100], 0xA1); // page 9: inc1's
+    assert_eq!(r1[10 * P + 100], 1); // page 10: the base's (t1 filler)
+    assert!(r1[16 * P..].iter().all(|&b| b == 0)); // extension to FSP_SIZE
+    assert_eq!(&file("db/t2.ibd")[34..38], &13u32.to_be_bytes()); // swapped
+    assert_eq!(&file("db/t3.ibd")[34..38], &12u32.to_be_bytes());
+    assert_eq!(file("db/n1.ibd").len(), 40 * P);
+    assert_eq!(file("d2/x.ibd").len(), 4 * P);
+    assert_eq!(
+        file("ib_logfile0"),
+        &fs::read(inc2.join("ib_logfile0")).unwrap()
+    );
+    assert_eq!(file("db/t5.frm"), b"frm2 5");
+    let ck = String::from_utf8(file("xtrabackup_checkpoints").clone()).unwrap();
+    assert_eq!(
+        ck,
+        "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 3000\nlast_lsn = 3010\n"
+    );
+    assert!(!t.keys().any(|p| p.to_string_lossy().contains("xb_prepare")));
+    assert!(!t
+        .keys()
+        .any(|p| p.to_string_lossy().contains("xtrabackup_tmp")));
+
+    // Again: refused, one line, exit status 2.
+    let out = prepare(&base, &[&inc2]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("xb: error: ") && err.contains("already applied"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Chain order matters.
+    let d2 = tempfile::tempdir().unwrap();
+    let (base, inc1, inc2) = make_chain(d2.path());
+    let out = prepare(&base, &[&inc2, &inc1]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("does not follow"), "{err}");
+}
+
+#[test]
+fn kill_9_at_random_points_then_rerun_is_byte_identical() {
+    let d = tempfile::tempdir().unwrap();
+    let (base, inc1, inc2) = make_chain(d.path());
+    let reference = d.path().join("reference");
+    copy_dir(&base, &reference);
+    let st = prepare(&reference, &[&inc1, &inc2]).status().unwrap();
+    assert!(st.success());
+    let want = tree(&reference);
+    let (i1, i2) = (tree(&inc1), tree(&inc2));
+
+    // Timing of a slowed-down run, to spread the kills over it.
+    let probe = d.path().join("probe");
+    copy_dir(&base, &probe);
+    let t = Instant::now();
+    let st = prepare(&probe, &[&inc1, &inc2])
+        .env("XB_TEST_APPLY_DELAY_US", "15000")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let span = t.elapsed().as_millis() as u64 + 1;
+
+    let mut seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut mid_apply = 0;
+    const ROUNDS: usize = 12;
+    for round in 0..ROUNDS {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let work = d.path().join(format!("work{round}"));
+        copy_dir(&base, &work);
+        let mut child = prepare(&work, &[&inc1, &inc2])
+            .env("XB_TEST_APPLY_DELAY_US", "15000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(seed % span));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        if !status.success() && work.join("xb_prepare.journal").exists() {
+            mid_apply += 1;
+        }
+        // Re-run (it resumes, or it finds the work done and refuses it as already applied).
+        let out = prepare(&work, &[&inc1, &inc2]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() || err.contains("already applied"),
+            "round {round}: {err}"
+        );
+        let got = tree(&work);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            want.keys().collect::<Vec<_>>(),
+            "round {round}"
+        );
+        for (k, v) in &want {
+            assert!(got[k] == *v, "round {round}: {} differs", k.display());
+        }
+        fs::remove_dir_all(&work).unwrap();
+    }
+    assert_eq!(tree(&inc1), i1, "incrementals must not change");
+    assert_eq!(tree(&inc2), i2);
+    assert!(
+        mid_apply >= ROUNDS / 4,
+        "only {mid_apply} of {ROUNDS} kills landed inside the apply"
+    );
+}
