@@ -95,8 +95,10 @@ pub struct Doublewrite {
 }
 
 impl Doublewrite {
-    /// Magic at `TRX_SYS_DOUBLEWRITE + 10` when the buffer exists.
-    pub const MAGIC: u32 = 0x1FFF_D15F;
+    /// Magic at `TRX_SYS_DOUBLEWRITE + 10` when the buffer exists: 536853855 (0x1FFFBD5F), as
+    /// the servers write it. (The page-format spec's table gives the decimal value right and the
+    /// hex value wrong.)
+    pub const MAGIC: u32 = 536_853_855;
 
     /// True if `page_no` is one of the copies.
     pub fn contains(&self, page_no: u64) -> bool {

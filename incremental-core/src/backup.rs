@@ -1,1 +1,0 @@
-//! The backup engine (being written).
