@@ -43,6 +43,9 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// Without a terminal, files at least this large get a log line of their own.
+const LOG_FILE_BYTES: u64 = 1 << 20;
+
 /// A [`Progress`] for the terminal: a bar when stderr is a terminal, otherwise a line per file
 /// and a line at most every 10 seconds with the bytes done.
 pub struct CliProgress {
@@ -116,12 +119,14 @@ impl Progress for CliProgress {
             }
             Event::FileStarted { path, bytes } => match &self.bar {
                 Some(b) => b.set_message(path.display().to_string()),
-                None => note(format!(
+                // Without a terminal: a line per large file (small ones would drown the log).
+                None if bytes >= LOG_FILE_BYTES => note(format!(
                     "{} {} ({})",
                     self.what,
                     path.display(),
                     human(bytes)
                 )),
+                None => {}
             },
             Event::Pages {
                 scanned,
