@@ -132,6 +132,9 @@ fn dump(a: &DumpArgs) -> anyhow::Result<u8> {
     let dir = BitmapDir::open(&a.dir)?;
     let mut exit = EXIT_OK;
     let mut files_json = Vec::new();
+    if dir.files().is_empty() && !a.json {
+        println!("no ib_modified_log_*.xdb files in {}", dir.path().display());
+    }
     for f in dir.files() {
         let mut runs_json = Vec::new();
         let mut error = None;
