@@ -1,7 +1,8 @@
 //! Benchmark of the applier (ignored by `cargo test`; run it with `scripts/bench-apply`).
 //!
-//! Builds a real MariaDB base of a few hundred MB and 5 incrementals changing about 10% of the
-//! pages each (a different range each time), then measures in one run:
+//! Builds a real MariaDB base of a few hundred MB, a first incremental changing about 90% of its
+//! pages (over 200 MiB of changed pages, so that fixed costs do not dominate) and 4 more changing
+//! about 10% each (a different range each time), then measures in one run:
 //!
 //! * `xb prepare` of one incremental, against `cp` + `sync` of the same number of bytes (the
 //!   raw write floor);
@@ -80,6 +81,7 @@ fn xb(base: &Path, incs: &[PathBuf]) -> (f64, apply::ApplyReport) {
 #[test]
 #[ignore = "benchmark: run scripts/bench-apply"]
 fn bench_apply() {
+    let keep = std::env::var_os("XB_BENCH_KEEP").map(PathBuf::from);
     let tables = env_u64("XB_BENCH_TABLES", 6);
     let rows = env_u64("XB_BENCH_ROWS", 80_000);
     let opts = SandboxOptions::default()
@@ -107,12 +109,20 @@ fn bench_apply() {
         .unwrap();
     let mut incs = Vec::new();
     for k in 0..5u64 {
-        // About 10% of the rows, a different contiguous range each time: ~10% of the pages.
-        let (lo, hi) = (k * rows / 10 * 2 + 1, k * rows / 10 * 2 + rows / 10);
+        // First 90% of the rows, then about 10%, a different contiguous range each time.
+        let (lo, hi) = if k == 0 {
+            (1, rows * 9 / 10)
+        } else {
+            (
+                (k - 1) * rows / 10 * 2 + 1,
+                (k - 1) * rows / 10 * 2 + rows / 10,
+            )
+        };
         let mut sql = String::from("USE b;");
         for t in 0..tables {
             sql.push_str(&format!(
-                "UPDATE t{t} SET v = REPEAT(CHAR(97 + id % 26), 350) WHERE id BETWEEN {lo} AND {hi};"
+                "UPDATE t{t} SET v = REPEAT(CHAR(97 + (id + {k}) % 26), 350) \
+                 WHERE id BETWEEN {lo} AND {hi};"
             ));
         }
         server.sql(&sql).unwrap();
@@ -156,6 +166,7 @@ fn bench_apply() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    let unprepared = full.clone();
     let prepared = w.join("prepared");
     cp(&full, &prepared);
     mbcmd(vec!["--prepare".into(), arg("target-dir", &prepared)]);
@@ -228,4 +239,15 @@ fn bench_apply() {
         c1.display(),
         c2.display()
     ));
+    // For profiling by hand: keep the backups (the unprepared full, the prepared one, the
+    // incrementals).
+    if let Some(k) = keep {
+        fs::create_dir_all(&k).unwrap();
+        for d in std::iter::once(&unprepared)
+            .chain(std::iter::once(&full))
+            .chain(&incs)
+        {
+            sh(&format!("mv '{}' '{}'/", d.display(), k.display()));
+        }
+    }
 }

@@ -228,6 +228,8 @@ fn unsafe_merge_is_refused_unless_the_base_is_prepared() {
     let msg = e.to_string();
     assert!(matches!(e, ApplyError::UnsafeMerge { .. }), "{msg}");
     assert!(msg.contains("2600000") && msg.contains("2500178"), "{msg}");
+    // Its redo (16 bytes of records, ending at 2500194) cannot hold the range up to 2600000.
+    assert!(msg.contains("cannot be checked"), "{msg}");
     assert!(msg.contains("mariabackup --prepare"), "{msg}");
     // Prepared by mariabackup (log-applied): the rule does not apply.
     edit(
@@ -236,6 +238,119 @@ fn unsafe_merge_is_refused_unless_the_base_is_prepared() {
         "log-applied",
     );
     run(&base, &[inc]).unwrap();
+}
+
+/// Rewrites `base/ib_logfile0` with a 64 KiB record area holding the fixture's FILE_CHECKPOINT
+/// mtr at the checkpoint (2500178) followed by one mtr made of `records`; sets the base's
+/// `to_lsn` and the incremental's `from_lsn` to that mtr's end LSN (as if a checkpoint had
+/// happened there during the full backup) and returns it.
+fn log_with_mtr(base: &Path, inc: &Path, records: &[u8]) -> u64 {
+    use innodb_page::redo::mtr::LogGeometry;
+    use innodb_page::Lsn;
+    let path = base.join("ib_logfile0");
+    let orig = fs::read(&path).unwrap();
+    let first = u64::from_be_bytes(orig[8..16].try_into().unwrap());
+    let size = 0x3000 + 65536u64;
+    let geom = LogGeometry::from_file_size(Lsn::new(first), size, false).unwrap();
+    let mut log = orig[..0x3000].to_vec();
+    log.resize(size as usize, 0);
+    let mut put_mtr = |at: u64, recs: &[u8]| -> u64 {
+        let mut m = recs.to_vec();
+        m.push(geom.sequence_bit(Lsn::new(at + recs.len() as u64)).unwrap());
+        m.extend_from_slice(&crc32c::crc32c(recs).to_be_bytes());
+        for (i, b) in m.iter().enumerate() {
+            log[geom.file_offset(Lsn::new(at + i as u64)).unwrap() as usize] = *b;
+        }
+        at + m.len() as u64
+    };
+    let mut ckpt = vec![0xFA, 0, 0];
+    ckpt.extend_from_slice(&2500178u64.to_be_bytes());
+    let next = put_mtr(2500178, &ckpt);
+    assert_eq!(next, 2500194);
+    let end = put_mtr(next, records);
+    fs::write(&path, &log).unwrap();
+    edit(
+        &base.join("xtrabackup_checkpoints"),
+        "to_lsn = 2500178",
+        &format!("to_lsn = {end}"),
+    );
+    edit(
+        &inc.join("xtrabackup_checkpoints"),
+        "from_lsn = 2500178",
+        &format!("from_lsn = {end}"),
+    );
+    end
+}
+
+/// A WRITE record of one byte at offset 0x26 of page (space, page) (ids below 0x80).
+fn write_record(space: u8, page: u8) -> Vec<u8> {
+    vec![0x34, space, page, 0x26, 0xAB]
+}
+
+#[test]
+fn redo_between_redo_start_and_to_lsn_is_checked() {
+    let (_d, base, inc) = setup();
+    let small = fs::read(base.join("fx/t_small.ibd")).unwrap();
+    let space = small[37];
+    assert_eq!(&small[34..37], &[0, 0, 0]);
+    let delta = incremental_core::delta::DeltaFile::open(
+        inc.join("fx/t_small.ibd.delta"),
+        incremental_core::delta::PageSize::DEFAULT,
+    )
+    .unwrap();
+    let carried = delta.index().page_nos()[0] as u8;
+    let lacking = (1..4u8).find(|&p| p != carried).unwrap();
+    drop(delta);
+
+    // A page changed in (redo start, to_lsn] that the base copy lacks and no delta carries.
+    let end = log_with_mtr(&base, &inc, &write_record(space, lacking));
+    let e = refused(&base, &inc);
+    let msg = e.to_string();
+    match &e {
+        ApplyError::UnsafeMerge { first_page, .. } => assert_eq!(
+            *first_page,
+            Some((
+                u32::from(space),
+                u32::from(lacking),
+                innodb_page::Lsn::new(end)
+            ))
+        ),
+        _ => panic!("{msg}"),
+    }
+    assert!(
+        msg.contains(&end.to_string()) && msg.contains("2500178"),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("({space}, {lacking})")), "{msg}");
+    assert!(msg.contains(&base.display().to_string()), "{msg}");
+    assert!(msg.contains("mariabackup --prepare"), "{msg}");
+
+    // (b) the page changed is carried by the delta: exact, accepted.
+    let (_d, base, inc) = setup();
+    log_with_mtr(&base, &inc, &write_record(space, carried));
+    run(&base, &[inc]).unwrap();
+
+    // (a) the base copy already has the change (page LSN at or above the mtr's end): accepted.
+    let (_d, base, inc) = setup();
+    let end = log_with_mtr(&base, &inc, &write_record(space, lacking));
+    let mut small = fs::read(base.join("fx/t_small.ibd")).unwrap();
+    let at = lacking as usize * 16384 + 16;
+    small[at..at + 8].copy_from_slice(&end.to_be_bytes());
+    fs::write(base.join("fx/t_small.ibd"), &small).unwrap();
+    run(&base, &[inc]).unwrap();
+
+    // Only file-level records (FILE_MODIFY naming the tablespace): accepted.
+    let (_d, base, inc) = setup();
+    let mut modify = vec![0xB0 | 13, space, 0];
+    modify.extend_from_slice(b"fx/t_small.ibd"[..11].as_ref());
+    log_with_mtr(&base, &inc, &modify);
+    run(&base, &[inc]).unwrap();
+
+    // A record that does not decode in that range: refused like an unreadable range.
+    let (_d, base, inc) = setup();
+    log_with_mtr(&base, &inc, &[0xC2, 0, 0]);
+    let e = refused(&base, &inc);
+    assert!(e.to_string().contains("does not decode"), "{e}");
 }
 
 #[test]

@@ -111,10 +111,10 @@ pub enum ApplyError {
     /// The safety rule fails: merging without the base's redo would lose changes.
     #[error(
         "refusing to merge {} onto {}: its pages were selected above LSN {selection_lsn}, but the \
-         redo of {} starts at LSN {redo_start_lsn} (a checkpoint happened during that backup), so \
-         pages changed between the two LSNs exist only in that redo and merging would silently \
-         corrupt tables; run `mariabackup --prepare --target-dir={}` first (on the chain up to it), \
-         then apply the remaining incrementals",
+         redo of {} starts at LSN {redo_start_lsn} (a checkpoint happened during that backup), and \
+         {detail}; merging without that redo would silently corrupt tables; run `mariabackup \
+         --prepare --target-dir={}` first (on the chain up to it), then apply the remaining \
+         incrementals",
         inc.display(),
         onto.display(),
         onto.display(),
@@ -129,6 +129,11 @@ pub enum ApplyError {
         selection_lsn: Lsn,
         /// Where the redo of `onto` starts.
         redo_start_lsn: Lsn,
+        /// The first offending page of that redo range: (space id, page number, end LSN of the
+        /// mini-transaction that changed it); `None` when the range could not be read.
+        first_page: Option<(u32, u32, Lsn)>,
+        /// What was found in (or prevented reading) the redo between the two LSNs.
+        detail: String,
     },
     /// Where a backup's redo starts cannot be read.
     #[error(

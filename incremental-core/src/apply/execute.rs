@@ -1,10 +1,15 @@
 //! Executing the steps of a plan. Every step is idempotent: run again after an interruption at
-//! any point, it ends in the same bytes.
+//! any point, it ends in the same bytes; a group of steps without a barrier ([`is_barrier`]) run
+//! again from its first step after any of them ran also ends in the same bytes. So syncs are
+//! grouped: a group's steps run without any fsync (the merges in parallel), then every file and
+//! directory they changed is synced once ([`Pending::sync`]), and only then is the group recorded
+//! as done in the journal.
 
+use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::journal::{sync_dir, Merge, Step};
@@ -27,6 +32,104 @@ pub(crate) struct Counters {
     pub files_removed: u64,
     pub files_renamed: u64,
     pub files_copied: u64,
+    pub files_kept: u64,
+}
+
+impl Counters {
+    fn add(&mut self, o: Counters) {
+        self.pages += o.pages;
+        self.bytes += o.bytes;
+        self.files_merged += o.files_merged;
+        self.files_created += o.files_created;
+        self.files_removed += o.files_removed;
+        self.files_renamed += o.files_renamed;
+        self.files_copied += o.files_copied;
+        self.files_kept += o.files_kept;
+    }
+}
+
+/// What must be made durable before the steps that changed it are recorded as done: the
+/// files written and the directories whose entries changed. Collected over a group of steps,
+/// then synced once ([`Pending::sync`]), in parallel.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    files: BTreeSet<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+}
+
+impl Pending {
+    fn file(&mut self, p: &Path) {
+        self.files.insert(p.to_path_buf());
+    }
+
+    fn parent_of(&mut self, p: &Path) {
+        if let Some(d) = p.parent() {
+            self.dirs.insert(d.to_path_buf());
+        }
+    }
+
+    /// fsyncs every file, then every directory still present (a directory removed by a later
+    /// step of the group has nothing left to sync; its parent is in the set).
+    pub fn sync(&mut self) -> Result<(), ApplyError> {
+        let files: Vec<PathBuf> = std::mem::take(&mut self.files).into_iter().collect();
+        parallel(&files, |f| match File::open(f) {
+            Ok(h) => h.sync_all().map_err(|e| ApplyError::io(f, e)),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(ApplyError::io(f, e)),
+        })?;
+        let dirs: Vec<PathBuf> = std::mem::take(&mut self.dirs).into_iter().collect();
+        parallel(&dirs, |d| if d.exists() { sync_dir(d) } else { Ok(()) })?;
+        Ok(())
+    }
+}
+
+/// Runs `f` on every item, on up to as many threads as there are CPUs (at most 8), and returns
+/// the results in order, or the first error (by item order).
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, ApplyError> + Sync,
+) -> Result<Vec<R>, ApplyError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let slots: Mutex<Vec<Option<Result<R, ApplyError>>>> =
+        Mutex::new((0..items.len()).map(|_| None).collect());
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                let failed = r.is_err();
+                if let Ok(mut v) = slots.lock() {
+                    v[i] = Some(r);
+                }
+                if failed {
+                    // Let the other threads finish their current item only.
+                    next.store(items.len(), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    let slots = slots.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut out = Vec::with_capacity(items.len());
+    for r in slots {
+        match r {
+            Some(r) => out.push(r?),
+            // Skipped after an earlier failure, which is returned first.
+            None => {
+                return Err(ApplyError::Cancelled);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Execution context.
@@ -36,6 +139,9 @@ pub(crate) struct Ctx<'a> {
     pub cancel: &'a Cancel,
     /// Test only: sleep this long per written page batch.
     pub delay: Option<Duration>,
+    /// This execution resumes an interrupted one: files found already complete may not be
+    /// durable yet, so they are synced too.
+    pub resumed: bool,
     pub counters: Counters,
 }
 
@@ -43,13 +149,111 @@ fn not_found(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound
 }
 
+/// Whether a step must run alone: made durable and recorded as done before the next step
+/// starts. Renames (running one again after a later step moved its result would fail) and the
+/// final metadata (`xb_backup_info`, the checkpoints file), which must only be written once
+/// everything before is durable.
+pub(crate) fn is_barrier(step: &Step) -> bool {
+    match step {
+        Step::Rename { .. } => true,
+        Step::Write { to, .. } => to.to_str().is_some_and(|n| {
+            n == crate::backup_info::FILE_NAME || crate::checkpoints::FILE_NAMES.contains(&n)
+        }),
+        _ => false,
+    }
+}
+
+/// Whether two files have the same bytes (both read in chunks; a missing `b` differs).
+fn same_content(a: &Path, b: &Path) -> Result<bool, ApplyError> {
+    let mb = match fs::metadata(b) {
+        Ok(m) => m,
+        Err(e) if not_found(&e) => return Ok(false),
+        Err(e) => return Err(ApplyError::io(b, e)),
+    };
+    let ma = fs::metadata(a).map_err(|e| ApplyError::io(a, e))?;
+    if !mb.is_file() || ma.len() != mb.len() {
+        return Ok(false);
+    }
+    let fa = File::open(a).map_err(|e| ApplyError::io(a, e))?;
+    let fb = File::open(b).map_err(|e| ApplyError::io(b, e))?;
+    let mut ba = vec![0u8; (1 << 20).min(ma.len().max(1) as usize)];
+    let mut bb = vec![0u8; ba.len()];
+    let mut off = 0u64;
+    while off < ma.len() {
+        let n = (ma.len() - off).min(ba.len() as u64) as usize;
+        // A file changing under us only makes us copy it.
+        if fa.read_exact_at(&mut ba[..n], off).is_err()
+            || fb.read_exact_at(&mut bb[..n], off).is_err()
+        {
+            return Ok(false);
+        }
+        if ba[..n] != bb[..n] {
+            return Ok(false);
+        }
+        off += n as u64;
+    }
+    Ok(true)
+}
+
 impl Ctx<'_> {
-    pub fn run(&mut self, step: &Step) -> Result<(), ApplyError> {
+    /// Runs a group of steps (no barrier among them, or a single barrier), deferring the
+    /// syncs to `pending`. Consecutive merges run in parallel (their directories and full
+    /// copies, which come before them in the plan, are created first).
+    pub fn run_group(&mut self, steps: &[Step], pending: &mut Pending) -> Result<(), ApplyError> {
+        let mut merges: Vec<&Merge> = Vec::new();
+        for step in steps {
+            if self.cancel.is_cancelled() {
+                return Err(ApplyError::Cancelled);
+            }
+            match step {
+                Step::Merge(m) => merges.push(m),
+                Step::Mkdir(_) => self.run(step, pending)?,
+                Step::Copy { to, .. } if !merges.iter().any(|m| &m.target == to) => {
+                    self.run(step, pending)?
+                }
+                _ => {
+                    self.run_merges(&merges, pending)?;
+                    merges.clear();
+                    self.run(step, pending)?;
+                }
+            }
+        }
+        self.run_merges(&merges, pending)
+    }
+
+    fn run_merges(&mut self, merges: &[&Merge], pending: &mut Pending) -> Result<(), ApplyError> {
+        let this: &Ctx<'_> = self;
+        let done = parallel(merges, |m| this.merge(m))?;
+        for (m, c) in merges.iter().zip(&done) {
+            let target = self.base.join(&m.target);
+            pending.file(&target);
+            if m.create {
+                pending.parent_of(&target);
+            }
+            self.counters.add(*c);
+        }
+        Ok(())
+    }
+
+    /// Runs one step, deferring its syncs to `pending`.
+    pub fn run(&mut self, step: &Step, pending: &mut Pending) -> Result<(), ApplyError> {
         let base = self.base;
         match step {
             Step::Mkdir(r) => {
                 let p = base.join(r);
-                fs::create_dir_all(&p).map_err(|e| ApplyError::io(&p, e))?;
+                if !p.is_dir() {
+                    fs::create_dir_all(&p).map_err(|e| ApplyError::io(&p, e))?;
+                    // Every level may be new; syncing the existing ones is harmless.
+                    let mut d = p.as_path();
+                    while let Some(parent) = d.parent() {
+                        pending.dirs.insert(d.to_path_buf());
+                        pending.dirs.insert(parent.to_path_buf());
+                        if parent == base || !parent.starts_with(base) {
+                            break;
+                        }
+                        d = parent;
+                    }
+                }
             }
             Step::Delete(r) => {
                 let p = base.join(r);
@@ -58,13 +262,13 @@ impl Ctx<'_> {
                     Err(e) if not_found(&e) => {}
                     Err(e) => return Err(ApplyError::io(&p, e)),
                 }
-                sync_parent(&p)?;
+                pending.parent_of(&p);
             }
             Step::Rmdir(r) => {
                 let p = base.join(r);
                 // Only an empty directory goes; anything else stays.
                 if fs::remove_dir(&p).is_ok() {
-                    sync_parent(&p)?;
+                    pending.parent_of(&p);
                 }
             }
             Step::Rename { from, to } => {
@@ -78,35 +282,59 @@ impl Ctx<'_> {
                     Err(e) if not_found(&e) && fs::symlink_metadata(&t).is_ok() => {}
                     Err(e) => return Err(ApplyError::io(&f, e)),
                 }
-                sync_parent(&f)?;
-                sync_parent(&t)?;
+                pending.parent_of(&f);
+                pending.parent_of(&t);
             }
             Step::Copy { src, to } => {
                 let t = base.join(to);
-                let tmp = tmp_name(&t);
-                fs::copy(src, &tmp).map_err(|e| ApplyError::io(src, e))?;
-                File::open(&tmp)
-                    .and_then(|f| f.sync_all())
-                    .map_err(|e| ApplyError::io(&tmp, e))?;
-                fs::rename(&tmp, &t).map_err(|e| ApplyError::io(&t, e))?;
-                sync_parent(&t)?;
-                self.counters.files_copied += 1;
+                if same_content(src, &t)? {
+                    // Already the incremental's bytes (unchanged since the target was taken,
+                    // or copied by an interrupted run: then make sure it is durable).
+                    if self.resumed {
+                        pending.file(&t);
+                        pending.parent_of(&t);
+                    }
+                    self.counters.files_kept += 1;
+                } else {
+                    let tmp = tmp_name(&t);
+                    fs::copy(src, &tmp).map_err(|e| ApplyError::io(src, e))?;
+                    fs::rename(&tmp, &t).map_err(|e| ApplyError::io(&t, e))?;
+                    pending.file(&t);
+                    pending.parent_of(&t);
+                    self.counters.files_copied += 1;
+                }
             }
             Step::Write { to, bytes } => {
                 let t = base.join(to);
-                let tmp = tmp_name(&t);
-                fs::write(&tmp, bytes)
-                    .and_then(|()| File::open(&tmp)?.sync_all())
-                    .map_err(|e| ApplyError::io(&tmp, e))?;
-                fs::rename(&tmp, &t).map_err(|e| ApplyError::io(&t, e))?;
-                sync_parent(&t)?;
+                if fs::read(&t).is_ok_and(|old| &old == bytes) {
+                    if self.resumed {
+                        pending.file(&t);
+                        pending.parent_of(&t);
+                    }
+                } else {
+                    let tmp = tmp_name(&t);
+                    fs::write(&tmp, bytes).map_err(|e| ApplyError::io(&tmp, e))?;
+                    fs::rename(&tmp, &t).map_err(|e| ApplyError::io(&t, e))?;
+                    pending.file(&t);
+                    pending.parent_of(&t);
+                }
             }
-            Step::Merge(m) => self.merge(m)?,
+            Step::Merge(m) => {
+                let c = self.merge(m)?;
+                let target = base.join(&m.target);
+                pending.file(&target);
+                if m.create {
+                    pending.parent_of(&target);
+                }
+                self.counters.add(c);
+            }
         }
         Ok(())
     }
 
-    fn merge(&mut self, m: &Merge) -> Result<(), ApplyError> {
+    /// Writes the pages of one file (no sync: the caller defers it). Returns its counters.
+    fn merge(&self, m: &Merge) -> Result<Counters, ApplyError> {
+        let mut counters = Counters::default();
         let target = self.base.join(&m.target);
         let ps = PageSize::new(m.page_size as usize).map_err(|e| ApplyError::Tablespace {
             path: target.clone(),
@@ -152,7 +380,7 @@ impl Ctx<'_> {
         if m.create && len < INITIAL_PAGES * p {
             len = INITIAL_PAGES * p;
             f.set_len(len).map_err(io_err)?;
-            self.counters.files_created += 1;
+            counters.files_created += 1;
         }
         // Extension to FSP_SIZE of the newest page 0 (extend only).
         if m.extend {
@@ -201,8 +429,9 @@ impl Ctx<'_> {
                         e += 1;
                     }
                     let off = u64::from(nos[first + s]) * p;
-                    f.write_all_at(&chunk[s * ps.get()..e * ps.get()], off)
-                        .map_err(io_err)?;
+                    let bytes = &chunk[s * ps.get()..e * ps.get()];
+                    f.write_all_at(bytes, off).map_err(io_err)?;
+                    start_writeback(&f, off, bytes.len() as u64);
                     s = e;
                 }
                 written += n as u64;
@@ -217,16 +446,25 @@ impl Ctx<'_> {
                 i = j;
             }
         }
-        f.sync_all().map_err(io_err)?;
-        if m.create {
-            sync_parent(&target)?;
-        }
-        self.counters.pages += written;
-        self.counters.bytes += written * p;
-        self.counters.files_merged += 1;
+        counters.pages += written;
+        counters.bytes += written * p;
+        counters.files_merged += 1;
         self.progress.event(Event::FileDone { path: &m.target });
-        Ok(())
+        Ok(counters)
     }
+}
+
+/// Starts writing `len` bytes at `off` of `f` to disk without waiting (Linux
+/// `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that the disk works while the next pages are
+/// copied and the final fsync only waits for the tail. Only a hint: errors are ignored (the
+/// fsync that follows reports them).
+fn start_writeback(f: &File, off: u64, len: u64) {
+    use std::os::unix::io::AsRawFd;
+    let (Ok(off), Ok(len)) = (libc::off64_t::try_from(off), libc::off64_t::try_from(len)) else {
+        return;
+    };
+    // SAFETY: plain system call on a valid, open file descriptor; no memory is passed.
+    let _ = unsafe { libc::sync_file_range(f.as_raw_fd(), off, len, libc::SYNC_FILE_RANGE_WRITE) };
 }
 
 fn read_exact_at(f: &File, path: &Path, buf: &mut [u8], at: u64) -> Result<(), ApplyError> {
@@ -246,11 +484,4 @@ fn tmp_name(t: &Path) -> std::path::PathBuf {
     let mut name = t.file_name().unwrap_or_default().to_os_string();
     name.push(".xbtmp");
     t.with_file_name(name)
-}
-
-fn sync_parent(p: &Path) -> Result<(), ApplyError> {
-    match p.parent() {
-        Some(d) if d.exists() => sync_dir(d),
-        _ => Ok(()),
-    }
 }

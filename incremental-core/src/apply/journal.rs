@@ -180,8 +180,23 @@ pub(crate) fn open_append(path: &Path) -> Result<File, ApplyError> {
 }
 
 /// Records that step `i` is finished (fdatasync'd).
+#[cfg(test)]
 pub(crate) fn mark_done(f: &mut File, path: &Path, i: usize) -> Result<(), ApplyError> {
-    f.write_all(format!("done\t{i}\n").as_bytes())
+    mark_done_range(f, path, i..i + 1)
+}
+
+/// Records that the steps of `range` are finished, in one write and one fdatasync. Their
+/// effects must be durable already.
+pub(crate) fn mark_done_range(
+    f: &mut File,
+    path: &Path,
+    range: std::ops::Range<usize>,
+) -> Result<(), ApplyError> {
+    let mut text = String::new();
+    for i in range {
+        text.push_str(&format!("done\t{i}\n"));
+    }
+    f.write_all(text.as_bytes())
         .and_then(|()| f.sync_data())
         .map_err(|e| ApplyError::io(path, e))
 }

@@ -20,7 +20,7 @@ use crate::meta::{self, Meta};
 
 /// The role of a tablespace file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// `ibdataN` (space 0): matched by path, never dropped.
     System,
     /// Undo tablespace: matched by path, never dropped.
@@ -56,14 +56,14 @@ struct Space {
 
 /// What a directory listing found.
 #[derive(Debug, Default)]
-struct Listing {
+pub(crate) struct Listing {
     /// `(relative, absolute)` of every regular file at depth 1 or 2, sorted.
-    files: Vec<(PathBuf, PathBuf)>,
+    pub files: Vec<(PathBuf, PathBuf)>,
     /// Relative names of the top-level directories.
     dirs: Vec<PathBuf>,
 }
 
-fn list(dir: &Path) -> Result<Listing, ApplyError> {
+pub(crate) fn list(dir: &Path) -> Result<Listing, ApplyError> {
     fn entries(d: &Path) -> Result<Vec<(std::ffi::OsString, PathBuf, bool)>, ApplyError> {
         let mut out = Vec::new();
         for e in fs::read_dir(d).map_err(|e| ApplyError::io(d, e))? {
@@ -111,7 +111,7 @@ fn numbered(name: &str, prefix: &str) -> bool {
 }
 
 /// The role of a tablespace file by name (`None`: not a tablespace).
-fn tablespace_kind(rel: &Path) -> Option<Kind> {
+pub(crate) fn tablespace_kind(rel: &Path) -> Option<Kind> {
     let name = rel.to_str()?;
     let top = rel.components().count() == 1;
     if top && numbered(name, "ibdata") {
@@ -128,14 +128,14 @@ fn is_redo(rel: &Path) -> bool {
 }
 
 /// `rel` with its last extension replaced.
-fn with_ext(rel: &Path, strip: &str, add: &str) -> Option<PathBuf> {
+pub(crate) fn with_ext(rel: &Path, strip: &str, add: &str) -> Option<PathBuf> {
     let name = rel.file_name()?.to_str()?;
     let stem = name.strip_suffix(strip).filter(|s| !s.is_empty())?;
     Some(rel.with_file_name(format!("{stem}{add}")))
 }
 
 /// Space id and physical page size from the head of a tablespace file.
-fn read_head(path: &Path) -> Result<(u32, u32), ApplyError> {
+pub(crate) fn read_head(path: &Path) -> Result<(u32, u32), ApplyError> {
     let mut head = [0u8; 1024];
     let mut f = File::open(path).map_err(|e| ApplyError::io(path, e))?;
     let mut n = 0;
@@ -687,6 +687,10 @@ pub(crate) fn plan(
 
 /// Checks the pages of a delta: each non-zero page carries its listed number (when `numbers`),
 /// and page 0 of a user or undo tablespace carries the `.meta`'s space id and page size.
+///
+/// Reads only the first 8 bytes of each page (`FIL_PAGE_OFFSET` is at 4..8); a whole page only
+/// for page 0 and for pages whose number differs (all-zero pages, doublewrite copies). That the
+/// delta is whole (every listed page present in full) was checked from its length already.
 fn check_pages(
     file: &DeltaFile,
     ps: PageSize,
@@ -694,9 +698,22 @@ fn check_pages(
     space_id: Option<u32>,
     kind: Kind,
 ) -> Result<(), ApplyError> {
+    use std::os::unix::fs::FileExt;
+    let path = file.path();
+    let raw = File::open(path).map_err(|e| ApplyError::io(path, e))?;
     let mut buf = vec![0u8; ps.get()];
     let n = if numbers { file.index().len() } else { 1 };
     for k in 0..n {
+        let page_no = file.index().page_nos().get(k).copied().unwrap_or(0);
+        if page_no != 0 {
+            let offset = file.index().page_offset(k).unwrap_or(0);
+            let mut head = [0u8; 8];
+            raw.read_exact_at(&mut head, offset)
+                .map_err(|e| ApplyError::io(path, e))?;
+            if u32::from_be_bytes([head[4], head[5], head[6], head[7]]) == page_no {
+                continue;
+            }
+        }
         let page_no = file.read_page(k, &mut buf)?;
         let offset = file.index().page_offset(k).unwrap_or(0);
         let bad = |why: String| ApplyError::BadPage {

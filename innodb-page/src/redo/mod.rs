@@ -18,6 +18,8 @@
 //!   formats.
 //! * [`mtr`]: the MariaDB 10.8+ mini-transaction framing and a scanner over the circular record
 //!   area (reused by anything that follows the log).
+//! * [`record`]: the records of a MariaDB 10.8+ mini-transaction decoded to the pages they
+//!   change `(space_id, page_no)` and the file-level operations they name.
 //! * [`file`]: opening a redo log from a path (a file, a datadir or `#innodb_redo`), giving a
 //!   [`RedoLog`] summary.
 //!
@@ -57,6 +59,7 @@ pub mod file;
 pub mod format;
 pub mod header;
 pub mod mtr;
+pub mod record;
 
 pub use checkpoint::Checkpoint;
 pub use file::{open, LogEnd, RedoFile, RedoLog, StopReason};

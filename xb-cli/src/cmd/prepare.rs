@@ -74,7 +74,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(
         "{}: {}{} page(s) written ({} MiB) in {} file(s), {} created, {} renamed, {} removed, \
-         {} copied, in {:.2}s{}",
+         {} copied ({} already identical), in {:.2}s{}",
         target.display(),
         if r.resumed {
             "resumed an interrupted prepare; "
@@ -88,6 +88,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         r.files_renamed,
         r.files_removed,
         r.files_copied,
+        r.files_unchanged,
         t0.elapsed().as_secs_f64(),
         match s.to_lsn {
             Some(l) => format!("; now a full backup at to_lsn {l}"),
