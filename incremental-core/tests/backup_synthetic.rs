@@ -188,6 +188,66 @@ fn full_backup_layout_and_metadata() {
 }
 
 #[test]
+fn any_chunk_size_and_thread_count_give_the_same_backup() {
+    let s = Synth::new(3, 9, &[100, CKPT + 8, 300]);
+    let big: Vec<u8> = (0..100_003u32).map(|i| (i * 7 % 253) as u8).collect();
+    fs::write(s.path("db/big.MYD"), &big).unwrap();
+    fs::write(s.path("db/empty.MYI"), b"").unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let files = [
+        "ibdata1",
+        "ibdata2",
+        "db/t.ibd",
+        "db/t.frm",
+        "db/big.MYD",
+        "db/empty.MYI",
+    ];
+    let deltas = [
+        "ibdata1.delta",
+        "ibdata2.delta",
+        "db/t.ibd.delta",
+        "db/big.MYD",
+    ];
+    let mut first: Option<Vec<Vec<u8>>> = None;
+    for (i, (chunk, parallel)) in [(2 << 20, 0), (10_000, 3), (16384 * 2, 1), (4096, 8)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut o = BackupOptions::new(s.root());
+        o.chunk_bytes = chunk;
+        o.parallel = parallel;
+        let full = t.path().join(format!("full{i}"));
+        let r = backup(&o, &full).unwrap();
+        assert_eq!(r.pages_copied(), 4 + 3 + 9);
+        assert_eq!((r.other_files, r.other_bytes), (3, 100_003 + 9));
+        for f in files {
+            assert_eq!(
+                fs::read(full.join(f)).unwrap(),
+                fs::read(s.path(f)).unwrap(),
+                "{f}"
+            );
+        }
+        o.incremental = Some(Incremental::Lsn(Lsn::new(CKPT)));
+        o.force_scan = true;
+        let inc = t.path().join(format!("inc{i}"));
+        let r = backup(&o, &inc).unwrap();
+        assert!(
+            r.pages_copied() > 0 && r.pages_copied() < 16,
+            "{}",
+            r.pages_copied()
+        );
+        let got: Vec<Vec<u8>> = deltas
+            .iter()
+            .map(|f| fs::read(inc.join(f)).unwrap())
+            .collect();
+        match &first {
+            None => first = Some(got),
+            Some(f) => assert_eq!(f, &got, "chunk {chunk}, {parallel} threads"),
+        }
+    }
+}
+
+#[test]
 fn corrupt_page_stops_the_backup_or_is_recorded() {
     let s = Synth::new(1, 4, &[100]);
     let mut f = fs::read(s.path("db/t.ibd")).unwrap();

@@ -41,6 +41,22 @@ pub struct TablespaceReport {
     pub corrupt: Vec<CorruptPage>,
 }
 
+/// Where a run's time went, in seconds (wall clock).
+///
+/// ```
+/// let p = incremental_core::backup::Phases { files: 1.5, redo: 0.01, sync: 0.2 };
+/// assert!(p.files > p.sync);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// Reading, checking and writing the data files and the non-InnoDB files (one pipeline).
+    pub files: f64,
+    /// Copying the redo log.
+    pub redo: f64,
+    /// Making the backup durable ([`Sink::finish`](super::sink::Sink::finish)).
+    pub sync: f64,
+}
+
 /// The result of [`BackupPlan::run`](super::BackupPlan::run).
 ///
 /// ```
@@ -48,7 +64,8 @@ pub struct TablespaceReport {
 /// use innodb_page::Lsn;
 /// let r = BackupReport { incremental: false, from_lsn: Lsn(0), to_lsn: Lsn(9), last_lsn: Lsn(25),
 ///     selection_lsn: Lsn(0), method: Method::Full, fallback_reason: String::new(),
-///     tablespaces: vec![], other_files: 0, other_bytes: 0, redo_bytes: 12304, seconds: 0.1 };
+///     tablespaces: vec![], other_files: 0, other_bytes: 0, redo_bytes: 12304, seconds: 0.1,
+///     phases: Default::default() };
 /// assert_eq!(r.pages_copied(), 0);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +94,8 @@ pub struct BackupReport {
     pub redo_bytes: u64,
     /// Wall-clock duration.
     pub seconds: f64,
+    /// Its main parts.
+    pub phases: Phases,
 }
 
 impl BackupReport {

@@ -44,7 +44,7 @@ pub struct Args {
     /// Directory of changed-page bitmaps (ib_modified_log_*.xdb); default: the datadir.
     #[arg(long)]
     pub bitmap_dir: Option<PathBuf>,
-    /// Reader threads (default: one per CPU).
+    /// Reader threads (default: 4; they mostly wait on the disk).
     #[arg(long, default_value_t = 0)]
     pub parallel: usize,
     /// Back up only tables matching these comma-separated db.table globs (`*`, `?`).
@@ -129,7 +129,9 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     opts.log_innodb_page_corruption = a.log_innodb_page_corruption;
     opts.tool_command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
 
+    let t_plan = Instant::now();
     let plan = BackupPlan::new(&opts)?;
+    let plan_seconds = t_plan.elapsed().as_secs_f64();
     match &plan.kind {
         BackupKind::Full => eprintln!(
             "xb: full backup of {} at checkpoint {} (redo to {})",
@@ -164,6 +166,15 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     };
     let report = plan.run(&mut sink, &progress, &Cancel::new())?;
     let corrupt: usize = report.tablespaces.iter().map(|t| t.corrupt.len()).sum();
+    let p = report.phases;
+    eprintln!(
+        "xb: time: plan {plan_seconds:.3} s, files {:.3} s, redo {:.3} s, sync {:.3} s; {} \
+         reader threads",
+        p.files,
+        p.redo,
+        p.sync,
+        plan.reader_threads()
+    );
     eprintln!(
         "xb: done in {:.1} s: {} tablespaces, {} pages read, {} copied, {} skipped; {} other \
          files; redo {} bytes (LSN {} to {}); method {}",
@@ -218,6 +229,12 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             "other_files": report.other_files,
             "redo_bytes": report.redo_bytes,
             "seconds": report.seconds,
+            "phases": {
+                "plan": plan_seconds,
+                "files": p.files,
+                "redo": p.redo,
+                "sync": p.sync,
+            },
             "tablespaces": ts,
         });
         println!("{v}");
