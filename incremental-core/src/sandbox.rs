@@ -1064,6 +1064,26 @@ impl Sandbox {
         self.status_u64("Innodb_lsn_last_checkpoint")
     }
 
+    /// Waits (up to 30 s) until purge has emptied the undo history, then [`checkpoint`]s: the
+    /// server is quiescent, so a backup taken now sees no background page changes during it.
+    ///
+    /// [`checkpoint`]: Self::checkpoint
+    pub fn quiesce(&self) -> Result<Checkpoint> {
+        for _ in 0..300 {
+            let history = self
+                .query_u64(
+                    "SELECT `count` FROM information_schema.INNODB_METRICS \
+                     WHERE name = 'trx_rseg_history_len'",
+                )
+                .unwrap_or(0);
+            if history == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.checkpoint()
+    }
+
     /// Flushes every dirty page and waits for a checkpoint, so that the data files hold every
     /// change made before the call (until then InnoDB may keep recent changes only in the buffer
     /// pool and the redo log).

@@ -23,22 +23,6 @@ use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 /// Waits until purge has caught up (no history left) and persistent statistics are not being
 /// recalculated, then checkpoints: no page changes while the next backup runs, so its `to_lsn`
 /// equals the checkpoint its redo starts from (the quiescent case of the safety rule).
-fn quiesce(server: &Sandbox) {
-    for _ in 0..300 {
-        let h = server
-            .query_u64(
-                "SELECT `count` FROM information_schema.INNODB_METRICS \
-                 WHERE name = 'trx_rseg_history_len'",
-            )
-            .unwrap_or(0);
-        if h == 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    server.checkpoint().unwrap();
-}
-
 fn arg(name: &str, path: &Path) -> OsString {
     let mut a = OsString::from(format!("--{name}="));
     a.push(path);
@@ -102,7 +86,7 @@ fn bench_apply() {
             ))
             .unwrap();
     }
-    quiesce(&server);
+    server.quiesce().unwrap();
     let full = w.join("full");
     server
         .mariabackup([OsString::from("--backup"), arg("target-dir", &full)])
@@ -126,7 +110,7 @@ fn bench_apply() {
             ));
         }
         server.sql(&sql).unwrap();
-        quiesce(&server);
+        server.quiesce().unwrap();
         let inc = w.join(format!("inc{}", k + 1));
         let basedir = incs.last().unwrap_or(&full).clone();
         server

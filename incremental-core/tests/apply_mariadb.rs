@@ -25,22 +25,6 @@ static ONE_SERVER: Mutex<()> = Mutex::new(());
 /// Waits until purge has caught up (no history left) and persistent statistics are not being
 /// recalculated, then checkpoints: no page changes while the next backup runs, so its `to_lsn`
 /// equals the checkpoint its redo starts from (the quiescent case of the safety rule).
-fn quiesce(server: &Sandbox) {
-    for _ in 0..300 {
-        let h = server
-            .query_u64(
-                "SELECT `count` FROM information_schema.INNODB_METRICS \
-                 WHERE name = 'trx_rseg_history_len'",
-            )
-            .unwrap_or(0);
-        if h == 0 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    server.checkpoint().unwrap();
-}
-
 fn arg(name: &str, path: &Path) -> OsString {
     let mut a = OsString::from(format!("--{name}="));
     a.push(path);
@@ -137,7 +121,7 @@ fn scenario(ps: PageSize) {
         tables.push("d.t_comp");
     }
     server.sql(&sql).unwrap();
-    quiesce(&server);
+    server.quiesce().unwrap();
     let full = w.join("full");
     server
         .mariabackup([OsString::from("--backup"), arg("target-dir", &full)])
@@ -156,7 +140,7 @@ fn scenario(ps: PageSize) {
         sql.push_str("UPDATE d.t_comp SET v = 'changed' WHERE id < 50;");
     }
     server.sql(&sql).unwrap();
-    quiesce(&server);
+    server.quiesce().unwrap();
     let inc1 = w.join("inc1");
     server
         .mariabackup([
@@ -176,7 +160,7 @@ fn scenario(ps: PageSize) {
              RENAME TABLE d.t_plain TO d.t_swap, d.t_cold TO d.t_plain, d.t_swap TO d.t_cold;",
         )
         .unwrap();
-    quiesce(&server);
+    server.quiesce().unwrap();
     let inc2 = w.join("inc2");
     server
         .mariabackup([
@@ -356,7 +340,7 @@ fn unprepared_base_with_only_file_records_after_its_redo_start() {
              INSERT INTO d.cold SELECT seq, CONCAT('cold-', seq) FROM seq_1_to_500;"
         ))
         .unwrap();
-    quiesce(&server);
+    server.quiesce().unwrap();
     let full = w.join("full");
     server
         .mariabackup([OsString::from("--backup"), arg("target-dir", &full)])
@@ -392,7 +376,7 @@ fn unprepared_base_with_only_file_records_after_its_redo_start() {
     server
         .sql("USE d; UPDATE d.hot SET v = CONCAT(v, 'u') WHERE id % 7 = 0; INSERT INTO d.hot SELECT seq, 'n' FROM seq_3001_to_4000;")
         .unwrap();
-    quiesce(&server);
+    server.quiesce().unwrap();
     let inc = w.join("inc");
     server
         .mariabackup([
