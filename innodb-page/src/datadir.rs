@@ -111,6 +111,28 @@ fn entries(dir: &Path) -> Result<Vec<(String, PathBuf, fs::FileType)>, Error> {
     Ok(out)
 }
 
+/// The system tablespace's files in `dir` (`ibdata1`, `ibdata2`, …) in numeric order, reading
+/// only the top level of the directory.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// for f in ["ibdata10", "ibdata2", "ibdata1", "ibdata", "ib_logfile0"] {
+///     std::fs::write(dir.path().join(f), b"").unwrap();
+/// }
+/// let names: Vec<_> = innodb_page::datadir::system_files(dir.path()).unwrap()
+///     .iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+/// assert_eq!(names, ["ibdata1", "ibdata2", "ibdata10"]);
+/// ```
+pub fn system_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut system: Vec<(u64, PathBuf)> = entries(dir)?
+        .into_iter()
+        .filter(|(_, _, ft)| ft.is_file())
+        .filter_map(|(name, path, _)| numbered(&name, "ibdata").map(|n| (n, path)))
+        .collect();
+    system.sort();
+    Ok(system.into_iter().map(|(_, p)| p).collect())
+}
+
 /// Lists the files of `datadir` by role (see the module documentation).
 ///
 /// ```

@@ -41,33 +41,11 @@ pub fn is_redo_name(path: &Path) -> bool {
 /// The files of the tablespace `path` belongs to: for `ibdataN`, every `ibdataN` beside it in
 /// numeric order; otherwise the file alone.
 pub fn tablespace_files(path: &Path) -> Vec<PathBuf> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let is_ibdata = |n: &str| {
-        n.strip_prefix("ibdata")
-            .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
-    };
-    if !is_ibdata(&name) {
-        return vec![path.to_path_buf()];
-    }
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let n = e.file_name().to_string_lossy().into_owned();
-            let num = n.strip_prefix("ibdata")?.parse().ok()?;
-            is_ibdata(&n).then(|| (num, e.path()))
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return vec![path.to_path_buf()];
+    match innodb_page::datadir::system_files(dir) {
+        Ok(system) if system.iter().any(|p| p.file_name() == path.file_name()) => system,
+        _ => vec![path.to_path_buf()],
     }
-    files.into_iter().map(|(_, p)| p).collect()
 }
 
 /// Runs `xb inspect`.
