@@ -468,7 +468,12 @@ pub enum Error {
         source: InfoError,
     },
     /// A directory holding none of the accepted names of a file.
-    #[error("{}: none of {names:?} found", dir.display())]
+    #[error(
+        "{}: none of {} found: not a backup directory? give the directory that xb backup or \
+         mariabackup wrote",
+        dir.display(),
+        names.join(", ")
+    )]
     NotFound {
         /// The directory searched.
         dir: PathBuf,

@@ -20,6 +20,8 @@ pub mod checkpoints;
 pub mod delta;
 pub mod error;
 pub mod info;
+#[cfg(feature = "test-support")]
+pub mod load;
 pub mod meta;
 pub mod progress;
 pub mod restore;

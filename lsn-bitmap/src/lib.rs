@@ -90,6 +90,8 @@ pub mod error;
 pub mod file;
 pub mod name;
 pub mod pageset;
+pub mod purge;
+pub mod track;
 pub mod verify;
 pub mod writer;
 

@@ -20,10 +20,18 @@ pub const EXIT_ERROR: u8 = 2;
     version,
     about = "Page-level incremental backups of InnoDB data"
 )]
-#[command(
-    after_help = "Exit status: 0 success; 1 the data checked has a problem (corrupt page, \
-bad bitmap); 2 usage or I/O error."
-)]
+#[command(after_help = "\
+Exit status: 0 success; 1 the data checked has a problem (corrupt page, bad bitmap, a backup \
+chain that would not restore); 2 usage or I/O error.
+
+Examples (the server stopped, or DATADIR a filesystem snapshot):
+  xb backup --datadir /var/lib/mysql --target-dir /backups/full
+  xb backup --datadir /var/lib/mysql --target-dir /backups/inc1 --incremental-basedir /backups/full
+  xb verify /backups/full /backups/inc1
+  xb prepare --target-dir /backups/full --incremental-dir /backups/inc1
+  xb copy-back --target-dir /backups/full --datadir /srv/mysql-restored
+
+Run xb help COMMAND for each command's options and examples.")]
 struct Cli {
     /// Print only errors (no progress, no log lines).
     #[arg(long, short, global = true)]
@@ -42,11 +50,34 @@ enum Command {
     CopyBack(cmd::copy_back::Args),
     /// Show the facts of a tablespace or redo log file.
     Inspect(cmd::inspect::Args),
-    /// Check every page checksum of files or datadirs.
+    /// Check every page of files or datadirs, or a backup chain (restorable or not).
     Verify(cmd::verify::Args),
+    /// Follow a running server's redo log and write changed-page bitmaps.
+    Track(cmd::track::Args),
     /// Read and check changed-page bitmap files.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  xb bitmap dump /var/lib/mysql --start-lsn 2500178 --end-lsn \
+2600000\n  xb bitmap verify /var/lib/mysql"
+    )]
     Bitmap(cmd::bitmap::BitmapCommand),
+}
+
+/// An error and its causes on one line, leaving out a cause whose text the line already holds
+/// (the libraries' messages often include their source's).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let m = cause.to_string();
+        if out.contains(&m) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&m);
+    }
+    out.replace('\n', " ")
 }
 
 fn main() -> ExitCode {
@@ -58,12 +89,13 @@ fn main() -> ExitCode {
         Command::CopyBack(a) => cmd::copy_back::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Track(a) => cmd::track::run(a),
         Command::Bitmap(c) => cmd::bitmap::run(c),
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("xb: error: {e:#}");
+            eprintln!("xb: error: {}", one_line(&e));
             ExitCode::from(EXIT_ERROR)
         }
     }

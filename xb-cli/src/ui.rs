@@ -93,13 +93,16 @@ impl CliProgress {
         }
         let secs = self.started.elapsed().as_secs_f64();
         let done = self.done.load(Ordering::Relaxed);
+        let written = match self.pages_copied.load(Ordering::Relaxed) {
+            0 => String::new(),
+            n => format!(", {n} pages written"),
+        };
         note(format!(
-            "{} done: {} read in {secs:.1} s ({}/s), {} pages scanned, {} pages written",
+            "{} done: {} read in {secs:.1} s ({}/s), {} pages scanned{written}",
             self.what,
             human(done),
             human((done as f64 / secs.max(0.001)) as u64),
             self.pages_scanned.load(Ordering::Relaxed),
-            self.pages_copied.load(Ordering::Relaxed)
         ));
     }
 }

@@ -23,7 +23,7 @@ use crate::checkpoints::BackupType;
 ///     inc: "inc2".into(),
 ///     inc_from_lsn: Lsn(200),
 /// };
-/// assert!(e.to_string().contains("to_lsn 100"));
+/// assert!(e.to_string().contains("expected from_lsn 100"));
 /// ```
 #[derive(Debug, Error)]
 pub enum ApplyError {
@@ -65,10 +65,12 @@ pub enum ApplyError {
     },
     /// The incrementals do not continue the target (or each other).
     #[error(
-        "{} does not follow {}: its from_lsn {inc_from_lsn} differs from to_lsn {base_to_lsn}; \
-         give the incrementals in the order they were taken, starting with the one taken from \
-         this base",
+        "{} does not follow {}: its from_lsn is {inc_from_lsn}, expected from_lsn \
+         {base_to_lsn} (the to_lsn of {}); an incremental between them is missing, or they are \
+         out of order: give the incrementals in the order they were taken, starting with the one \
+         taken from this base",
         inc.display(),
+        base.display(),
         base.display()
     )]
     ChainBroken {

@@ -62,6 +62,9 @@
 //! resumed exactly. Non-InnoDB files already identical to the newest incremental's are not
 //! copied again.
 //!
+//! [`verify`] checks a chain without changing it (`xb verify --target-dir FULL
+//! --incremental-dir INC...`): every page, every `.meta`, and the checks above as a dry run.
+//!
 //! ```no_run
 //! use incremental_core::apply::{ApplyOptions, Plan};
 //! use incremental_core::progress::{Cancel, NoProgress};
@@ -81,6 +84,7 @@ mod journal;
 mod names;
 mod plan;
 mod safety;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -84,6 +84,8 @@ use std::path::PathBuf;
 use innodb_page::Lsn;
 
 pub mod bitmap_source;
+#[cfg(feature = "hot")]
+pub mod hot;
 mod ordered;
 pub mod plan;
 mod read;
@@ -138,6 +140,10 @@ pub struct BackupOptions {
     pub chunk_bytes: usize,
     /// The command line, recorded in `xtrabackup_info` (`tool_command`).
     pub tool_command: String,
+    /// Pause after each read of up to `chunk_bytes` (per reader thread): lightens the load a
+    /// backup puts on a running server's disk. Tests use it to make the server checkpoint
+    /// while a hot backup runs.
+    pub read_delay: Option<std::time::Duration>,
 }
 
 impl BackupOptions {
@@ -154,6 +160,7 @@ impl BackupOptions {
             log_innodb_page_corruption: false,
             chunk_bytes: 2 << 20,
             tool_command: String::new(),
+            read_delay: None,
         }
     }
 }
@@ -253,4 +260,12 @@ pub enum BackupError {
     /// The [`Cancel`](crate::progress::Cancel) token fired.
     #[error("cancelled")]
     Cancelled,
+    /// Following the running server's redo log failed (e.g. it was overwritten before it was
+    /// read: [`FollowError::Overtaken`](innodb_page::redo::follow::FollowError::Overtaken)).
+    #[error("hot backup failed, the backup is incomplete: {0}")]
+    Follow(#[from] innodb_page::redo::follow::FollowError),
+    /// Talking to the running server failed.
+    #[cfg(feature = "hot")]
+    #[error(transparent)]
+    Server(#[from] hot::server::ServerError),
 }

@@ -1,8 +1,11 @@
 //! Planning a backup (which files, which method per tablespace and why) and running it.
 
+use std::fs::File;
 use std::io::{self, Write};
 use std::ops::Range;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use innodb_page::checksum::ChecksumContext;
@@ -14,7 +17,8 @@ use innodb_page::Lsn;
 use super::bitmap_source;
 use super::redo_copy::{self, RedoFacts};
 use super::report::{BackupReport, Phases, TablespaceReport};
-use super::scan::{self, Mode, Unit};
+pub(crate) use super::scan::Mode;
+use super::scan::{self, Unit};
 use super::sink::Sink;
 use super::source::{self, RESERVED_NAMES};
 use super::{BackupError, BackupOptions, Incremental};
@@ -69,12 +73,25 @@ pub struct TablespacePlan {
     pub(crate) doublewrite: Option<Doublewrite>,
     /// Per file, the page ranges to read (bitmap method only).
     pub(crate) ranges: Option<Vec<Vec<Range<u64>>>>,
+    /// Hot backups: each file opened when planned, so that a rename or drop during the copy
+    /// does not change what is read (empty: open the files by path).
+    pub(crate) pinned: Vec<Arc<File>>,
 }
 
 impl TablespacePlan {
     /// Pages in all files.
     pub fn pages(&self) -> u64 {
         self.files.iter().map(|f| f.pages).sum()
+    }
+
+    /// The path the readers open for file `i`: `/proc/self/fd/N` of the descriptor opened at
+    /// planning time (hot backups: the same file even if it was renamed or deleted since),
+    /// else the file's path.
+    pub(crate) fn open_path(&self, i: usize) -> PathBuf {
+        match self.pinned.get(i) {
+            Some(f) => PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())),
+            None => self.files[i].src.clone(),
+        }
     }
 
     /// Pages the plan reads (all of them, or those the bitmap flags).
@@ -204,6 +221,131 @@ fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> 
     ))
 }
 
+/// Lists `datadir`, which must hold a system tablespace.
+pub(crate) fn scan_datadir(dd: &Path) -> Result<datadir::DatadirFiles, BackupError> {
+    let md = std::fs::metadata(dd).map_err(|source| BackupError::Io {
+        path: dd.to_path_buf(),
+        source,
+    })?;
+    if !md.is_dir() {
+        return Err(BackupError::Io {
+            path: dd.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
+        });
+    }
+    let files = datadir::scan(dd)?;
+    if files.system.is_empty() {
+        return Err(BackupError::Unsupported {
+            path: dd.to_path_buf(),
+            what: "no system tablespace (ibdata1): not an InnoDB datadir".into(),
+        });
+    }
+    Ok(files)
+}
+
+/// The non-InnoDB files of a listing that a backup copies (with their sizes now), and those
+/// it leaves out (transient files, filtered tables).
+pub(crate) fn list_other_files(
+    dd: &Path,
+    files: &datadir::DatadirFiles,
+    filter: &super::Filter,
+) -> Result<(Vec<OtherFile>, Vec<PathBuf>), BackupError> {
+    let mut other_files = Vec::new();
+    let mut skipped = Vec::new();
+    for p in &files.other {
+        let rel = rel_to(dd, p);
+        if is_transient(&rel) || !filter.keeps_file(&rel) {
+            skipped.push(p.clone());
+            continue;
+        }
+        let size = match std::fs::metadata(p) {
+            Ok(m) => m.len(),
+            // gone since the listing (a running server's temporary file): nothing to copy
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                skipped.push(p.clone());
+                continue;
+            }
+            Err(source) => {
+                return Err(BackupError::Io {
+                    path: p.clone(),
+                    source,
+                })
+            }
+        };
+        other_files.push(OtherFile {
+            src: p.clone(),
+            rel,
+            size,
+        });
+    }
+    Ok((other_files, skipped))
+}
+
+/// Opens one tablespace (its files in order) and describes it for a full copy. With `pin`,
+/// each file is opened once and read through that descriptor from then on.
+pub(crate) fn open_tablespace(
+    dd: &Path,
+    group: &[PathBuf],
+    pin: bool,
+) -> Result<TablespacePlan, BackupError> {
+    let mut pinned = Vec::new();
+    let mut open_paths = Vec::new();
+    if pin {
+        for p in group {
+            let f = File::open(p).map_err(|source| BackupError::Io {
+                path: p.clone(),
+                source,
+            })?;
+            open_paths.push(PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())));
+            pinned.push(Arc::new(f));
+        }
+    } else {
+        open_paths = group.to_vec();
+    }
+    let ts = Tablespace::open_with(
+        &open_paths,
+        OpenOptions {
+            mode: ReadMode::Pread,
+            allow_partial_tail: true,
+        },
+    )
+    .map_err(|e| match e {
+        // name the real file, not /proc/self/fd/N
+        e if pin => BackupError::Unsupported {
+            path: group[0].clone(),
+            what: e
+                .to_string()
+                .replace(&open_paths[0].display().to_string(), "page 0"),
+        },
+        e => BackupError::Page(e),
+    })?;
+    let format = *ts.format();
+    Ok(TablespacePlan {
+        space_id: format.space_id,
+        page_size: ts.page_size(),
+        compressed: format.flags.zip_size().is_some(),
+        flags: format.flags.raw(),
+        files: ts
+            .files()
+            .zip(group)
+            .map(|(f, src)| DataFilePlan {
+                src: src.clone(),
+                rel: rel_to(dd, src),
+                first_page: f.first_page,
+                pages: f.pages,
+                trailing_bytes: f.trailing_bytes,
+            })
+            .collect(),
+        method: Method::Full,
+        why: "full backup".into(),
+        checksum: innodb_page::verify::checksum_context(&format),
+        doublewrite: ts.doublewrite().cloned(),
+        format,
+        ranges: None,
+        pinned,
+    })
+}
+
 impl BackupPlan {
     /// Looks at the source (and the base of an incremental) and decides what to do. Nothing
     /// is written.
@@ -223,25 +365,32 @@ impl BackupPlan {
     /// ```
     pub fn new(options: &BackupOptions) -> Result<BackupPlan, BackupError> {
         let dd = &options.datadir;
-        let md = std::fs::metadata(dd).map_err(|source| BackupError::Io {
-            path: dd.clone(),
-            source,
-        })?;
-        if !md.is_dir() {
-            return Err(BackupError::Io {
-                path: dd.clone(),
-                source: io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
-            });
-        }
-        let files = datadir::scan(dd)?;
-        if files.system.is_empty() {
-            return Err(BackupError::Unsupported {
-                path: dd.clone(),
-                what: "no system tablespace (ibdata1): not an InnoDB datadir".into(),
-            });
-        }
+        let files = scan_datadir(dd)?;
         source::check_not_running(dd, &files.system)?;
         let redo = redo_copy::read_source(dd)?;
+        Self::with_source(options, files, redo, false)
+    }
+
+    /// The plan of a hot backup: `redo` describes the source's log as the redo follower found
+    /// it (its checkpoint is where the backup's redo starts). Every data file is opened now
+    /// and read through that descriptor (see [`TablespacePlan`]); a tablespace that vanished
+    /// or whose page 0 cannot be read yet (being created) is left out with a note: the
+    /// end-of-backup DDL pass copies what exists then.
+    pub(crate) fn new_hot(
+        options: &BackupOptions,
+        redo: RedoFacts,
+    ) -> Result<BackupPlan, BackupError> {
+        let files = scan_datadir(&options.datadir)?;
+        Self::with_source(options, files, redo, true)
+    }
+
+    fn with_source(
+        options: &BackupOptions,
+        files: datadir::DatadirFiles,
+        redo: RedoFacts,
+        hot: bool,
+    ) -> Result<BackupPlan, BackupError> {
+        let dd = &options.datadir;
         let checkpoint = redo.checkpoint_lsn;
         let mut notes = Vec::new();
 
@@ -303,62 +452,26 @@ impl BackupPlan {
                 skipped.extend(group);
                 continue;
             }
-            let ts = Tablespace::open_with(
-                &group,
-                OpenOptions {
-                    mode: ReadMode::Pread,
-                    allow_partial_tail: true,
-                },
-            )?;
-            let format = *ts.format();
-            if format.is_encrypted() {
-                notes.push(format!(
-                    "{}: encrypted tablespace: pages are copied as they are on disk",
+            match open_tablespace(dd, &group, hot) {
+                Ok(t) => {
+                    if t.format.is_encrypted() {
+                        notes.push(format!(
+                            "{}: encrypted tablespace: pages are copied as they are on disk",
+                            group[0].display()
+                        ));
+                    }
+                    tablespaces.push(t);
+                }
+                Err(e) if hot && !always => notes.push(format!(
+                    "{}: not copied now ({e}); the end-of-backup DDL pass copies it if it \
+                     still exists",
                     group[0].display()
-                ));
+                )),
+                Err(e) => return Err(e),
             }
-            tablespaces.push(TablespacePlan {
-                space_id: format.space_id,
-                page_size: ts.page_size(),
-                compressed: format.flags.zip_size().is_some(),
-                flags: format.flags.raw(),
-                files: ts
-                    .files()
-                    .map(|f| DataFilePlan {
-                        src: f.path.clone(),
-                        rel: rel_to(dd, &f.path),
-                        first_page: f.first_page,
-                        pages: f.pages,
-                        trailing_bytes: f.trailing_bytes,
-                    })
-                    .collect(),
-                method: Method::Full,
-                why: "full backup".into(),
-                checksum: innodb_page::verify::checksum_context(&format),
-                doublewrite: ts.doublewrite().cloned(),
-                format,
-                ranges: None,
-            });
         }
-        let mut other_files = Vec::new();
-        for p in &files.other {
-            let rel = rel_to(dd, p);
-            if is_transient(&rel) || !options.filter.keeps_file(&rel) {
-                skipped.push(p.clone());
-                continue;
-            }
-            let size = std::fs::metadata(p)
-                .map_err(|source| BackupError::Io {
-                    path: p.clone(),
-                    source,
-                })?
-                .len();
-            other_files.push(OtherFile {
-                src: p.clone(),
-                rel,
-                size,
-            });
-        }
+        let (other_files, more_skipped) = list_other_files(dd, &files, &options.filter)?;
+        skipped.extend(more_skipped);
 
         let (mut method, mut fallback_reason) = (Method::Full, String::new());
         if let BackupKind::Incremental { threshold, .. } = &kind {
@@ -439,69 +552,16 @@ impl BackupPlan {
     ) -> Result<BackupReport, BackupError> {
         let t0 = Instant::now();
         let start_time = SystemTime::now();
-        for n in &self.notes {
-            progress.event(Event::Note { message: n });
-        }
-        let data_files: usize = self.tablespaces.iter().map(|t| t.files.len()).sum();
-        progress.event(Event::Planned {
-            files: (data_files + self.other_files.len() + 1) as u64,
-            bytes: self.bytes_to_read(),
-        });
-        let mode = match &self.kind {
-            BackupKind::Full => Mode::Copy,
-            BackupKind::Incremental { threshold, .. } => Mode::Delta {
-                threshold: threshold.get(),
-            },
-        };
-        let chunk = self.options.chunk_bytes.max(1);
-        let mut units: Vec<Unit> = Vec::new();
-        for (ti, t) in self.tablespaces.iter().enumerate() {
-            let per = (chunk / t.page_size).max(1) as u64;
-            for (fi, f) in t.files.iter().enumerate() {
-                let ranges = match &t.ranges {
-                    Some(r) => r.get(fi).cloned().unwrap_or_default(),
-                    None => std::iter::once(0..f.pages).collect(),
-                };
-                scan::units_for_file(ti, fi, &ranges, per, &mut units);
-            }
-        }
-        for (oi, f) in self.other_files.iter().enumerate() {
-            scan::units_for_other(oi, f.size, chunk as u64, &mut units);
-        }
-        let mut reports: Vec<TablespaceReport> = self
-            .tablespaces
-            .iter()
-            .map(|t| TablespaceReport {
-                path: t.files[0].rel.clone(),
-                space_id: t.space_id,
-                method: t.method,
-                why: t.why.clone(),
-                pages_scanned: 0,
-                pages_copied: 0,
-                pages_skipped: 0,
-                bytes_read: 0,
-                bytes_written: 0,
-                corrupt: Vec::new(),
-            })
-            .collect();
-        let settings = scan::Settings {
-            mode,
-            threads: self.reader_threads(),
-            log_corruption: self.options.log_innodb_page_corruption,
-        };
-        let others = scan::run(
+        self.announce(progress, &self.other_files);
+        let (reports, others) = self.copy_files(
             &self.tablespaces,
             &self.other_files,
-            &units,
-            settings,
+            self.mode(),
+            false,
             sink,
             progress,
             cancel,
-            &mut reports,
         )?;
-        for (r, t) in reports.iter_mut().zip(&self.tablespaces) {
-            r.pages_skipped = t.pages().saturating_sub(r.pages_copied);
-        }
         let mut phases = Phases {
             files: t0.elapsed().as_secs_f64(),
             ..Phases::default()
@@ -528,7 +588,133 @@ impl BackupPlan {
         })?;
         progress.event(Event::FileDone { path: log_rel });
         phases.redo = t_redo.elapsed().as_secs_f64();
+        self.write_metadata(
+            sink,
+            Outcome {
+                reports,
+                others,
+                redo: copied,
+                start_time,
+                t0,
+                phases,
+                info: Vec::new(),
+                xb_info: Vec::new(),
+            },
+        )
+    }
 
+    /// Sends the plan's notes and the amount of work as progress events.
+    pub(crate) fn announce(&self, progress: &dyn Progress, others: &[OtherFile]) {
+        for n in &self.notes {
+            progress.event(Event::Note { message: n });
+        }
+        let data_files: usize = self.tablespaces.iter().map(|t| t.files.len()).sum();
+        let pages: u64 = self
+            .tablespaces
+            .iter()
+            .map(|t| t.pages_to_read() * t.page_size as u64)
+            .sum();
+        progress.event(Event::Planned {
+            files: (data_files + others.len() + 1) as u64,
+            bytes: pages + others.iter().map(|f| f.size).sum::<u64>(),
+        });
+    }
+
+    /// How the plan's data files are written: whole, or as deltas.
+    pub(crate) fn mode(&self) -> Mode {
+        match &self.kind {
+            BackupKind::Full => Mode::Copy,
+            BackupKind::Incremental { threshold, .. } => Mode::Delta {
+                threshold: threshold.get(),
+            },
+        }
+    }
+
+    /// Copies `tablespaces` (in `mode`) and the non-InnoDB files `others` through one read
+    /// pipeline. `hot`: the source is live (pages being written are read again; a file cut
+    /// short while it is read ends in zero pages, as the redo log rebuilds it).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn copy_files(
+        &self,
+        tablespaces: &[TablespacePlan],
+        others: &[OtherFile],
+        mode: Mode,
+        hot: bool,
+        sink: &mut dyn Sink,
+        progress: &dyn Progress,
+        cancel: &Cancel,
+    ) -> Result<(Vec<TablespaceReport>, scan::OtherTotals), BackupError> {
+        let chunk = self.options.chunk_bytes.max(1);
+        let mut units: Vec<Unit> = Vec::new();
+        for (ti, t) in tablespaces.iter().enumerate() {
+            let per = (chunk / t.page_size).max(1) as u64;
+            for (fi, f) in t.files.iter().enumerate() {
+                let ranges = match &t.ranges {
+                    Some(r) => r.get(fi).cloned().unwrap_or_default(),
+                    None => std::iter::once(0..f.pages).collect(),
+                };
+                scan::units_for_file(ti, fi, &ranges, per, &mut units);
+            }
+        }
+        for (oi, f) in others.iter().enumerate() {
+            scan::units_for_other(oi, f.size, chunk as u64, &mut units);
+        }
+        let mut reports: Vec<TablespaceReport> = tablespaces
+            .iter()
+            .map(|t| TablespaceReport {
+                path: t.files[0].rel.clone(),
+                space_id: t.space_id,
+                method: t.method,
+                why: t.why.clone(),
+                pages_scanned: 0,
+                pages_copied: 0,
+                pages_skipped: 0,
+                bytes_read: 0,
+                bytes_written: 0,
+                corrupt: Vec::new(),
+            })
+            .collect();
+        let settings = scan::Settings {
+            mode,
+            threads: self.reader_threads(),
+            log_corruption: self.options.log_innodb_page_corruption,
+            hot,
+            delay: self.options.read_delay,
+        };
+        let totals = scan::run(
+            tablespaces,
+            others,
+            &units,
+            settings,
+            sink,
+            progress,
+            cancel,
+            &mut reports,
+        )?;
+        for (r, t) in reports.iter_mut().zip(tablespaces) {
+            r.pages_skipped = t.pages().saturating_sub(r.pages_copied);
+        }
+        Ok((reports, totals))
+    }
+
+    /// Writes the metadata files of a finished copy (`xtrabackup_checkpoints` last, then the
+    /// sink's final sync) and makes the report. `to_lsn` is the checkpoint the copied redo
+    /// starts from, `last_lsn` its end.
+    pub(crate) fn write_metadata(
+        &self,
+        sink: &mut dyn Sink,
+        o: Outcome,
+    ) -> Result<BackupReport, BackupError> {
+        let Outcome {
+            reports,
+            others,
+            redo: copied,
+            start_time,
+            t0,
+            mut phases,
+            info: info_extra,
+            xb_info,
+        } = o;
         let (incremental, from_lsn) = match &self.kind {
             BackupKind::Full => (false, Lsn::ZERO),
             BackupKind::Incremental { from_lsn, .. } => (true, *from_lsn),
@@ -545,7 +731,8 @@ impl BackupPlan {
             f.write_all(bytes).map_err(err)?;
             f.finish().map_err(err)
         };
-        let corrupt_text = corrupted_pages_text(&self.tablespaces, &reports);
+        let all_ts: Vec<&TablespacePlan> = self.tablespaces.iter().collect();
+        let corrupt_text = corrupted_pages_text(&all_ts, &reports);
         if !corrupt_text.is_empty() {
             put(sink, "innodb_corrupted_pages", corrupt_text.as_bytes())?;
         }
@@ -568,6 +755,7 @@ impl BackupPlan {
                 ..
             }
         );
+        xb.extra.extend(xb_info);
         put(sink, backup_info::FILE_NAME, &xb.to_bytes())?;
         let mut inf = Info::template(info::Dialect::MariaDb);
         inf.set("tool_name", "xb");
@@ -591,6 +779,9 @@ impl BackupPlan {
         inf.set("incremental", if incremental { "Y" } else { "N" });
         inf.set("format", "file");
         inf.set("compressed", "N");
+        for (k, v) in &info_extra {
+            inf.set(k, v);
+        }
         put(sink, info::FILE_NAMES[0], &inf.to_bytes())?;
         let cps = Checkpoints::new(
             checkpoints::Dialect::MariaDb,
@@ -703,9 +894,29 @@ impl BackupPlan {
     }
 }
 
+/// What a copy produced, for [`BackupPlan::write_metadata`].
+pub(crate) struct Outcome {
+    /// Per tablespace (the plan's, in order; then any copied later).
+    pub reports: Vec<TablespaceReport>,
+    /// Non-InnoDB files copied.
+    pub others: scan::OtherTotals,
+    /// The redo log written.
+    pub redo: redo_copy::RedoCopy,
+    /// When the backup started.
+    pub start_time: SystemTime,
+    /// Same, for durations.
+    pub t0: Instant,
+    /// Time spent so far.
+    pub phases: Phases,
+    /// Extra `xtrabackup_info` keys.
+    pub info: Vec<(String, String)>,
+    /// Extra `xb_backup_info` keys.
+    pub xb_info: Vec<(String, String)>,
+}
+
 /// mariabackup's `innodb_corrupted_pages` format: per tablespace, a line `<name> <space id>`
 /// then a line of page numbers.
-fn corrupted_pages_text(tablespaces: &[TablespacePlan], reports: &[TablespaceReport]) -> String {
+fn corrupted_pages_text(tablespaces: &[&TablespacePlan], reports: &[TablespaceReport]) -> String {
     let mut s = String::new();
     for (t, r) in tablespaces.iter().zip(reports) {
         if r.corrupt.is_empty() {

@@ -153,6 +153,8 @@ struct Reader<'a> {
     others: &'a [OtherFile],
     mode: Mode,
     log_corruption: bool,
+    hot: bool,
+    delay: Option<std::time::Duration>,
     cancel: &'a Cancel,
     /// Buffers handed back by the writer.
     pool: Mutex<Vec<AlignedBuf>>,
@@ -167,12 +169,15 @@ impl Reader<'_> {
         }
     }
 
-    /// Reads `len` bytes at `off` of `path` into `buf`, through the thread's open file.
+    /// Reads `len` bytes at `off` of `path` into `buf`, through the thread's open file
+    /// (opened as `open_path`: the file itself, or the descriptor pinned for it).
+    #[allow(clippy::too_many_arguments)]
     fn read(
         &self,
         open: &mut OpenFile,
         unit: &Unit,
         path: &Path,
+        open_path: &Path,
         direct: bool,
         buf: &mut [u8],
         off: u64,
@@ -184,13 +189,13 @@ impl Reader<'_> {
         if !open.as_ref().is_some_and(|(s, _)| same_file(s, &unit.src)) {
             *open = Some((
                 unit.src.clone(),
-                SourceFile::open(path, direct).map_err(io)?,
+                SourceFile::open(open_path, direct).map_err(io)?,
             ));
         }
         let Some((_, f)) = open.as_mut() else {
             return Ok(());
         };
-        f.read_exact_at(path, buf, off).map_err(|source| {
+        f.read_exact_at(open_path, buf, off).map_err(|source| {
             if source.kind() == std::io::ErrorKind::UnexpectedEof {
                 BackupError::Inconsistent {
                     what: format!(
@@ -210,13 +215,37 @@ impl Reader<'_> {
         if self.cancel.is_cancelled() {
             return Err(BackupError::Cancelled);
         }
+        if let Some(d) = self.delay {
+            std::thread::sleep(d);
+        }
         match &unit.src {
             Source::Raw { other, bytes } => {
                 let f = &self.others[*other];
                 let len = (bytes.end - bytes.start) as usize;
                 let mut buf = self.buffer(len);
                 if len > 0 {
-                    self.read(open, unit, &f.src, false, buf.get_mut(len), bytes.start)?;
+                    let r = self.read(
+                        open,
+                        unit,
+                        &f.src,
+                        &f.src,
+                        false,
+                        buf.get_mut(len),
+                        bytes.start,
+                    );
+                    match r {
+                        // a live server's file that became shorter: copy what is there now,
+                        // zero-padded (such files are copied under BACKUP STAGE BLOCK_COMMIT,
+                        // where only logs and statistics tables still change)
+                        Err(BackupError::Inconsistent { .. }) if self.hot => {
+                            let b = buf.get_mut(len);
+                            b.fill(0);
+                            if let Ok(file) = std::fs::File::open(&f.src) {
+                                let _ = read_upto(&file, b, bytes.start);
+                            }
+                        }
+                        r => r?,
+                    }
                 }
                 Ok(UnitOut {
                     unit: unit.clone(),
@@ -246,9 +275,31 @@ impl Reader<'_> {
         let count = (pages.end - pages.start) as usize;
         let len = count * ps;
         let mut buf = self.buffer(len);
+        let open_path = ts.open_path(file_idx);
         if count > 0 {
             let off = pages.start * ps as u64;
-            self.read(open, unit, &file.src, true, buf.get_mut(len), off)?;
+            let r = self.read(
+                open,
+                unit,
+                &file.src,
+                &open_path,
+                true,
+                buf.get_mut(len),
+                off,
+            );
+            match r {
+                // A live tablespace cut short while it is read (an undo tablespace truncated,
+                // a table dropped): the missing pages become zero pages (never written), and
+                // the redo log or the DDL pass restores what matters.
+                Err(BackupError::Inconsistent { .. }) if self.hot => {
+                    let b = buf.get_mut(len);
+                    b.fill(0);
+                    if let Ok(f) = std::fs::File::open(&open_path) {
+                        let _ = read_upto(&f, b, off);
+                    }
+                }
+                r => r?,
+            }
         }
         let mut out = UnitOut {
             unit: unit.clone(),
@@ -258,44 +309,117 @@ impl Reader<'_> {
             scanned: count as u64,
             corrupt: Vec::new(),
         };
-        for (i, bytes) in out.buf.get(len).chunks_exact(ps).enumerate() {
+        let all = out.buf.get_mut(len);
+        for i in 0..count {
+            let bytes = &mut all[i * ps..(i + 1) * ps];
             let local = pages.start + i as u64;
             let global = file.first_page + local;
-            let Ok(page) = Page::new(bytes) else {
-                continue; // cannot happen: ps is a valid page size
-            };
             // Every page read is verified, copied or not: a page whose LSN field is damaged
             // could otherwise look unchanged and be left out of the delta without a word.
-            let check = check_page(
-                &ts.format,
-                &ts.checksum,
-                ts.doublewrite.as_ref(),
-                global,
-                page,
-            );
+            let mut problem = page_problem(ts, global, bytes);
+            if problem.is_some() && self.hot {
+                problem = reread_until_sound(ts, &open_path, global, local, bytes);
+                if problem.is_some() && unlinked(ts, file_idx) {
+                    // a dropped table's file: torn pages do not matter, the backup deletes it
+                    problem = None;
+                }
+            }
             let mut forced = false;
-            if let Some(problem) = check.problem {
+            if let Some(problem) = problem {
                 if !self.log_corruption {
                     return Err(BackupError::CorruptPage {
                         path: file.src.clone(),
                         page_no: local,
-                        problem: problem.to_string(),
+                        problem,
                     });
                 }
                 out.corrupt.push(CorruptPage {
                     page_no: global,
-                    problem: problem.to_string(),
+                    problem,
                 });
                 forced = true;
             }
             if let Mode::Delta { threshold } = self.mode {
-                if forced || page.lsn().get() >= threshold {
+                let lsn = Page::new(&*bytes).map(|p| p.lsn().get()).unwrap_or(0);
+                if forced || lsn >= threshold {
                     out.selected.push(i as u32);
                 }
             }
         }
         Ok(out)
     }
+}
+
+/// What is wrong with page `global` of `ts` (`None`: sound).
+fn page_problem(ts: &TablespacePlan, global: u64, bytes: &[u8]) -> Option<String> {
+    let page = Page::new(bytes).ok()?;
+    check_page(
+        &ts.format,
+        &ts.checksum,
+        ts.doublewrite.as_ref(),
+        global,
+        page,
+    )
+    .problem
+    .map(|p| p.to_string())
+}
+
+/// How often, and how long apart, a hot backup reads a page again that failed its checks
+/// before calling it corrupt: a page write in progress lasts microseconds, a flush batch
+/// milliseconds.
+const REREADS: u32 = 8;
+
+/// Reads page `local` of the file (opened as `open_path`) into `bytes` again, up to
+/// [`REREADS`] times with growing pauses, until it passes its checks. Returns the problem of
+/// the last read (`None`: sound).
+fn reread_until_sound(
+    ts: &TablespacePlan,
+    open_path: &Path,
+    global: u64,
+    local: u64,
+    bytes: &mut [u8],
+) -> Option<String> {
+    let ps = bytes.len() as u64;
+    let mut problem = page_problem(ts, global, bytes);
+    let Ok(f) = std::fs::File::open(open_path) else {
+        return problem;
+    };
+    for n in 0..REREADS {
+        std::thread::sleep(std::time::Duration::from_millis(2u64 << n));
+        bytes.fill(0);
+        if read_upto(&f, bytes, local * ps).is_err() {
+            return problem;
+        }
+        problem = page_problem(ts, global, bytes);
+        if problem.is_none() {
+            break;
+        }
+    }
+    problem
+}
+
+/// True when file `i` of `ts` was opened when planned and has been deleted since.
+fn unlinked(ts: &TablespacePlan, i: usize) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    ts.pinned
+        .get(i)
+        .and_then(|f| f.metadata().ok())
+        .is_some_and(|m| m.nlink() == 0)
+}
+
+/// Reads as much of `buf` as the file has at `off` (buffered), leaving the rest as it is.
+fn read_upto(f: &std::fs::File, buf: &mut [u8], off: u64) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut done = 0;
+    while done < buf.len() {
+        match f.read_at(&mut buf[done..], off + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
 }
 
 enum Output {
@@ -521,6 +645,11 @@ pub(crate) struct Settings {
     pub threads: usize,
     /// Record corrupt pages instead of failing.
     pub log_corruption: bool,
+    /// The source is a running server's datadir: read a page that fails its checks again
+    /// before calling it corrupt; a file cut short ends in zero pages.
+    pub hot: bool,
+    /// Pause after each unit read.
+    pub delay: Option<std::time::Duration>,
 }
 
 /// Reads `units` (data-file pages and non-InnoDB files) on `settings.threads` threads, each
@@ -544,6 +673,8 @@ pub(crate) fn run(
         others,
         mode: settings.mode,
         log_corruption: settings.log_corruption,
+        hot: settings.hot,
+        delay: settings.delay,
         cancel,
         pool: Mutex::new(Vec::new()),
     };

@@ -20,6 +20,8 @@
 //!   area (reused by anything that follows the log).
 //! * [`record`]: the records of a MariaDB 10.8+ mini-transaction decoded to the pages they
 //!   change `(space_id, page_no)` and the file-level operations they name.
+//! * [`follow`]: following the log of a running MariaDB 10.8+ server as it is written
+//!   ([`follow::Follower`]), with overwrite ("overtaken") and log-replacement detection.
 //! * [`file`]: opening a redo log from a path (a file, a datadir or `#innodb_redo`), giving a
 //!   [`RedoLog`] summary.
 //!
@@ -56,6 +58,7 @@ use crate::Lsn;
 pub mod block;
 pub mod checkpoint;
 pub mod file;
+pub mod follow;
 pub mod format;
 pub mod header;
 pub mod mtr;

@@ -296,6 +296,7 @@ pub struct Mtr<'a> {
     start: Lsn,
     end: Lsn,
     records: &'a [u8],
+    bytes: &'a [u8],
     end_byte: u8,
     nonce: Option<[u8; NONCE_LEN]>,
     checksum: u32,
@@ -326,6 +327,16 @@ impl<'a> Mtr<'a> {
     /// The record bytes (before the end byte).
     pub fn record_bytes(&self) -> &'a [u8] {
         self.records
+    }
+
+    /// The whole mini-transaction as stored in the log: record bytes, end byte, nonce (if
+    /// encrypted) and CRC, i.e. exactly [`len`](Mtr::len) bytes. Written at the same LSN
+    /// into another log they reproduce the mtr, provided the end byte is the sequence bit
+    /// of that log's geometry at the end byte's LSN (the CRC does not cover the end byte, so
+    /// a writer whose log has another first LSN or capacity sets it with
+    /// [`LogGeometry::sequence_bit`]).
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.bytes
     }
 
     /// The records.
@@ -630,20 +641,32 @@ impl<A: RecordArea> MtrReader<A> {
             self.buf_lsn = self.lsn;
             self.area_end = false;
         }
-        // Drop the bytes of mtrs already returned.
+        // Drop the bytes of mtrs already returned, once they are at least half of the buffer
+        // (amortised: each byte is moved at most once per half-buffer consumed).
         let consumed = usize::try_from(self.lsn - self.buf_lsn).unwrap_or(usize::MAX);
-        self.buf.drain(..consumed.min(self.buf.len()));
-        self.buf_lsn = self.lsn;
+        if consumed >= self.buf.len() {
+            self.buf.clear();
+            self.buf_lsn = self.lsn;
+        } else if consumed.saturating_mul(2) >= self.buf.len() {
+            self.buf.drain(..consumed);
+            self.buf_lsn = self.lsn;
+        }
         match self.frame()? {
             Ok((rec_len, total, nonce, checksum)) => {
                 let start = self.lsn;
+                let off = self.offset();
                 self.lsn = start + total; // checked in frame()
-                let records = self.buf.get(..rec_len).unwrap_or(&[]);
+                let whole = usize::try_from(total)
+                    .ok()
+                    .and_then(|t| self.buf.get(off..off.checked_add(t)?))
+                    .unwrap_or(&[]);
+                let records = whole.get(..rec_len).unwrap_or(&[]);
                 Ok(Some(Mtr {
                     start: lsn(start),
                     end: lsn(self.lsn),
                     records,
-                    end_byte: self.buf.get(rec_len).copied().unwrap_or(0),
+                    bytes: whole,
+                    end_byte: whole.get(rec_len).copied().unwrap_or(0),
                     nonce,
                     checksum,
                 }))
@@ -653,6 +676,11 @@ impl<A: RecordArea> MtrReader<A> {
                 Ok(None)
             }
         }
+    }
+
+    /// Index in `self.buf` of the byte at `self.lsn`.
+    fn offset(&self) -> usize {
+        usize::try_from(self.lsn - self.buf_lsn).unwrap_or(usize::MAX)
     }
 
     /// Makes `self.buf` hold at least `n` bytes if the area allows (best effort).
@@ -681,17 +709,19 @@ impl<A: RecordArea> MtrReader<A> {
         Ok(())
     }
 
-    /// Frames the mtr at `self.lsn` (= `self.buf_lsn`). Ok(Ok((records, total, nonce, crc))).
+    /// Frames the mtr at `self.lsn` (at `self.offset()` in the buffer).
+    /// Ok(Ok((records, total, nonce, crc))).
     #[allow(clippy::type_complexity)]
     fn frame(
         &mut self,
     ) -> io::Result<Result<(usize, u64, Option<[u8; NONCE_LEN]>, u32), ScanStop>> {
         let start = self.lsn;
         let trailer = self.geom.trailer_len();
+        let o = self.offset();
         let mut p = 0usize;
         loop {
-            self.fill(p + 6)?;
-            let Some(&b) = self.buf.get(p) else {
+            self.fill(o.saturating_add(p + 6))?;
+            let Some(&b) = self.buf.get(o + p) else {
                 return Ok(Err(ScanStop::Unreadable));
             };
             if b <= 1 {
@@ -700,7 +730,7 @@ impl<A: RecordArea> MtrReader<A> {
                 }
                 break;
             }
-            let rl = match record_len(&self.buf[p..]) {
+            let rl = match record_len(&self.buf[o + p..]) {
                 Ok(n) => n,
                 Err(RecordLenError::NeedMore) => return Ok(Err(ScanStop::Unreadable)),
                 Err(RecordLenError::Corrupt(why)) => return Ok(Err(ScanStop::Corrupt { why })),
@@ -714,8 +744,8 @@ impl<A: RecordArea> MtrReader<A> {
             }
         }
         let tail = trailer as usize;
-        self.fill(p + tail)?;
-        let Some(trail) = self.buf.get(p..p + tail) else {
+        self.fill(o + p + tail)?;
+        let Some(trail) = self.buf.get(o + p..o + p + tail) else {
             return Ok(Err(ScanStop::Unreadable));
         };
         let Some(end_byte_lsn) = start.checked_add(p as u64) else {
@@ -728,7 +758,7 @@ impl<A: RecordArea> MtrReader<A> {
                 expected,
             }));
         }
-        let mut crc = crc32c::crc32c(&self.buf[..p]);
+        let mut crc = crc32c::crc32c(&self.buf[o..o + p]);
         let nonce = if self.geom.nonce {
             let mut n = [0u8; NONCE_LEN];
             n.copy_from_slice(&trail[1..1 + NONCE_LEN]);

@@ -16,10 +16,43 @@ pub enum BitmapCommand {
     Dump(DumpArgs),
     /// Check every block of every bitmap file; exit 1 on corruption.
     Verify(VerifyArgs),
+    /// Remove bitmap files that only describe changes before an LSN.
+    Purge(PurgeArgs),
+}
+
+/// Arguments of `xb bitmap purge`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+Removes every file followed by a file that starts at or before the LSN (its data ends before \
+it), never the newest; incrementals from a base at or after the LSN still use the bitmaps, \
+older ones scan. A running `xb track` may keep appending to the newest file meanwhile.
+
+Exit status: 0 done; 2 usage or I/O error.
+
+Examples:
+  xb bitmap purge /var/lib/mysql --before 2600000
+  xb bitmap purge /var/lib/mysql --before 2600000 --dry-run")]
+pub struct PurgeArgs {
+    /// Directory holding `ib_modified_log_<seq>_<lsn>.xdb` files.
+    pub dir: PathBuf,
+    /// Remove the files whose data lies entirely before this LSN.
+    #[arg(long)]
+    pub before: u64,
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Arguments of `xb bitmap dump`.
 #[derive(clap::Args)]
+#[command(after_help = "\
+Exit status: 0 listed (and the range, if given, is covered); 1 a corrupt file, or the range is \
+not covered (the reason is printed); 2 usage or I/O error.
+
+Examples:
+  xb bitmap dump /var/lib/mysql
+  xb bitmap dump /var/lib/mysql --start-lsn 2500178 --end-lsn 2600000
+  xb bitmap dump /var/lib/mysql --blocks --json")]
 pub struct DumpArgs {
     /// Directory holding `ib_modified_log_<seq>_<lsn>.xdb` files.
     pub dir: PathBuf,
@@ -39,6 +72,12 @@ pub struct DumpArgs {
 
 /// Arguments of `xb bitmap verify`.
 #[derive(clap::Args)]
+#[command(after_help = "\
+Exit status: 0 every block sound; 1 a corrupt block or file; 2 usage or I/O error.
+
+Examples:
+  xb bitmap verify /var/lib/mysql
+  xb bitmap verify /backups/bitmaps --json")]
 pub struct VerifyArgs {
     /// Directory holding `ib_modified_log_<seq>_<lsn>.xdb` files.
     pub dir: PathBuf,
@@ -52,7 +91,25 @@ pub fn run(c: BitmapCommand) -> anyhow::Result<u8> {
     match c {
         BitmapCommand::Dump(a) => dump(&a),
         BitmapCommand::Verify(a) => verify(&a),
+        BitmapCommand::Purge(a) => purge(&a),
     }
+}
+
+fn purge(a: &PurgeArgs) -> anyhow::Result<u8> {
+    let lsn = Lsn::new(a.before);
+    let files = if a.dry_run {
+        lsn_bitmap::purge::purgeable(&a.dir, lsn)?
+    } else {
+        lsn_bitmap::purge::purge_before(&a.dir, lsn)?
+    };
+    let verb = if a.dry_run { "would remove" } else { "removed" };
+    for f in &files {
+        println!("{verb} {}", f.display());
+    }
+    if files.is_empty() {
+        println!("nothing to remove before LSN {lsn}");
+    }
+    Ok(EXIT_OK)
 }
 
 /// A short, stable name for each error variant (for JSON and scripts).

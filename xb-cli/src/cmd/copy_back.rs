@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use incremental_core::progress::Cancel;
 use incremental_core::restore;
 
+use serde_json::json;
+
 use crate::ui::{self, CliProgress};
 use crate::EXIT_OK;
 
@@ -13,8 +15,11 @@ use crate::EXIT_OK;
 #[command(
     after_help = "The datadir must be empty or absent (it is created with mode 0700). \
 The backup is only read. After the copy, start the server on the datadir: its crash recovery \
-applies the backup's redo log (ib_logfile0) on first start.\n\nExample:\n  \
-xb copy-back --target-dir /backups/full --datadir /var/lib/mysql"
+applies the backup's redo log (ib_logfile0) on first start. The command to start it is printed \
+on standard output.\n\nExit status: 0 restored; 2 refused or failed (e.g. an unprepared \
+incremental, a datadir that is not empty).\n\nExamples:\n  \
+xb copy-back --target-dir /backups/full --datadir /var/lib/mysql\n  \
+xb copy-back --target-dir /backups/full --datadir /srv/restore --json"
 )]
 pub struct Args {
     /// The prepared backup (a full backup, with any incrementals already applied by xb prepare).
@@ -23,6 +28,9 @@ pub struct Args {
     /// The empty datadir to restore into.
     #[arg(long, value_name = "DATADIR")]
     pub datadir: PathBuf,
+    /// Print the report as JSON on standard output (schema in the README).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `xb copy-back`.
@@ -41,6 +49,18 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     for o in &opts {
         cmd.push(' ');
         cmd.push_str(o);
+    }
+    if a.json {
+        let v = json!({
+            "backup": a.target_dir.display().to_string(),
+            "datadir": a.datadir.display().to_string(),
+            "files": r.files,
+            "bytes": r.bytes,
+            "startup_options": opts,
+            "start_command": cmd,
+        });
+        println!("{v}");
+        return Ok(EXIT_OK);
     }
     // The start command is the one thing a user must see, even with --quiet: stdout.
     println!("{cmd}");

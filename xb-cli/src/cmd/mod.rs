@@ -5,4 +5,5 @@ pub mod bitmap;
 pub mod copy_back;
 pub mod inspect;
 pub mod prepare;
+pub mod track;
 pub mod verify;

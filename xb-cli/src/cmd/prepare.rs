@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use incremental_core::apply::{ApplyOptions, Plan};
+use incremental_core::apply::{ApplyOptions, ApplyReport, Plan, PlanSummary};
 use incremental_core::progress::{Cancel, NoProgress};
+use serde_json::json;
 
 /// Test-only environment variable: microseconds to sleep after each batch of pages written, so
 /// that tests can kill `xb prepare` in the middle of an apply. Not for production use.
@@ -23,7 +24,17 @@ on its first start (or by mariabackup --prepare). The incremental directories ar
 Without --incremental-dir: processes the DDL files (.del, .ren, .new) that mariabackup leaves in \
 a full backup when DDL ran during it.
 
-An interrupted prepare is resumed by running the same command again.")]
+An interrupted prepare is resumed by running the same command again. Any refusal (a chain that \
+does not continue, an unsafe merge, a malformed delta) is found before the first byte is written \
+and leaves the target untouched.
+
+Exit status: 0 done (or nothing to do); 2 refused or failed (one line on stderr saying what and \
+what to do).
+
+Examples:
+  xb prepare --target-dir /backups/full --incremental-dir /backups/inc1 --incremental-dir /backups/inc2
+  xb prepare --target-dir /backups/full --incremental-dir /backups/inc1 --dry-run
+  xb prepare --target-dir /backups/full")]
 pub struct Args {
     /// The base backup to prepare (modified in place).
     #[arg(long, value_name = "DIR")]
@@ -38,6 +49,41 @@ pub struct Args {
     /// still checked for page 0).
     #[arg(long)]
     pub no_page_check: bool,
+    /// Print the report as JSON on standard output (schema in the README).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn report_json(
+    target: &std::path::Path,
+    s: &PlanSummary,
+    r: Option<&ApplyReport>,
+    dry_run: bool,
+    steps: Vec<String>,
+    seconds: f64,
+) -> String {
+    let r = r.cloned().unwrap_or_default();
+    json!({
+        "target": target.display().to_string(),
+        "dry_run": dry_run,
+        "resumed": s.resumed,
+        "incrementals": s.incrementals,
+        "deltas": s.deltas,
+        "delta_pages": s.delta_pages,
+        "steps": s.steps,
+        "plan": steps,
+        "to_lsn": s.to_lsn.map(|l| l.get()),
+        "pages_written": r.pages_written,
+        "bytes_written": r.bytes_written,
+        "files_merged": r.files_merged,
+        "files_created": r.files_created,
+        "files_renamed": r.files_renamed,
+        "files_removed": r.files_removed,
+        "files_copied": r.files_copied,
+        "files_unchanged": r.files_unchanged,
+        "seconds": seconds,
+    })
+    .to_string()
 }
 
 /// Runs the command.
@@ -54,6 +100,14 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     let plan =
         Plan::new(&a.target_dir, &a.incremental_dir, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
     let s = plan.summary().clone();
+    if a.dry_run && a.json {
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            report_json(plan.target(), &s, None, true, plan.describe(), secs)
+        );
+        return Ok(crate::EXIT_OK);
+    }
     if a.dry_run {
         for line in plan.describe() {
             println!("{line}");
@@ -65,6 +119,14 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         return Ok(crate::EXIT_OK);
     }
     if s.steps == 0 {
+        if a.json {
+            let secs = t0.elapsed().as_secs_f64();
+            println!(
+                "{}",
+                report_json(plan.target(), &s, None, false, Vec::new(), secs)
+            );
+            return Ok(crate::EXIT_OK);
+        }
         println!("{}: nothing to do", plan.target().display());
         return Ok(crate::EXIT_OK);
     }
@@ -72,6 +134,14 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     let r = plan
         .execute(&NoProgress, &Cancel::new())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if a.json {
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "{}",
+            report_json(&target, &s, Some(&r), false, Vec::new(), secs)
+        );
+        return Ok(crate::EXIT_OK);
+    }
     println!(
         "{}: {}{} page(s) written ({} MiB) in {} file(s), {} created, {} renamed, {} removed, \
          {} copied ({} already identical), in {:.2}s{}",

@@ -1,0 +1,110 @@
+//! DDL during a hot backup: what changed between the copy of the tablespaces and the moment
+//! DDL is blocked (`BACKUP STAGE BLOCK_DDL`), written as mariabackup's DDL files, which
+//! `xb prepare` and `mariabackup --prepare` process before recovery:
+//!
+//! * `DB/T.del` (empty): the tablespace copied as `DB/T.ibd` was dropped (or replaced by
+//!   TRUNCATE or a rebuilding ALTER, which create a new tablespace);
+//! * `DB/T.ren` holding `DB2/T2`: the tablespace copied as `DB/T.ibd` is now `DB2/T2.ibd`;
+//! * `DB/T.new`: a complete copy of a tablespace that exists now but was not copied (created
+//!   during the backup, or under a name the copy did not see), taken now.
+//!
+//! Tablespaces are matched by space id (page 0), which InnoDB never reuses: a table renamed
+//! keeps it, a table truncated or rebuilt gets a new one. The system and undo tablespaces are
+//! never part of DDL.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::backup::plan::{self, TablespacePlan};
+use crate::backup::{BackupError, Filter};
+
+/// What the DDL pass found.
+#[derive(Debug, Default)]
+pub(crate) struct DdlChanges {
+    /// Copied tablespaces dropped since (their path in the backup).
+    pub deleted: Vec<PathBuf>,
+    /// Copied tablespaces renamed since: (path in the backup, path now).
+    pub renamed: Vec<(PathBuf, PathBuf)>,
+    /// Tablespaces to copy whole now, with their `rel` set to the `.new` name.
+    pub new: Vec<TablespacePlan>,
+    /// Things worth telling.
+    pub notes: Vec<String>,
+}
+
+/// `db/t.ibd` → `db/t` + `ext`.
+pub(crate) fn with_ext(rel: &Path, ext: &str) -> PathBuf {
+    let s = rel.to_string_lossy();
+    let stem = s.strip_suffix(".ibd").unwrap_or(&s);
+    PathBuf::from(format!("{stem}{ext}"))
+}
+
+fn is_user(rel: &Path, system: &BTreeSet<PathBuf>, undo: &BTreeSet<PathBuf>) -> bool {
+    !system.contains(rel) && !undo.contains(rel)
+}
+
+/// Compares the tablespaces copied (`copied`) with those of the datadir now.
+pub(crate) fn compare(
+    dd: &Path,
+    copied: &[TablespacePlan],
+    filter: &Filter,
+) -> Result<DdlChanges, BackupError> {
+    let files = plan::scan_datadir(dd)?;
+    let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
+    let system: BTreeSet<PathBuf> = files.system.iter().map(|p| rel(p)).collect();
+    let undo: BTreeSet<PathBuf> = files.undo.iter().map(|p| rel(p)).collect();
+    let mut out = DdlChanges::default();
+    let mut now: BTreeMap<u32, TablespacePlan> = BTreeMap::new();
+    for group in files.tablespace_groups() {
+        let r = rel(&group[0]);
+        if !is_user(&r, &system, &undo) || !filter.keeps_file(&r) {
+            continue;
+        }
+        match plan::open_tablespace(dd, &group, true) {
+            Ok(t) => {
+                now.insert(t.space_id, t);
+            }
+            Err(e) => out.notes.push(format!(
+                "{}: not copied ({e}): its tablespace is not usable yet",
+                group[0].display()
+            )),
+        }
+    }
+    let mut copied_ids = BTreeSet::new();
+    for t in copied {
+        let r = &t.files[0].rel;
+        if !is_user(r, &system, &undo) {
+            continue;
+        }
+        copied_ids.insert(t.space_id);
+        match now.get(&t.space_id) {
+            None => out.deleted.push(r.clone()),
+            Some(n) if n.files[0].rel != *r => {
+                out.renamed.push((r.clone(), n.files[0].rel.clone()));
+            }
+            Some(_) => {}
+        }
+    }
+    for (id, mut t) in now {
+        if copied_ids.contains(&id) {
+            continue;
+        }
+        for f in &mut t.files {
+            f.rel = with_ext(&f.rel, ".new");
+        }
+        t.why = "created during the backup: copied whole under BACKUP STAGE BLOCK_DDL".into();
+        out.new.push(t);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marker_names() {
+        assert_eq!(with_ext(Path::new("db/t.ibd"), ".del"), Path::new("db/t.del"));
+        assert_eq!(with_ext(Path::new("db/t.ibd"), ""), Path::new("db/t"));
+        assert_eq!(with_ext(Path::new("db/x"), ".new"), Path::new("db/x.new"));
+    }
+}
