@@ -10,6 +10,9 @@
 //! * [`backup_info`]: `xb_backup_info`, xb's own metadata beside the XtraBackup files.
 //! * [`progress`]: progress reports and cancellation for long operations.
 //! * [`restore`]: copying a prepared backup into a datadir (`xb copy-back`).
+//! * `recover` (feature `hot`): running the server's crash recovery on a prepared backup
+//!   (`xb prepare --apply-redo`).
+//! * `backup::hot` (feature `hot`): hot backups of a running MariaDB server.
 //! * [`error`]: the error types of these formats.
 #![deny(missing_docs)]
 
@@ -24,6 +27,8 @@ pub mod info;
 pub mod load;
 pub mod meta;
 pub mod progress;
+#[cfg(feature = "hot")]
+pub mod recover;
 pub mod restore;
 #[cfg(feature = "test-support")]
 pub mod sandbox;

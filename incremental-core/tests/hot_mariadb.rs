@@ -38,6 +38,20 @@ fn server_options() -> SandboxOptions {
         .option("innodb_flush_log_at_trx_commit", "2")
 }
 
+/// A temporary work directory; kept (and named) when `XB_TEST_KEEP` is set, to look at a
+/// failure.
+fn work_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+    let t = short_tempdir().unwrap();
+    if std::env::var_os("XB_TEST_KEEP").is_some() {
+        let p = t.keep();
+        eprintln!("work dir kept: {}", p.display());
+        (None, p)
+    } else {
+        let p = t.path().to_path_buf();
+        (Some(t), p)
+    }
+}
+
 fn arg(name: &str, path: &Path) -> OsString {
     let mut a = OsString::from(format!("--{name}="));
     a.push(path);
@@ -93,12 +107,23 @@ fn hot_backup(
     hot_opts: &HotOptions,
     hooks: &dyn HotHooks,
 ) -> Result<HotReport, BackupError> {
+    hot_backup_slowed(sb, target, base, hot_opts, hooks, 40)
+}
+
+fn hot_backup_slowed(
+    sb: &Sandbox,
+    target: &Path,
+    base: Option<&Path>,
+    hot_opts: &HotOptions,
+    hooks: &dyn HotHooks,
+    delay_ms: u64,
+) -> Result<HotReport, BackupError> {
     let mut opts = BackupOptions::new(sb.datadir());
     opts.incremental = base.map(|b| Incremental::Basedir(b.to_path_buf()));
     opts.force_scan = true;
     opts.chunk_bytes = 512 << 10;
     opts.parallel = 2;
-    opts.read_delay = Some(Duration::from_millis(40));
+    opts.read_delay = Some(Duration::from_millis(delay_ms));
     let mut server = connect(sb);
     let mut sink = DirSink::new(target).unwrap().sync(false);
     hot::run(
@@ -144,12 +169,8 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
     let t0 = Instant::now();
     let sb = Sandbox::in_tempdir(&server_options()).expect("MariaDB sandbox");
     Load::setup(&sb.socket(), BIG_ROWS).unwrap();
-    let work = short_tempdir().unwrap();
-    let (full, inc1, inc2) = (
-        work.path().join("full"),
-        work.path().join("inc1"),
-        work.path().join("inc2"),
-    );
+    let (_keep, work) = work_dir();
+    let (full, inc1, inc2) = (work.join("full"), work.join("inc1"), work.join("inc2"));
     let running = Load::start(&sb.socket(), BIG_ROWS).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let h = HotOptions::default();
@@ -186,7 +207,7 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
     load::check(&sb.socket(), BIG_ROWS).unwrap();
 
     // 1: xb prepare (one pass) + the server's own crash recovery
-    let merged = work.path().join("merged");
+    let merged = work.join("merged");
     copy_dir(&full, &merged);
     apply::prepare(
         &merged,
@@ -200,7 +221,7 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
     assert_eq!(sums, reference, "xb prepare + server recovery");
 
     // 2: mariabackup --prepare on copies of our backups
-    let mb = work.path().join("mb");
+    let mb = work.join("mb");
     copy_dir(&full, &mb.join("full"));
     copy_dir(&inc1, &mb.join("inc1"));
     copy_dir(&inc2, &mb.join("inc2"));
@@ -316,16 +337,20 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
         r = rows.join(",")
     ))
     .unwrap();
-    let work = short_tempdir().unwrap();
-    let (full, inc1, inc2) = (
-        work.path().join("full"),
-        work.path().join("inc1"),
-        work.path().join("inc2"),
-    );
+    let (_keep, work) = work_dir();
+    let (full, inc1, inc2) = (work.join("full"), work.join("inc1"), work.join("inc2"));
     let running = Load::start(&sb.socket(), BIG_ROWS).unwrap();
     let stop = std::sync::atomic::AtomicBool::new(false);
+    /// Stops the DDL loop however the scope ends (a failed backup panics).
+    struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
     let (reports, rounds, reference) = std::thread::scope(|s| {
         let ddl = s.spawn(|| ddl_loop(&sb.socket(), &stop));
+        let _stop = StopOnDrop(&stop);
         let h = HotOptions::default();
         let rf = hot_backup(&sb, &full, None, &h, &hot::NoHooks).unwrap();
         let r1 = hot_backup(&sb, &inc1, Some(&full), &h, &hot::NoHooks).unwrap();
@@ -357,7 +382,7 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
     assert!(reference.keys().any(|t| t.starts_with("ddl.c")));
 
     // 1: xb prepare (one pass; DDL files processed) + the server's crash recovery
-    let merged = work.path().join("merged");
+    let merged = work.join("merged");
     copy_dir(&full, &merged);
     apply::prepare(
         &merged,
@@ -377,7 +402,7 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
     }
 
     // 2: mariabackup --prepare on copies of our backups
-    let mb = work.path().join("mb");
+    let mb = work.join("mb");
     copy_dir(&full, &mb.join("full"));
     copy_dir(&inc1, &mb.join("inc1"));
     copy_dir(&inc2, &mb.join("inc2"));
@@ -400,4 +425,56 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
         assert_eq!(all_checksums(&r.socket()), reference, "mariabackup --prepare");
     }
     eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+#[test]
+fn a_follower_that_falls_behind_fails_the_backup_and_nothing_marks_it_complete() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let opts = server_options().option("innodb_log_file_size", "2M");
+    let sb = Sandbox::in_tempdir(&opts).expect("MariaDB sandbox");
+    Load::setup(&sb.socket(), 5_000).unwrap();
+    let (_keep, work) = work_dir();
+    let target = work.join("full");
+    let running = Load::start(&sb.socket(), 5_000).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    // the follower reads once at the start, then not before the end: "paused"
+    let paused = HotOptions {
+        poll_interval: Duration::from_secs(600),
+        ..HotOptions::default()
+    };
+    let t0 = Instant::now();
+    // slow enough that the server writes several times the log's capacity meanwhile
+    let err = hot_backup_slowed(&sb, &target, None, &paused, &hot::NoHooks, 250)
+        .expect_err("a backup whose redo was overwritten must fail");
+    let stats = running.stop().unwrap();
+    eprintln!("failed after {:.1} s ({stats:?}): {err}", t0.elapsed().as_secs_f64());
+    assert!(
+        matches!(
+            err,
+            BackupError::Follow(innodb_page::redo::follow::FollowError::Overtaken { .. })
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    assert!(msg.contains("overwritten") && msg.contains("innodb_log_file_size"), "{msg}");
+    assert!(
+        !target.join("xtrabackup_checkpoints").exists(),
+        "a failed backup must not look complete"
+    );
+    // the server was released (BACKUP STAGE END): DDL runs at once
+    let t = Instant::now();
+    sb.sql("CREATE TABLE xbload.after_failure (i INT) ENGINE=InnoDB")
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // and a backup with a follower that keeps up succeeds on the same server
+    let ok = hot_backup(
+        &sb,
+        &work.join("again"),
+        None,
+        &HotOptions::default(),
+        &hot::NoHooks,
+    )
+    .expect("a hot backup with a running follower");
+    assert!(work.join("again/xtrabackup_checkpoints").exists());
+    assert!(ok.report.last_lsn >= ok.end_lsn);
 }

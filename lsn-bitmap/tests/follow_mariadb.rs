@@ -271,3 +271,75 @@ fn encrypted_log_is_framed_but_its_page_ids_are_refused() {
     assert!(f.stats().mtrs > 100);
     assert!(t0.elapsed() < Duration::from_secs(60));
 }
+
+#[test]
+fn follows_an_online_log_resize() {
+    let t0 = Instant::now();
+    let dir = short_tempdir().unwrap();
+    let server = Sandbox::create(dir.path(), &SandboxOptions::default()).expect("start MariaDB");
+    server
+        .sql(
+            "CREATE DATABASE d; CREATE TABLE d.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT, \
+             pad VARCHAR(400)) ENGINE=InnoDB;",
+        )
+        .unwrap();
+    let log = server.datadir().join("ib_logfile0");
+    let mut f = Follower::at_checkpoint(&log, FollowOptions::default()).unwrap();
+    let old_size = std::fs::metadata(&log).unwrap().len();
+    let mut last = f.lsn();
+    let mut visit = |m: &innodb_page::redo::follow::FollowedMtr<'_>| {
+        assert_eq!(m.start_lsn(), last, "mtrs must be contiguous");
+        last = m.end_lsn();
+        for r in m.records()? {
+            r.expect("well-formed records");
+        }
+        Ok::<(), FollowError>(())
+    };
+    for b in 0..3 {
+        load_batch(&server, "d.t", b, 200, 100);
+        f.poll(None, &mut visit).unwrap();
+    }
+    // MariaDB 10.11 resizes the log online: ib_logfile101 is written alongside, then renamed
+    // over ib_logfile0 once a checkpoint passes the resize LSN.
+    server
+        .sql("SET GLOBAL innodb_log_file_size = 32 * 1024 * 1024")
+        .unwrap();
+    for b in 3..8 {
+        load_batch(&server, "d.t", b, 200, 100);
+        f.poll(None, &mut visit).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.checkpoint().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        load_batch(&server, "d.t", 100, 10, 10);
+        let size = std::fs::metadata(&log).unwrap().len();
+        f.poll(None, &mut visit).unwrap();
+        if size != old_size && f.stats().reopens > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no switch to the resized log (size {size}, reopens {})",
+            f.stats().reopens
+        );
+        server.checkpoint().unwrap();
+    }
+    assert_eq!(f.geometry().capacity(), (32 << 20) - 0x3000);
+    server.checkpoint().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let current = Lsn::new(server.lsn_current().unwrap());
+        f.poll(None, &mut visit).unwrap();
+        if f.lsn() == current {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stuck at {} < {current}",
+            f.lsn()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(t0.elapsed() < Duration::from_secs(60));
+}

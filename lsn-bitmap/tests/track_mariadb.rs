@@ -393,7 +393,7 @@ fn incremental_by_tracked_bitmap_equals_scan_and_restores() {
     copy_dir(&full, &prep);
     incremental_core::apply::prepare(
         &prep,
-        &[inc_bm.clone()],
+        std::slice::from_ref(&inc_bm),
         &incremental_core::apply::ApplyOptions::default(),
         &NoProgress,
         &Cancel::new(),

@@ -14,6 +14,8 @@ fn every_command_has_examples_in_its_help() {
         &["bitmap"],
         &["bitmap", "dump"],
         &["bitmap", "verify"],
+        &["bitmap", "purge"],
+        &["track"],
     ] {
         let mut args: Vec<&str> = cmd.to_vec();
         args.push("--help");

@@ -155,6 +155,27 @@ pub(crate) fn read_head(path: &Path) -> Result<(u32, u32), ApplyError> {
     Ok((h.space_id, ps as u32))
 }
 
+/// Like [`read_head`], but `None` for a file whose first KiB is all zero: a tablespace created
+/// so recently that the server had not written its first page yet when a hot backup copied it
+/// (mariabackup copies such files as they are, as `.new`); recovery rebuilds it from the redo
+/// log, which holds its creation.
+pub(crate) fn read_head_opt(path: &Path) -> Result<Option<(u32, u32)>, ApplyError> {
+    let mut head = [0u8; 1024];
+    let mut f = File::open(path).map_err(|e| ApplyError::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) => return Err(ApplyError::io(path, e)),
+        }
+    }
+    if n == head.len() && head.iter().all(|&b| b == 0) {
+        return Ok(None);
+    }
+    read_head(path).map(Some)
+}
+
 /// The state of the target as the chain transforms it.
 struct State {
     spaces: Vec<Space>,
@@ -277,7 +298,7 @@ fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEff
         renamed.insert(from.clone(), to.clone());
     }
     for (rel, abs, t) in &m.new {
-        let (id, ps) = read_head(abs)?;
+        let head = read_head_opt(abs)?;
         let origin = if in_base {
             Origin::Base(rel.clone())
         } else {
@@ -286,8 +307,8 @@ fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEff
         st.spaces.push(Space {
             origin,
             kind: tablespace_kind(t).unwrap_or(Kind::User),
-            space_id: Some(id),
-            page_size: Some((ps, abs.clone())),
+            space_id: head.map(|(id, _)| id),
+            page_size: head.map(|(_, ps)| (ps, abs.clone())),
             layers: Vec::new(),
             check: true,
         });
@@ -327,11 +348,12 @@ pub(crate) fn plan(
         check_rel(rel)?;
         match tablespace_kind(rel) {
             Some(kind) => {
-                let (id, ps) = if kind == Kind::User {
-                    let (id, ps) = read_head(abs)?;
-                    (Some(id), Some((ps, abs.clone())))
-                } else {
-                    (None, None)
+                let (id, ps) = match kind {
+                    Kind::User => match read_head_opt(abs)? {
+                        Some((id, ps)) => (Some(id), Some((ps, abs.clone()))),
+                        None => (None, None),
+                    },
+                    _ => (None, None),
                 };
                 st.spaces.push(Space {
                     origin: Origin::Base(rel.clone()),

@@ -28,7 +28,7 @@ use innodb_page::redo::{Encryption, RedoFormat};
 use innodb_page::Lsn;
 
 use super::chain::Backup;
-use super::plan::{list, read_head, tablespace_kind, with_ext, Kind};
+use super::plan::{list, read_head, read_head_opt, tablespace_kind, with_ext, Kind};
 use super::ApplyError;
 use crate::delta::{Checks, DeltaFile};
 use crate::meta::{self, Meta};
@@ -121,7 +121,10 @@ fn base_catalog(base: &Backup) -> Result<Catalog, ApplyError> {
                 );
             }
             Some(Kind::User) | Some(Kind::Undo) => {
-                let (id, ps) = read_head(&abs)?;
+                // a first page not written yet (hot backup): nothing to read from the file
+                let Some((id, ps)) = read_head_opt(&abs)? else {
+                    continue;
+                };
                 out.insert(
                     id,
                     Source {
@@ -135,7 +138,9 @@ fn base_catalog(base: &Backup) -> Result<Catalog, ApplyError> {
         }
     }
     for abs in news {
-        let (id, ps) = read_head(&abs)?;
+        let Some((id, ps)) = read_head_opt(&abs)? else {
+            continue;
+        };
         out.insert(
             id,
             Source {

@@ -140,9 +140,9 @@ pub struct BackupOptions {
     pub chunk_bytes: usize,
     /// The command line, recorded in `xtrabackup_info` (`tool_command`).
     pub tool_command: String,
-    /// Pause after each read of up to `chunk_bytes` (per reader thread): lightens the load a
-    /// backup puts on a running server's disk. Tests use it to make the server checkpoint
-    /// while a hot backup runs.
+    /// Pause after each read of data-file pages (up to `chunk_bytes`, per reader thread):
+    /// lightens the load a backup puts on a running server's disk. Tests use it to make the
+    /// server checkpoint while a hot backup runs.
     pub read_delay: Option<std::time::Duration>,
 }
 

@@ -215,7 +215,7 @@ impl Reader<'_> {
         if self.cancel.is_cancelled() {
             return Err(BackupError::Cancelled);
         }
-        if let Some(d) = self.delay {
+        if let (Some(d), Source::Pages { .. }) = (self.delay, &unit.src) {
             std::thread::sleep(d);
         }
         match &unit.src {

@@ -1194,7 +1194,7 @@ mod tests {
                 expected.push((s, m));
             }
             // The server checkpoints as it goes (never more than a capacity behind its end).
-            if round % 2 == 0 {
+            if round.is_multiple_of(2) {
                 log.file_checkpoint();
             }
             let (_, seen) = poll_all(&mut f, None).unwrap();

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::backup::plan::{self, TablespacePlan};
+use crate::backup::plan::{self, OtherFile, TablespacePlan};
 use crate::backup::{BackupError, Filter};
 
 /// What the DDL pass found.
@@ -27,6 +27,11 @@ pub(crate) struct DdlChanges {
     pub renamed: Vec<(PathBuf, PathBuf)>,
     /// Tablespaces to copy whole now, with their `rel` set to the `.new` name.
     pub new: Vec<TablespacePlan>,
+    /// Tablespace files whose first page the server has not written yet (created since its
+    /// last checkpoint, which is after the backup's start): copied as they are to `.new`,
+    /// as mariabackup does; recovery rebuilds them from the redo log, which holds their
+    /// creation.
+    pub raw_new: Vec<OtherFile>,
     /// Things worth telling.
     pub notes: Vec<String>,
 }
@@ -63,10 +68,21 @@ pub(crate) fn compare(
             Ok(t) => {
                 now.insert(t.space_id, t);
             }
-            Err(e) => out.notes.push(format!(
-                "{}: not copied ({e}): its tablespace is not usable yet",
-                group[0].display()
-            )),
+            Err(e) => {
+                if first_kib_is_zero(&group[0]) {
+                    let size = std::fs::metadata(&group[0]).map(|m| m.len()).unwrap_or(0);
+                    out.raw_new.push(OtherFile {
+                        src: group[0].clone(),
+                        rel: with_ext(&r, ".new"),
+                        size,
+                    });
+                } else {
+                    out.notes.push(format!(
+                        "{}: not copied ({e}): its tablespace is not usable yet",
+                        group[0].display()
+                    ));
+                }
+            }
         }
     }
     let mut copied_ids = BTreeSet::new();
@@ -95,6 +111,16 @@ pub(crate) fn compare(
         out.new.push(t);
     }
     Ok(out)
+}
+
+/// Whether the file's first KiB is all zero (a first page never written).
+fn first_kib_is_zero(p: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let mut b = [0u8; 1024];
+    f.read_exact_at(&mut b, 0).is_ok() && b.iter().all(|&x| x == 0)
 }
 
 #[cfg(test)]

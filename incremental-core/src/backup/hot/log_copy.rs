@@ -231,6 +231,10 @@ fn follow(
 ) -> Result<Output, BackupError> {
     let t0 = Instant::now();
     let mut stats = FollowerStats::default();
+    let cache = std::fs::File::open(f.path()).ok();
+    let mut rechecks = 0u32;
+    let debug = std::env::var_os("XB_DEBUG_FOLLOW").is_some();
+    let mut hist: Vec<String> = Vec::new();
     loop {
         let (target, abort) = {
             let s = ctl.st.lock().map_err(|_| poisoned())?;
@@ -240,7 +244,8 @@ fn follow(
             break;
         }
         let t = Instant::now();
-        let polled = f.poll(None, |m| {
+        drop_cached(&cache);
+        let polled = f.poll::<BackupError, _>(None, |m| {
             w.push(m.start_lsn(), m.record_bytes(), checksum_of(m.as_bytes()))
                 .map_err(|e| match e {
                     LogWriteError::Io(source) => BackupError::Write {
@@ -251,7 +256,68 @@ fn follow(
                         what: format!("copying the redo log: {gap}"),
                     },
                 })
-        })?;
+        });
+        if debug {
+            let d = t.elapsed();
+            match &polled {
+                Ok(p) => {
+                    hist.push(format!(
+                        "+{:.3}s poll {:.3}s {}..{} ({} mtrs) ckpt {} {:?}",
+                        t0.elapsed().as_secs_f64(),
+                        d.as_secs_f64(),
+                        p.from,
+                        p.to,
+                        p.mtrs,
+                        p.checkpoint.lsn,
+                        p.stop
+                    ));
+                    if hist.len() > 20 {
+                        hist.remove(0);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("DEBUG follow error after {:.3}s: {e}", d.as_secs_f64());
+                    debug_compare(f.path(), f.geometry(), f.lsn());
+                    for h in &hist {
+                        eprintln!("DEBUG   {h}");
+                    }
+                }
+            }
+        }
+        let polled = match polled {
+            Ok(p) => {
+                rechecks = 0;
+                p
+            }
+            Err(BackupError::Follow(FollowError::Overtaken {
+                lsn,
+                checkpoint,
+                capacity,
+                path,
+            })) if checkpoint.get() <= lsn.get().saturating_add(capacity) && rechecks < 3 => {
+                // "The log ends before the checkpoint" without a proven lap: check on disk that
+                // the chain from our position to the checkpoint is really gone (a stale cached
+                // page reads the same way) before giving up.
+                rechecks += 1;
+                drop_cached(&cache);
+                std::thread::sleep(Duration::from_millis(10));
+                match Follower::at_lsn(&path, lsn, FollowOptions::default()) {
+                    Ok(fresh) if fresh.lsn() == w.end_lsn() => {
+                        f = fresh;
+                        continue;
+                    }
+                    _ => {
+                        return Err(BackupError::Follow(FollowError::Overtaken {
+                            lsn,
+                            checkpoint,
+                            capacity,
+                            path,
+                        }))
+                    }
+                }
+            }
+            Err(e) => return Err(e),
+        };
         stats.polls += 1;
         if polled.mtrs > 0 {
             stats.busy_seconds += t.elapsed().as_secs_f64();
@@ -288,6 +354,27 @@ fn follow(
     Ok((out, copy, stats))
 }
 
+/// Drops the log file's cached pages before a poll. The server writes its log with `O_DIRECT`
+/// (MariaDB's default where the filesystem allows it); a buffered read racing such a write can
+/// leave the page cache holding the bytes from before the write (seen on Linux 6.18 / ext4),
+/// which later reads would then see as the end of the log. Dropping the clean cached pages
+/// makes every poll read what is on disk. Best effort: without it, the follower could only
+/// stop early and fail, never copy wrong bytes (every mtr is CRC-checked).
+fn drop_cached(file: &Option<std::fs::File>) {
+    if let Some(f) = file {
+        // SAFETY: posix_fadvise only reads the descriptor, which `f` keeps open.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::posix_fadvise(
+                std::os::unix::io::AsRawFd::as_raw_fd(f),
+                0,
+                0,
+                libc::POSIX_FADV_DONTNEED,
+            );
+        }
+    }
+}
+
 /// The stored CRC-32C: the last 4 bytes of an mtr as stored (unencrypted logs).
 fn checksum_of(bytes: &[u8]) -> u32 {
     let n = bytes.len();
@@ -295,4 +382,53 @@ fn checksum_of(bytes: &[u8]) -> u32 {
         return 0;
     }
     u32::from_be_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]])
+}
+
+/// Debug: parse the log at `lsn` from an O_DIRECT copy and from a buffered copy.
+fn debug_compare(path: &std::path::Path, g: innodb_page::redo::mtr::LogGeometry, lsn: Lsn) {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let size = g.capacity() + 0x3000;
+    let mut direct = vec![0u8; size as usize + 4096];
+    let off = direct.as_ptr().align_offset(4096);
+    let buf = &mut direct[off..off + size as usize];
+    let d = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .and_then(|f| f.read_exact_at(buf, 0));
+    let mut plain = vec![0u8; size as usize];
+    let p = std::fs::File::open(path).and_then(|f| f.read_exact_at(&mut plain, 0));
+    for (name, bytes, r) in [("direct", &buf[..], d), ("buffered", &plain[..], p)] {
+        if let Err(e) = r {
+            eprintln!("DEBUG {name}: read failed {e}");
+            continue;
+        }
+        let area: &[u8] = &bytes[0x3000..];
+        let mut rd = innodb_page::redo::mtr::MtrReader::new(area, g, lsn).unwrap();
+        let mut k = 0;
+        while let Ok(Some(_)) = rd.next_mtr() {
+            k += 1;
+        }
+        let fo = g.file_offset(lsn).unwrap_or(0) as usize;
+        eprintln!(
+            "DEBUG {name}: from {lsn}: {k} mtrs to {} stop {:?}; bytes at {fo}: {:02x?}",
+            rd.lsn(),
+            rd.stop(),
+            &bytes[fo..(fo + 24).min(bytes.len())]
+        );
+    }
+    let fo = g.file_offset(lsn).unwrap_or(0) as usize;
+    let diff = buf
+        .iter()
+        .zip(plain.iter())
+        .enumerate()
+        .filter(|(_, (a, b))| a != b)
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>();
+    eprintln!(
+        "DEBUG {} bytes differ between direct and buffered; first {:?}, last {:?}; lsn file offset {fo}",
+        diff.len(),
+        diff.first(),
+        diff.last()
+    );
 }

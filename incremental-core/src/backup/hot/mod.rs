@@ -297,9 +297,16 @@ fn run_staged(
             target.to_string_lossy().as_bytes(),
         )?;
     }
-    if !changes.new.is_empty() {
-        let (more, _) =
-            plan.copy_files(&changes.new, &[], Mode::Copy, true, sink, progress, &inner)?;
+    if !changes.new.is_empty() || !changes.raw_new.is_empty() {
+        let (more, _) = plan.copy_files(
+            &changes.new,
+            &changes.raw_new,
+            Mode::Copy,
+            true,
+            sink,
+            progress,
+            &inner,
+        )?;
         reports.extend(more);
     }
     if log.failed() {
@@ -331,7 +338,12 @@ fn run_staged(
     if let Some(b) = &binlog {
         put(sink, Path::new("xtrabackup_binlog_info"), b.as_bytes())?;
     }
-    let new: Vec<PathBuf> = changes.new.iter().map(|t| t.files[0].rel.clone()).collect();
+    let new: Vec<PathBuf> = changes
+        .new
+        .iter()
+        .map(|t| t.files[0].rel.clone())
+        .chain(changes.raw_new.iter().map(|f| f.rel.clone()))
+        .collect();
     let mut info = vec![
         ("lock_time".to_string(), format!("{:.0}", commits_blocked_seconds.ceil())),
         ("innodb_log_end_lsn".to_string(), end_lsn.get().to_string()),
