@@ -210,7 +210,7 @@ fn writer(
     while !stop.load(Ordering::Relaxed) && t0.elapsed() < MAX_RUN {
         i += 1;
         // writer 0: append, transfer; writer 1: update big, transfer
-        let r = if w == 0 && i % 2 == 0 {
+        let r = if w == 0 && i.is_multiple_of(2) {
             let q = format!(
                 "INSERT INTO xbload.append VALUES ({next_id}, {w}, '{}')",
                 pad(&mut rng, 150)
@@ -219,7 +219,7 @@ fn writer(
                 next_id += 1;
                 st.appended += 1;
             })
-        } else if w == 1 && i % 2 == 0 {
+        } else if w == 1 && i.is_multiple_of(2) {
             let id = 1 + rng.below(u64::from(big_rows.max(1)));
             let q = format!(
                 "UPDATE xbload.big SET k = {}, v = '{}' WHERE id = {id}",
@@ -297,7 +297,9 @@ pub fn check(socket: &Path, big_rows: u32) -> Result<Invariants, LoadError> {
         if bad.is_empty() && rows.iter().any(|r| r.2 == "status" && r.3 == "OK") {
             continue;
         }
-        return Err(LoadError::Invariant(format!("CHECK TABLE {t} EXTENDED: {rows:?}")));
+        return Err(LoadError::Invariant(format!(
+            "CHECK TABLE {t} EXTENDED: {rows:?}"
+        )));
     }
     let (n, lo, hi): (u64, Option<u64>, Option<u64>) = c
         .query_first("SELECT COUNT(*), MIN(id), MAX(id) FROM xbload.append")

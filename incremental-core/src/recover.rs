@@ -108,9 +108,14 @@ pub fn find_mariadbd() -> Option<PathBuf> {
         .map(|p| std::env::split_paths(&p).collect())
         .unwrap_or_default();
     dirs.extend(
-        ["/usr/sbin", "/usr/local/sbin", "/usr/local/mysql/bin", "/usr/bin"]
-            .iter()
-            .map(PathBuf::from),
+        [
+            "/usr/sbin",
+            "/usr/local/sbin",
+            "/usr/local/mysql/bin",
+            "/usr/bin",
+        ]
+        .iter()
+        .map(PathBuf::from),
     );
     dirs.into_iter()
         .map(|d| d.join("mariadbd"))
@@ -234,7 +239,11 @@ pub fn apply_redo(dir: &Path, opts: &RecoverOptions) -> Result<RecoverReport, Re
     line("innodb_buffer_pool_load_at_startup", "OFF");
     line("innodb_buffer_pool_dump_at_shutdown", "OFF");
     line("event_scheduler", "OFF");
-    if let Some((_, v)) = settings.all.iter().find(|(k, _)| k == "innodb_log_file_size") {
+    if let Some((_, v)) = settings
+        .all
+        .iter()
+        .find(|(k, _)| k == "innodb_log_file_size")
+    {
         line("innodb_log_file_size", v);
     }
     for flag in [

@@ -43,7 +43,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Take a full or incremental backup of a datadir.
-    Backup(cmd::backup::Args),
+    Backup(Box<cmd::backup::Args>),
     /// Prepare a backup: merge incrementals into a base (a synthetic full).
     Prepare(cmd::prepare::Args),
     /// Restore a prepared backup into an empty datadir.
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     ui::set_quiet(cli.quiet);
     let result = match cli.command {
-        Command::Backup(a) => cmd::backup::run(a),
+        Command::Backup(a) => cmd::backup::run(*a),
         Command::Prepare(a) => cmd::prepare::run(a),
         Command::CopyBack(a) => cmd::copy_back::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),

@@ -62,8 +62,14 @@ fn hot_backups_from_the_command_line_then_prepare_apply_redo() {
     );
     let stats = running.stop().unwrap();
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("xb: hot full backup of the running server"), "{err}");
-    assert!(err.contains("xb: hot: redo copied from checkpoint"), "{err}");
+    assert!(
+        err.contains("xb: hot full backup of the running server"),
+        "{err}"
+    );
+    assert!(
+        err.contains("xb: hot: redo copied from checkpoint"),
+        "{err}"
+    );
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["mode"], "hot");
     assert!(v["hot"]["end_lsn"].as_u64().unwrap() > v["to_lsn"].as_u64().unwrap());
@@ -122,12 +128,21 @@ fn hot_backups_from_the_command_line_then_prepare_apply_redo() {
         None,
     );
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("redo applied and server shut down cleanly"), "{err}");
+    assert!(
+        err.contains("redo applied and server shut down cleanly"),
+        "{err}"
+    );
     let cps = std::fs::read_to_string(full.join("xtrabackup_checkpoints")).unwrap();
     assert!(cps.contains("backup_type = full-prepared"), "{cps}");
     // prepared: no further incremental can be merged onto it
     let (code, _, _) = xb(
-        &["prepare", "--target-dir", s(&full), "--incremental-dir", s(&inc1)],
+        &[
+            "prepare",
+            "--target-dir",
+            s(&full),
+            "--incremental-dir",
+            s(&inc1),
+        ],
         None,
     );
     assert_eq!(code, 2);
@@ -135,7 +150,13 @@ fn hot_backups_from_the_command_line_then_prepare_apply_redo() {
     // restored: a server starts on it without crash recovery and has the source's data
     let restored = work.path().join("restored");
     let (code, _, err) = xb(
-        &["copy-back", "--target-dir", s(&full), "--datadir", s(&restored)],
+        &[
+            "copy-back",
+            "--target-dir",
+            s(&full),
+            "--datadir",
+            s(&restored),
+        ],
         None,
     );
     assert_eq!(code, 0, "{err}");

@@ -221,6 +221,9 @@ fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> 
     ))
 }
 
+/// The note of a file that was listed but gone when it was opened (hot backups).
+const VANISHED: &str = "vanished between the listing and its opening (renamed or dropped)";
+
 /// Lists `datadir`, which must hold a system tablespace.
 pub(crate) fn scan_datadir(dd: &Path) -> Result<datadir::DatadirFiles, BackupError> {
     let md = std::fs::metadata(dd).map_err(|source| BackupError::Io {
@@ -380,8 +383,21 @@ impl BackupPlan {
         options: &BackupOptions,
         redo: RedoFacts,
     ) -> Result<BackupPlan, BackupError> {
-        let files = scan_datadir(&options.datadir)?;
-        Self::with_source(options, files, redo, true)
+        // A file renamed between the listing and its opening would be missed, and the DDL pass
+        // could then only copy it whole under its new name, leaving the base's copy under the
+        // old one: list again until every file listed could be opened (a listing and its
+        // openings take milliseconds; DDL comes far less often).
+        let mut attempts = 0;
+        loop {
+            let files = scan_datadir(&options.datadir)?;
+            let plan = Self::with_source(options, files, redo.clone(), true)?;
+            let vanished = plan.notes.iter().any(|n| n.contains(VANISHED));
+            attempts += 1;
+            if !vanished || attempts >= 20 {
+                return Ok(plan);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5 * attempts));
+        }
     }
 
     fn with_source(
@@ -461,6 +477,11 @@ impl BackupPlan {
                         ));
                     }
                     tablespaces.push(t);
+                }
+                Err(BackupError::Io { source, .. })
+                    if hot && !always && source.kind() == io::ErrorKind::NotFound =>
+                {
+                    notes.push(format!("{}: {VANISHED}", group[0].display()))
                 }
                 Err(e) if hot && !always => notes.push(format!(
                     "{}: not copied now ({e}); the end-of-backup DDL pass copies it if it \

@@ -203,7 +203,9 @@ pub enum LogWriteError {
     #[error("{0}")]
     Io(#[from] io::Error),
     /// A mini-transaction does not start where the previous one ended.
-    #[error("mini-transaction at LSN {found} does not follow the previous one (expected {expected})")]
+    #[error(
+        "mini-transaction at LSN {found} does not follow the previous one (expected {expected})"
+    )]
     Gap {
         /// Its start LSN.
         found: Lsn,
@@ -311,8 +313,8 @@ pub fn copy(
                 source: e,
             })
         })?;
-    let mut w = LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn)
-        .map_err(out_err)?;
+    let mut w =
+        LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn).map_err(out_err)?;
     while let Some(m) = reader.next_mtr().map_err(io_err)? {
         if w.written().mtrs.is_multiple_of(4096) && cancel.is_cancelled() {
             return Err(BackupError::Cancelled);

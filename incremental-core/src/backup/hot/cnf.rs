@@ -68,7 +68,9 @@ impl OptionFiles {
         for f in ["/etc/my.cnf", "/etc/mysql/my.cnf"] {
             o.load(Path::new(f), groups, 0);
         }
-        if let Some(home) = std::env::var_os("MARIADB_HOME").or_else(|| std::env::var_os("MYSQL_HOME")) {
+        if let Some(home) =
+            std::env::var_os("MARIADB_HOME").or_else(|| std::env::var_os("MYSQL_HOME"))
+        {
             o.load(&Path::new(&home).join("my.cnf"), groups, 0);
         }
         if let Some(x) = extra_file {
@@ -126,7 +128,12 @@ impl OptionFiles {
                 continue;
             }
             if let Some(g) = line.strip_prefix('[') {
-                let g = g.split(']').next().unwrap_or("").trim().to_ascii_lowercase();
+                let g = g
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 keep = groups.iter().any(|x| *x == g);
                 continue;
             }
@@ -237,6 +244,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("loop.cnf");
         fs::write(&f, format!("!include {}\n[client]\nuser=u\n", f.display())).unwrap();
-        assert_eq!(OptionFiles::read_file(&f, &["client"]).get("user"), Some("u"));
+        assert_eq!(
+            OptionFiles::read_file(&f, &["client"]).get("user"),
+            Some("u")
+        );
     }
 }

@@ -47,11 +47,35 @@ fn is_user(rel: &Path, system: &BTreeSet<PathBuf>, undo: &BTreeSet<PathBuf>) -> 
     !system.contains(rel) && !undo.contains(rel)
 }
 
-/// Compares the tablespaces copied (`copied`) with those of the datadir now.
+/// The names a tablespace had in the redo log copied by this backup (from its start
+/// checkpoint on), as relative paths, and the space each name named last.
+#[derive(Debug, Default)]
+pub(crate) struct RedoNames {
+    /// Space id → every name it had.
+    pub names: BTreeMap<u32, BTreeSet<String>>,
+    /// Name → the space it named last.
+    pub by_name: BTreeMap<String, u32>,
+}
+
+/// `./db/t.ibd` (as the redo log names files) → `db/t.ibd`; `None` for a file outside the
+/// datadir.
+fn redo_rel(dd: &Path, name: &str) -> Option<PathBuf> {
+    if let Some(r) = name.strip_prefix("./") {
+        return Some(PathBuf::from(r));
+    }
+    Path::new(name).strip_prefix(dd).ok().map(Path::to_path_buf)
+}
+
+/// Compares the tablespaces copied (`copied`) with those of the datadir now. `redo`: the file
+/// names seen in this backup's redo, to find the other names a tablespace copied whole now
+/// had (a table created during the base backup and renamed since is in the base under an older
+/// name: that copy is deleted, as mariabackup's prepare would otherwise find two files with
+/// one space id).
 pub(crate) fn compare(
     dd: &Path,
     copied: &[TablespacePlan],
     filter: &Filter,
+    redo: &RedoNames,
 ) -> Result<DdlChanges, BackupError> {
     let files = plan::scan_datadir(dd)?;
     let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
@@ -110,6 +134,42 @@ pub(crate) fn compare(
         t.why = "created during the backup: copied whole under BACKUP STAGE BLOCK_DDL".into();
         out.new.push(t);
     }
+    // Older names of the tablespaces copied whole now, unless another tablespace has the name.
+    let current: BTreeSet<PathBuf> = copied
+        .iter()
+        .map(|t| t.files[0].rel.clone())
+        .chain(out.new.iter().map(|t| with_ext(&t.files[0].rel, ".ibd")))
+        .chain(out.raw_new.iter().map(|f| with_ext(&f.rel, ".ibd")))
+        .chain(out.renamed.iter().map(|(_, to)| to.clone()))
+        .collect();
+    let mut whole: Vec<(u32, PathBuf)> = out
+        .new
+        .iter()
+        .map(|t| (t.space_id, with_ext(&t.files[0].rel, ".ibd")))
+        .collect();
+    for f in &out.raw_new {
+        let rel = with_ext(&f.rel, ".ibd");
+        let id = redo
+            .by_name
+            .iter()
+            .find(|(n, _)| redo_rel(dd, n).as_deref() == Some(rel.as_path()))
+            .map(|(_, &id)| id);
+        if let Some(id) = id {
+            whole.push((id, rel));
+        }
+    }
+    for (id, rel) in whole {
+        for n in redo.names.get(&id).into_iter().flatten() {
+            let Some(old) = redo_rel(dd, n) else { continue };
+            if old != rel
+                && !current.contains(&old)
+                && !out.deleted.contains(&old)
+                && is_user(&old, &system, &undo)
+            {
+                out.deleted.push(old);
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -129,7 +189,10 @@ mod tests {
 
     #[test]
     fn marker_names() {
-        assert_eq!(with_ext(Path::new("db/t.ibd"), ".del"), Path::new("db/t.del"));
+        assert_eq!(
+            with_ext(Path::new("db/t.ibd"), ".del"),
+            Path::new("db/t.del")
+        );
         assert_eq!(with_ext(Path::new("db/t.ibd"), ""), Path::new("db/t"));
         assert_eq!(with_ext(Path::new("db/x"), ".new"), Path::new("db/x.new"));
     }

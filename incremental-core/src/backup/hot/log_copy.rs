@@ -3,14 +3,17 @@
 //! mini-transaction to the backup's `ib_logfile0` through a
 //! [`LogWriter`](crate::backup::redo_copy::LogWriter), until it is told the LSN to stop at.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use innodb_page::redo::follow::{FollowError, FollowOptions, Follower, PollStop};
+use innodb_page::redo::mtr::{decode_varint, Records};
 use innodb_page::Lsn;
 
+use super::server::Server;
 use crate::backup::redo_copy::{LogWriteError, LogWriter, RedoCopy, RedoFacts};
 use crate::backup::sink::SinkFile;
 use crate::backup::BackupError;
@@ -46,9 +49,16 @@ impl FollowerStats {
 #[derive(Debug, Default)]
 struct State {
     target: Option<Lsn>,
+    /// An LSN someone waits for without stopping the copy ([`LogCopy::wait_until`]).
+    wanted: Option<Lsn>,
     abort: bool,
     pos: Lsn,
     failed: bool,
+    /// Every file name each tablespace had in the redo copied so far (FILE_CREATE,
+    /// FILE_RENAME both names, FILE_MODIFY, FILE_DELETE), as written (`./db/t.ibd`).
+    names: BTreeMap<u32, BTreeSet<String>>,
+    /// The newest name per file name seen: name → space id (the last record naming it).
+    by_name: BTreeMap<String, u32>,
 }
 
 struct Ctl {
@@ -80,8 +90,10 @@ impl LogCopy {
         out: Box<dyn SinkFile>,
         interval: Duration,
         failed: Cancel,
+        server: Server,
     ) -> Result<LogCopy, BackupError> {
-        let follower = Follower::at_checkpoint(&path, FollowOptions::default()).map_err(follow_err)?;
+        let follower =
+            Follower::at_checkpoint(&path, FollowOptions::default()).map_err(follow_err)?;
         if follower.encryption().is_encrypted() {
             return Err(BackupError::Unsupported {
                 path,
@@ -104,11 +116,12 @@ impl LogCopy {
             end_lsn: ck.lsn,
             creator,
         };
-        let writer = LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn)
-            .map_err(|source| BackupError::Write {
+        let writer = LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn).map_err(
+            |source| BackupError::Write {
                 path: "ib_logfile0".into(),
                 source,
-            })?;
+            },
+        )?;
         let ctl = Arc::new(Ctl {
             st: Mutex::new(State {
                 pos: ck.lsn,
@@ -120,7 +133,7 @@ impl LogCopy {
         let thread = std::thread::Builder::new()
             .name("xb-redo".into())
             .spawn(move || {
-                let r = follow(follower, writer, &c2, interval);
+                let r = follow(follower, writer, &c2, interval, server);
                 if r.is_err() {
                     if let Ok(mut s) = c2.st.lock() {
                         s.failed = true;
@@ -141,6 +154,43 @@ impl LogCopy {
         })
     }
 
+    /// Waits (at most `timeout`) until the copy has reached `lsn`, without stopping it.
+    pub(crate) fn wait_until(&self, lsn: Lsn, timeout: Duration) -> Result<(), BackupError> {
+        let deadline = Instant::now() + timeout;
+        let mut s = self.ctl.st.lock().map_err(|_| poisoned())?;
+        s.wanted = Some(lsn);
+        self.ctl.cv.notify_all();
+        while s.pos < lsn && !s.failed {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(BackupError::Inconsistent {
+                    what: format!(
+                        "the redo log did not reach LSN {lsn} within {} s (copied up to {})",
+                        timeout.as_secs(),
+                        s.pos
+                    ),
+                });
+            }
+            s = self
+                .ctl
+                .cv
+                .wait_timeout(s, deadline - now)
+                .map_err(|_| poisoned())?
+                .0;
+        }
+        Ok(())
+    }
+
+    /// The file names of tablespaces seen in the redo copied so far: (space id → every name
+    /// it had, file name → the space it named last).
+    pub(crate) fn file_names(&self) -> (BTreeMap<u32, BTreeSet<String>>, BTreeMap<String, u32>) {
+        self.ctl
+            .st
+            .lock()
+            .map(|s| (s.names.clone(), s.by_name.clone()))
+            .unwrap_or_default()
+    }
+
     /// True once the copy has failed (its error comes from [`stop_at`](Self::stop_at) or
     /// [`abort`](Self::abort)).
     pub(crate) fn failed(&self) -> bool {
@@ -150,11 +200,7 @@ impl LogCopy {
     /// Copies up to the first mini-transaction boundary at or after `target`, waiting at most
     /// `timeout`, and stops. Returns the log file (to finish), what was written and the
     /// follower's figures.
-    pub(crate) fn stop_at(
-        mut self,
-        target: Lsn,
-        timeout: Duration,
-    ) -> Result<Output, BackupError> {
+    pub(crate) fn stop_at(mut self, target: Lsn, timeout: Duration) -> Result<Output, BackupError> {
         let deadline = Instant::now() + timeout;
         {
             let mut s = self.ctl.st.lock().map_err(|_| poisoned())?;
@@ -185,6 +231,16 @@ impl LogCopy {
             }
         }
         self.join()
+    }
+
+    /// The error to report for `e`, which stopped the backup: the redo copy's own error when it
+    /// failed (its failure cancels the file copies), else `e`. Stops the copy.
+    pub(crate) fn cause(self, e: BackupError) -> BackupError {
+        if self.failed() {
+            self.abort().err().unwrap_or(e)
+        } else {
+            e
+        }
     }
 
     /// Stops the copy without waiting for any LSN; returns its error if it had failed.
@@ -228,24 +284,28 @@ fn follow(
     mut w: LogWriter<Box<dyn SinkFile>>,
     ctl: &Ctl,
     interval: Duration,
+    mut server: Server,
 ) -> Result<Output, BackupError> {
     let t0 = Instant::now();
     let mut stats = FollowerStats::default();
-    let cache = std::fs::File::open(f.path()).ok();
     let mut rechecks = 0u32;
-    let debug = std::env::var_os("XB_DEBUG_FOLLOW").is_some();
-    let mut hist: Vec<String> = Vec::new();
     loop {
-        let (target, abort) = {
+        let (target, wanted, abort) = {
             let s = ctl.st.lock().map_err(|_| poisoned())?;
-            (s.target, s.abort)
+            (s.target, s.wanted, s.abort)
         };
         if abort {
             break;
         }
         let t = Instant::now();
-        drop_cached(&cache);
-        let polled = f.poll::<BackupError, _>(None, |m| {
+        // Only what the server has finished writing: the block holding the end of the log is
+        // rewritten as the log grows, and a read racing that write can see new bytes up to
+        // some point and the block's previous contents after it (which may even hold a copy
+        // of an older, valid mini-transaction). Below the flushed LSN the bytes are final.
+        let safe = server.lsn_flushed()?;
+        let mut found: Vec<(u32, Vec<String>)> = Vec::new();
+        let polled = f.poll::<BackupError, _>(Some(safe), |m| {
+            file_records(m.record_bytes(), &mut found);
             w.push(m.start_lsn(), m.record_bytes(), checksum_of(m.as_bytes()))
                 .map_err(|e| match e {
                     LogWriteError::Io(source) => BackupError::Write {
@@ -257,30 +317,12 @@ fn follow(
                     },
                 })
         });
-        if debug {
-            let d = t.elapsed();
-            match &polled {
-                Ok(p) => {
-                    hist.push(format!(
-                        "+{:.3}s poll {:.3}s {}..{} ({} mtrs) ckpt {} {:?}",
-                        t0.elapsed().as_secs_f64(),
-                        d.as_secs_f64(),
-                        p.from,
-                        p.to,
-                        p.mtrs,
-                        p.checkpoint.lsn,
-                        p.stop
-                    ));
-                    if hist.len() > 20 {
-                        hist.remove(0);
-                    }
-                }
-                Err(e) => {
-                    eprintln!("DEBUG follow error after {:.3}s: {e}", d.as_secs_f64());
-                    debug_compare(f.path(), f.geometry(), f.lsn());
-                    for h in &hist {
-                        eprintln!("DEBUG   {h}");
-                    }
+        if !found.is_empty() {
+            let mut s = ctl.st.lock().map_err(|_| poisoned())?;
+            for (id, names) in found.drain(..) {
+                for n in names {
+                    s.by_name.insert(n.clone(), id);
+                    s.names.entry(id).or_default().insert(n);
                 }
             }
         }
@@ -299,7 +341,6 @@ fn follow(
                 // the chain from our position to the checkpoint is really gone (a stale cached
                 // page reads the same way) before giving up.
                 rechecks += 1;
-                drop_cached(&cache);
                 std::thread::sleep(Duration::from_millis(10));
                 match Follower::at_lsn(&path, lsn, FollowOptions::default()) {
                     Ok(fresh) if fresh.lsn() == w.end_lsn() => {
@@ -331,20 +372,24 @@ fn follow(
         if target.is_some_and(|t| pos >= t) {
             break;
         }
-        if polled.stop == PollStop::CaughtUp {
-            let wait = if target.is_some() {
+        if polled.stop != PollStop::Budget {
+            // someone waits for an LSN not copied yet: poll again soon
+            let urgent = target.is_some() || wanted.is_some_and(|w| pos < w);
+            let wait = if urgent {
                 interval.min(Duration::from_millis(5))
             } else {
                 interval
             };
             let s = ctl.st.lock().map_err(|_| poisoned())?;
-            if !s.abort && s.target == target {
+            if !s.abort && s.target == target && s.wanted == wanted {
                 let _ = ctl.cv.wait_timeout(s, wait);
             }
         }
     }
     let copy = w.written();
-    stats.bytes = copy.bytes.saturating_sub(innodb_page::redo::mtr::START_OFFSET);
+    stats.bytes = copy
+        .bytes
+        .saturating_sub(innodb_page::redo::mtr::START_OFFSET);
     stats.mtrs = copy.mtrs;
     stats.wall_seconds = t0.elapsed().as_secs_f64();
     let (out, copy) = w.finish().map_err(|source| BackupError::Write {
@@ -354,23 +399,32 @@ fn follow(
     Ok((out, copy, stats))
 }
 
-/// Drops the log file's cached pages before a poll. The server writes its log with `O_DIRECT`
-/// (MariaDB's default where the filesystem allows it); a buffered read racing such a write can
-/// leave the page cache holding the bytes from before the write (seen on Linux 6.18 / ext4),
-/// which later reads would then see as the end of the log. Dropping the clean cached pages
-/// makes every poll read what is on disk. Best effort: without it, the follower could only
-/// stop early and fail, never copy wrong bytes (every mtr is CRC-checked).
-fn drop_cached(file: &Option<std::fs::File>) {
-    if let Some(f) = file {
-        // SAFETY: posix_fadvise only reads the descriptor, which `f` keeps open.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::posix_fadvise(
-                std::os::unix::io::AsRawFd::as_raw_fd(f),
-                0,
-                0,
-                libc::POSIX_FADV_DONTNEED,
-            );
+/// The file-level records of an mtr that name files (FILE_CREATE, FILE_DELETE, FILE_RENAME,
+/// FILE_MODIFY; file records come first in an mtr): (space id, names).
+fn file_records(records: &[u8], out: &mut Vec<(u32, Vec<String>)>) {
+    for r in Records::new(records) {
+        // file records only before the first page record of the mtr
+        if !r.same_page() {
+            break;
+        }
+        if !matches!(r.file_type(), 0x80 | 0x90 | 0xA0 | 0xB0) {
+            continue;
+        }
+        let body = r.body();
+        let Ok((space, n1)) = decode_varint(body) else {
+            continue;
+        };
+        let Some(Ok((_, n2))) = body.get(n1..).map(decode_varint) else {
+            continue;
+        };
+        let names = body.get(n1 + n2..).unwrap_or(&[]);
+        let names: Vec<String> = names
+            .split(|&b| b == 0)
+            .filter(|n| !n.is_empty())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        if !names.is_empty() {
+            out.push((space, names));
         }
     }
 }
@@ -382,53 +436,4 @@ fn checksum_of(bytes: &[u8]) -> u32 {
         return 0;
     }
     u32::from_be_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]])
-}
-
-/// Debug: parse the log at `lsn` from an O_DIRECT copy and from a buffered copy.
-fn debug_compare(path: &std::path::Path, g: innodb_page::redo::mtr::LogGeometry, lsn: Lsn) {
-    use std::os::unix::fs::{FileExt, OpenOptionsExt};
-    let size = g.capacity() + 0x3000;
-    let mut direct = vec![0u8; size as usize + 4096];
-    let off = direct.as_ptr().align_offset(4096);
-    let buf = &mut direct[off..off + size as usize];
-    let d = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path)
-        .and_then(|f| f.read_exact_at(buf, 0));
-    let mut plain = vec![0u8; size as usize];
-    let p = std::fs::File::open(path).and_then(|f| f.read_exact_at(&mut plain, 0));
-    for (name, bytes, r) in [("direct", &buf[..], d), ("buffered", &plain[..], p)] {
-        if let Err(e) = r {
-            eprintln!("DEBUG {name}: read failed {e}");
-            continue;
-        }
-        let area: &[u8] = &bytes[0x3000..];
-        let mut rd = innodb_page::redo::mtr::MtrReader::new(area, g, lsn).unwrap();
-        let mut k = 0;
-        while let Ok(Some(_)) = rd.next_mtr() {
-            k += 1;
-        }
-        let fo = g.file_offset(lsn).unwrap_or(0) as usize;
-        eprintln!(
-            "DEBUG {name}: from {lsn}: {k} mtrs to {} stop {:?}; bytes at {fo}: {:02x?}",
-            rd.lsn(),
-            rd.stop(),
-            &bytes[fo..(fo + 24).min(bytes.len())]
-        );
-    }
-    let fo = g.file_offset(lsn).unwrap_or(0) as usize;
-    let diff = buf
-        .iter()
-        .zip(plain.iter())
-        .enumerate()
-        .filter(|(_, (a, b))| a != b)
-        .map(|(i, _)| i)
-        .collect::<Vec<_>>();
-    eprintln!(
-        "DEBUG {} bytes differ between direct and buffered; first {:?}, last {:?}; lsn file offset {fo}",
-        diff.len(),
-        diff.first(),
-        diff.last()
-    );
 }

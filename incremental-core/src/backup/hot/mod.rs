@@ -8,7 +8,11 @@
 //!    to the end: no DDL can run during the backup);
 //! 2. starts following the server's redo log at its newest checkpoint `C` (see
 //!    `log_copy`), writing every mini-transaction into the backup's `ib_logfile0`, whose
-//!    header names `C` as its first LSN and checkpoint;
+//!    header names `C` as its first LSN and checkpoint; it reads only up to the LSN the server
+//!    has flushed (`Innodb_lsn_flushed`, on a second connection): the block holding the end of
+//!    the log is rewritten as the log grows, and a read racing that write can return the new
+//!    bytes up to some point and the block's previous contents after it, which were seen to
+//!    hold a stale copy of an older, valid mini-transaction;
 //! 3. copies the InnoDB tablespaces exactly as for a stopped server (the same
 //!    [`BackupPlan`](crate::backup::BackupPlan) engine: full, or incremental by scan or
 //!    bitmap), reading each file through a descriptor opened when planned, and reading a page
@@ -237,6 +241,7 @@ fn run_staged(
         log_out,
         hot.poll_interval,
         inner.clone(),
+        server.another()?,
     )?;
     let start_ck = log.facts.checkpoint_lsn;
     progress.event(Event::Note {
@@ -282,7 +287,16 @@ fn run_staged(
         server.stage(Stage::BlockDdl)?;
         t_ddl = Some(Instant::now());
     }
-    let changes = ddl::compare(dd, &plan.tablespaces, &options.filter)?;
+    // the redo up to now names every file created or renamed before DDL was blocked
+    let now = server.lsn_current()?;
+    server.flush_engine_logs()?;
+    log.wait_until(now, hot.end_timeout)?;
+    if log.failed() {
+        return Err(log.abort().err().unwrap_or(BackupError::Cancelled));
+    }
+    let (names, by_name) = log.file_names();
+    let redo_names = ddl::RedoNames { names, by_name };
+    let changes = ddl::compare(dd, &plan.tablespaces, &options.filter, &redo_names)?;
     for n in &changes.notes {
         progress.event(Event::Note { message: n });
     }
@@ -298,7 +312,7 @@ fn run_staged(
         )?;
     }
     if !changes.new.is_empty() || !changes.raw_new.is_empty() {
-        let (more, _) = plan.copy_files(
+        let more = plan.copy_files(
             &changes.new,
             &changes.raw_new,
             Mode::Copy,
@@ -306,8 +320,11 @@ fn run_staged(
             sink,
             progress,
             &inner,
-        )?;
-        reports.extend(more);
+        );
+        match more {
+            Ok((more, _)) => reports.extend(more),
+            Err(e) => return Err(log.cause(e)),
+        }
     }
     if log.failed() {
         return Err(log.abort().err().unwrap_or(BackupError::Cancelled));
@@ -318,7 +335,10 @@ fn run_staged(
     let listing = plan::scan_datadir(dd)?;
     let (others, _) = plan::list_other_files(dd, &listing, &options.filter)?;
     let (_, other_totals) =
-        plan.copy_files(&[], &others, Mode::Copy, true, sink, progress, &inner)?;
+        match plan.copy_files(&[], &others, Mode::Copy, true, sink, progress, &inner) {
+            Ok(x) => x,
+            Err(e) => return Err(log.cause(e)),
+        };
     let binlog = server.binlog_position()?;
     let end_lsn = server.lsn_current()?;
     server.flush_engine_logs()?;
@@ -345,7 +365,10 @@ fn run_staged(
         .chain(changes.raw_new.iter().map(|f| f.rel.clone()))
         .collect();
     let mut info = vec![
-        ("lock_time".to_string(), format!("{:.0}", commits_blocked_seconds.ceil())),
+        (
+            "lock_time".to_string(),
+            format!("{:.0}", commits_blocked_seconds.ceil()),
+        ),
         ("innodb_log_end_lsn".to_string(), end_lsn.get().to_string()),
     ];
     if let Some(b) = &binlog {
@@ -354,7 +377,10 @@ fn run_staged(
     let xb_info = vec![
         ("source".to_string(), "hot".to_string()),
         ("end_lsn".to_string(), end_lsn.get().to_string()),
-        ("end_checkpoint_lsn".to_string(), end_checkpoint.get().to_string()),
+        (
+            "end_checkpoint_lsn".to_string(),
+            end_checkpoint.get().to_string(),
+        ),
     ];
     let phases = Phases {
         files: files_seconds,

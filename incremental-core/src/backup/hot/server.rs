@@ -46,8 +46,10 @@ pub struct ConnectOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     /// Connecting failed.
-    #[error("cannot connect to the server ({how}): {source}; give --socket (or --host/--port), \
-             --user and --password, or put them in the [client] group of an option file")]
+    #[error(
+        "cannot connect to the server ({how}): {source}; give --socket (or --host/--port), \
+             --user and --password, or put them in the [client] group of an option file"
+    )]
     Connect {
         /// Where and as whom.
         how: String,
@@ -103,6 +105,7 @@ impl Stage {
 /// An open connection to a running server.
 pub struct Server {
     conn: mysql::Conn,
+    opts: mysql::Opts,
     /// How it was reached ("socket /run/mysqld/mysqld.sock as root").
     pub how: String,
     /// `@@version`.
@@ -255,11 +258,12 @@ impl Server {
             .prefer_socket(false)
             .tcp_connect_timeout(Some(Duration::from_secs(10)));
         let attempt = |b: mysql::OptsBuilder, how: String| -> Result<Server, ServerError> {
-            let conn = mysql::Conn::new(b).map_err(|source| ServerError::Connect {
+            let opts = mysql::Opts::from(b);
+            let conn = mysql::Conn::new(opts.clone()).map_err(|source| ServerError::Connect {
                 how: how.clone(),
                 source,
             })?;
-            Server::init(conn, how)
+            Server::init(conn, opts, how)
         };
         if candidates.is_empty() {
             let (h, p) = tcp.unwrap_or_else(|| ("localhost".into(), 3306));
@@ -269,9 +273,7 @@ impl Server {
         let mut last = None;
         for s in candidates {
             let how = format!("socket {} as {user}", s.display());
-            let b = base
-                .clone()
-                .socket(Some(s.to_string_lossy().into_owned()));
+            let b = base.clone().socket(Some(s.to_string_lossy().into_owned()));
             match attempt(b, how) {
                 Ok(srv) => return Ok(srv),
                 Err(e) => last = Some(e),
@@ -282,9 +284,10 @@ impl Server {
         }))
     }
 
-    fn init(conn: mysql::Conn, how: String) -> Result<Server, ServerError> {
+    fn init(conn: mysql::Conn, opts: mysql::Opts, how: String) -> Result<Server, ServerError> {
         let mut s = Server {
             conn,
+            opts,
             how,
             version: String::new(),
             datadir: PathBuf::new(),
@@ -295,6 +298,21 @@ impl Server {
         let dd = PathBuf::from(dd);
         s.datadir = std::fs::canonicalize(&dd).unwrap_or(dd);
         Ok(s)
+    }
+
+    /// A second connection to the same server, as the same user.
+    pub fn another(&self) -> Result<Server, ServerError> {
+        let conn = mysql::Conn::new(self.opts.clone()).map_err(|source| ServerError::Connect {
+            how: self.how.clone(),
+            source,
+        })?;
+        Server::init(conn, self.opts.clone(), self.how.clone())
+    }
+
+    /// The LSN up to which the server's redo log is written and flushed to its file
+    /// (`Innodb_lsn_flushed`): the log bytes below it no longer change.
+    pub fn lsn_flushed(&mut self) -> Result<Lsn, ServerError> {
+        self.status_u64("Innodb_lsn_flushed").map(Lsn::new)
     }
 
     /// Runs a statement that returns nothing.
@@ -316,21 +334,31 @@ impl Server {
                     query: query.into(),
                     source,
                 })?;
-        Ok(row.and_then(|r| r.get_opt::<Option<String>, usize>(0).and_then(Result::ok).flatten()))
+        Ok(row.and_then(|r| {
+            r.get_opt::<Option<String>, usize>(0)
+                .and_then(Result::ok)
+                .flatten()
+        }))
     }
 
     /// Rows of strings (SQL NULL as `None`).
     pub fn rows(&mut self, query: &str) -> Result<Vec<Vec<Option<String>>>, ServerError> {
         let rows: Vec<mysql::Row> =
-            self.conn.query(query).map_err(|source| ServerError::Query {
-                query: query.into(),
-                source,
-            })?;
+            self.conn
+                .query(query)
+                .map_err(|source| ServerError::Query {
+                    query: query.into(),
+                    source,
+                })?;
         Ok(rows
             .into_iter()
             .map(|r| {
                 (0..r.len())
-                    .map(|i| r.get_opt::<Option<String>, usize>(i).and_then(Result::ok).flatten())
+                    .map(|i| {
+                        r.get_opt::<Option<String>, usize>(i)
+                            .and_then(Result::ok)
+                            .flatten()
+                    })
                     .collect()
             })
             .collect())
@@ -364,7 +392,11 @@ impl Server {
     /// Enters a `BACKUP STAGE` (stages must be entered in order; `END` may come at any time).
     pub fn stage(&mut self, stage: Stage) -> Result<(), ServerError> {
         self.exec(&format!("BACKUP STAGE {}", stage.keyword()))?;
-        self.stage = if stage == Stage::End { None } else { Some(stage) };
+        self.stage = if stage == Stage::End {
+            None
+        } else {
+            Some(stage)
+        };
         Ok(())
     }
 
