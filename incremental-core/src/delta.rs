@@ -390,17 +390,17 @@ impl PageNoTracker {
 
     /// Records page number `page_no`, read from the header slot at `slot_offset`.
     fn see(&mut self, page_no: u32, slot_offset: u64, checks: &Checks) -> Result<(), DeltaError> {
-        if let Some(previous) = self.previous {
-            if page_no <= previous {
-                if checks.ascending_page_numbers {
-                    return Err(DeltaError::PageOrder {
-                        offset: slot_offset,
-                        page_no,
-                        previous,
-                    });
-                }
-                self.ascending = false;
+        if let Some(previous) = self.previous
+            && page_no <= previous
+        {
+            if checks.ascending_page_numbers {
+                return Err(DeltaError::PageOrder {
+                    offset: slot_offset,
+                    page_no,
+                    previous,
+                });
             }
+            self.ascending = false;
         }
         self.previous = Some(page_no);
         self.max = Some(self.max.map_or(page_no, |m| m.max(page_no)));

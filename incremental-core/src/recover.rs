@@ -305,10 +305,10 @@ pub fn apply_redo(dir: &Path, opts: &RecoverOptions) -> Result<RecoverReport, Re
         if let Ok(Some(st)) = child.0.try_wait() {
             return Err(server_err(format!("exited during recovery ({st})")));
         }
-        if sock.exists() {
-            if let Ok(c) = mysql::Conn::new(conn_opts.clone()) {
-                break c;
-            }
+        if sock.exists()
+            && let Ok(c) = mysql::Conn::new(conn_opts.clone())
+        {
+            break c;
         }
         if Instant::now() > deadline {
             return Err(server_err("did not finish recovery in time".into()));

@@ -465,10 +465,10 @@ impl Binaries {
     fn child_path(&self) -> OsString {
         let mut dirs: Vec<PathBuf> = Vec::new();
         for p in [&self.mariadbd, &self.mariadb_install_db, &self.mariadb] {
-            if let Some(d) = p.parent() {
-                if !dirs.iter().any(|x| x == d) {
-                    dirs.push(d.to_path_buf());
-                }
+            if let Some(d) = p.parent()
+                && !dirs.iter().any(|x| x == d)
+            {
+                dirs.push(d.to_path_buf());
             }
         }
         if let Some(path) = std::env::var_os("PATH") {

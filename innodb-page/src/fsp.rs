@@ -135,15 +135,15 @@ pub fn encryption_offset(flags: &TablespaceFlags, mariadb: bool) -> usize {
 
 fn read_encryption(page0: &[u8], flags: &TablespaceFlags) -> Option<Encryption> {
     let m = encryption_offset(flags, true);
-    if let Some(c) = page0.get(m..m + 33) {
-        if c[..6] == MARIADB_CRYPT_MAGIC {
-            return Some(Encryption::MariaDb {
-                scheme: c[6],
-                min_key_version: BigEndian::read_u32(&c[24..28]),
-                key_id: BigEndian::read_u32(&c[28..32]),
-                mode: c[32],
-            });
-        }
+    if let Some(c) = page0.get(m..m + 33)
+        && c[..6] == MARIADB_CRYPT_MAGIC
+    {
+        return Some(Encryption::MariaDb {
+            scheme: c[6],
+            min_key_version: BigEndian::read_u32(&c[24..28]),
+            key_id: BigEndian::read_u32(&c[28..32]),
+            mode: c[32],
+        });
     }
     let y = encryption_offset(flags, false);
     if let Some(c) = page0.get(y..y + 7) {

@@ -102,18 +102,18 @@ impl BitmapDir {
         let mut previous: Option<(Lsn, &BitmapFile, Option<Tail>)> = None;
         let mut including = false;
         for file in files {
-            if let Some((covered, prev, tail)) = &previous {
-                if file.name.start_lsn > *covered {
-                    return Err(match tail {
-                        Some(t) => t.to_error(&prev.path),
-                        None => Error::LsnGap {
-                            from: *covered,
-                            to: file.name.start_lsn,
-                            previous: prev.path.clone(),
-                            next: file.path.clone(),
-                        },
-                    });
-                }
+            if let Some((covered, prev, tail)) = &previous
+                && file.name.start_lsn > *covered
+            {
+                return Err(match tail {
+                    Some(t) => t.to_error(&prev.path),
+                    None => Error::LsnGap {
+                        from: *covered,
+                        to: file.name.start_lsn,
+                        previous: prev.path.clone(),
+                        next: file.path.clone(),
+                    },
+                });
             }
             let mut reader = RunReader::open(&file.path, Some(file.name.start_lsn))?;
             let mut covered = previous.as_ref().map_or(file.name.start_lsn, |(c, _, _)| {
@@ -206,13 +206,13 @@ impl BitmapDir {
                 end,
             });
         };
-        if let (Some(earlier), Some(first)) = (range.first(), range.get(first_idx)) {
-            if first_idx > 0 {
-                return Err(inconsistent(DirProblem::LsnOrder {
-                    earlier: earlier.path.clone(),
-                    later: first.path.clone(),
-                }));
-            }
+        if let (Some(earlier), Some(first)) = (range.first(), range.get(first_idx))
+            && first_idx > 0
+        {
+            return Err(inconsistent(DirProblem::LsnOrder {
+                earlier: earlier.path.clone(),
+                later: first.path.clone(),
+            }));
         }
         for pair in range.windows(2) {
             let [a, b] = pair else { continue };

@@ -477,21 +477,21 @@ impl RunState {
         let (start_lsn, end_lsn, key) = (block.start_lsn(), block.end_lsn(), block.key());
         match &mut self.run {
             None => {
-                if let Some(file_start) = self.file_start {
-                    if start_lsn < file_start {
-                        return Err(RunProblem::BeforeFileStart {
-                            start_lsn,
-                            file_start,
-                        });
-                    }
+                if let Some(file_start) = self.file_start
+                    && start_lsn < file_start
+                {
+                    return Err(RunProblem::BeforeFileStart {
+                        start_lsn,
+                        file_start,
+                    });
                 }
-                if let Some(previous_end) = self.previous_end {
-                    if start_lsn < previous_end {
-                        return Err(RunProblem::Overlap {
-                            start_lsn,
-                            previous_end,
-                        });
-                    }
+                if let Some(previous_end) = self.previous_end
+                    && start_lsn < previous_end
+                {
+                    return Err(RunProblem::Overlap {
+                        start_lsn,
+                        previous_end,
+                    });
                 }
                 self.run = Some((
                     Run {

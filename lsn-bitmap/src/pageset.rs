@@ -280,7 +280,7 @@ impl Iterator for PageRanges<'_> {
                     let end = first.saturating_add(PAGES_PER_BLOCK);
                     let next_adjacent = matches!(
                         self.blocks.peek(),
-                        Some((&nf, nb)) if nf == end && nb.first().is_some_and(|b| *b)
+                        Some(&(&nf, nb)) if nf == end && nb.first().is_some_and(|b| *b)
                     );
                     if next_adjacent {
                         let (&nf, nb) = self.blocks.next()?;

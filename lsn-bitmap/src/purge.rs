@@ -67,10 +67,10 @@ pub fn purge_before(dir: &Path, lsn: Lsn) -> Result<Vec<PathBuf>, Error> {
     for p in &victims {
         std::fs::remove_file(p).map_err(|e| Error::io(p, 0, e))?;
     }
-    if !victims.is_empty() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if !victims.is_empty()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     Ok(victims)
 }

@@ -378,14 +378,14 @@ impl Tracker {
                 let f = Follower::at_checkpoint(&opts.datadir, follow_opts)?;
                 let p = f.lsn();
                 let start = Lsn::new(p.get() + 1);
-                if let Some(r) = recovered {
-                    if start < r {
-                        return Err(TrackError::LsnBackwards {
-                            path: opts.bitmap_dir.clone(),
-                            server: p,
-                            tracked: r,
-                        });
-                    }
+                if let Some(r) = recovered
+                    && start < r
+                {
+                    return Err(TrackError::LsnBackwards {
+                        path: opts.bitmap_dir.clone(),
+                        server: p,
+                        tracked: r,
+                    });
                 }
                 (f, start)
             }

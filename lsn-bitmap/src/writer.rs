@@ -264,13 +264,13 @@ impl BitmapWriter {
     /// assert!(w.start_file(Lsn::new(5)).is_err()); // names must not go back in LSN
     /// ```
     pub fn start_file(&mut self, start_lsn: Lsn) -> Result<PathBuf, Error> {
-        if let Some(previous) = self.last_name_lsn {
-            if start_lsn < previous {
-                return Err(Error::LsnBackwards {
-                    lsn: start_lsn,
-                    previous,
-                });
-            }
+        if let Some(previous) = self.last_name_lsn
+            && start_lsn < previous
+        {
+            return Err(Error::LsnBackwards {
+                lsn: start_lsn,
+                previous,
+            });
         }
         self.current = None;
         let name = FileName {

@@ -69,10 +69,10 @@ impl Backup {
     /// Where the redo of this backup starts: `redo_start_lsn` of `xb_backup_info`, else the
     /// checkpoint LSN in the header of its `ib_logfile0`.
     pub fn redo_start_lsn(&self) -> Result<Lsn, ApplyError> {
-        if let Some(xb) = &self.xb {
-            if xb.redo_start_lsn != Lsn::ZERO {
-                return Ok(xb.redo_start_lsn);
-            }
+        if let Some(xb) = &self.xb
+            && xb.redo_start_lsn != Lsn::ZERO
+        {
+            return Ok(xb.redo_start_lsn);
         }
         innodb_page::redo::open(&self.dir.join("ib_logfile0"))
             .map(|log| log.checkpoint_lsn())

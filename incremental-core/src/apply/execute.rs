@@ -383,15 +383,15 @@ impl Ctx<'_> {
             counters.files_created += 1;
         }
         // Extension to FSP_SIZE of the newest page 0 (extend only).
-        if m.extend {
-            if let Some(&(0, nl, k)) = all.first() {
-                let mut page0 = vec![0u8; ps.get()];
-                deltas[!nl as usize].read_page(k as usize, &mut page0)?;
-                let size = u32::from_be_bytes([page0[46], page0[47], page0[48], page0[49]]);
-                let want = u64::from(size) * p;
-                if want > len {
-                    f.set_len(want).map_err(io_err)?;
-                }
+        if m.extend
+            && let Some(&(0, nl, k)) = all.first()
+        {
+            let mut page0 = vec![0u8; ps.get()];
+            deltas[!nl as usize].read_page(k as usize, &mut page0)?;
+            let size = u32::from_be_bytes([page0[46], page0[47], page0[48], page0[49]]);
+            let want = u64::from(size) * p;
+            if want > len {
+                f.set_len(want).map_err(io_err)?;
             }
         }
 

@@ -187,7 +187,7 @@ impl State {
     fn find_id(&self, id: u32, except: &Path) -> Option<PathBuf> {
         self.at
             .iter()
-            .find(|(p, &i)| {
+            .find(|&(p, &i)| {
                 p.as_path() != except
                     && self.spaces[i].kind == Kind::User
                     && self.spaces[i].space_id == Some(id)
@@ -474,13 +474,13 @@ pub(crate) fn plan(
                         });
                     };
                     // The name is taken by another tablespace: move it out of the way.
-                    if let Some(&j) = st.at.get(&target) {
-                        if st.spaces[j].space_id != Some(id) {
-                            let old = st.spaces[j].space_id.unwrap_or(u32::MAX);
-                            st.at.remove(&target);
-                            let tmp = target.with_file_name(format!("xtrabackup_tmp_#{old}.ibd"));
-                            st.at.insert(tmp, j);
-                        }
+                    if let Some(&j) = st.at.get(&target)
+                        && st.spaces[j].space_id != Some(id)
+                    {
+                        let old = st.spaces[j].space_id.unwrap_or(u32::MAX);
+                        st.at.remove(&target);
+                        let tmp = target.with_file_name(format!("xtrabackup_tmp_#{old}.ibd"));
+                        st.at.insert(tmp, j);
                     }
                     if !st.at.contains_key(&target) {
                         if let Some(p) = st.find_id(id, &target) {
@@ -531,32 +531,32 @@ pub(crate) fn plan(
     let alive: BTreeMap<usize, PathBuf> = st.at.iter().map(|(p, &i)| (i, p.clone())).collect();
     // 1. Tablespaces of the target that no longer exist.
     for (i, s) in st.spaces.iter().enumerate() {
-        if let Origin::Base(o) = &s.origin {
-            if !alive.contains_key(&i) {
-                steps.push(Step::Delete(o.clone()));
-            }
+        if let Origin::Base(o) = &s.origin
+            && !alive.contains_key(&i)
+        {
+            steps.push(Step::Delete(o.clone()));
         }
     }
     // 2. Moves, through temporary names (renames may swap names).
     let mut moves = Vec::new();
     for (&i, f) in &alive {
-        if let Origin::Base(o) = &st.spaces[i].origin {
-            if o != f {
-                let tmp = PathBuf::from(format!("xb_prepare.mv.{}", moves.len()));
-                steps.push(Step::Rename {
-                    from: o.clone(),
-                    to: tmp.clone(),
-                });
-                moves.push((tmp, f.clone()));
-            }
+        if let Origin::Base(o) = &st.spaces[i].origin
+            && o != f
+        {
+            let tmp = PathBuf::from(format!("xb_prepare.mv.{}", moves.len()));
+            steps.push(Step::Rename {
+                from: o.clone(),
+                to: tmp.clone(),
+            });
+            moves.push((tmp, f.clone()));
         }
     }
     let mut made = BTreeSet::new();
     let mut mkdir = |steps: &mut Vec<Step>, f: &Path| {
-        if let Some(parent) = f.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if made.insert(parent.to_path_buf()) {
-                steps.push(Step::Mkdir(parent.to_path_buf()));
-            }
+        if let Some(parent) = f.parent().filter(|p| !p.as_os_str().is_empty())
+            && made.insert(parent.to_path_buf())
+        {
+            steps.push(Step::Mkdir(parent.to_path_buf()));
         }
     };
     for (tmp, f) in moves {
@@ -637,21 +637,21 @@ pub(crate) fn plan(
         for rel in &inc_other {
             mkdir(&mut steps, rel);
             let src = newest.dir.join(rel);
-            if rel.to_str().is_some_and(|n| info_names.contains(&n)) {
-                if let Some(info) = &newest.info {
-                    let mut info = info.clone();
-                    if info.get("innodb_from_lsn").is_some() {
-                        info.set("innodb_from_lsn", "0");
-                    }
-                    if info.get("incremental").is_some() {
-                        info.set("incremental", "N");
-                    }
-                    steps.push(Step::Write {
-                        to: rel.clone(),
-                        bytes: info.to_bytes(),
-                    });
-                    continue;
+            if rel.to_str().is_some_and(|n| info_names.contains(&n))
+                && let Some(info) = &newest.info
+            {
+                let mut info = info.clone();
+                if info.get("innodb_from_lsn").is_some() {
+                    info.set("innodb_from_lsn", "0");
                 }
+                if info.get("incremental").is_some() {
+                    info.set("incremental", "N");
+                }
+                steps.push(Step::Write {
+                    to: rel.clone(),
+                    bytes: info.to_bytes(),
+                });
+                continue;
             }
             steps.push(Step::Copy {
                 src,
@@ -760,12 +760,12 @@ fn check_pages(
         }
         if page_no == 0 && kind != Kind::System {
             let sid = u32::from_be_bytes([buf[34], buf[35], buf[36], buf[37]]);
-            if let Some(id) = space_id {
-                if sid != id {
-                    return Err(bad(format!(
-                        "space id {sid}, but the .meta says {id} (wrong .meta?)"
-                    )));
-                }
+            if let Some(id) = space_id
+                && sid != id
+            {
+                return Err(bad(format!(
+                    "space id {sid}, but the .meta says {id} (wrong .meta?)"
+                )));
             }
             match physical_page_size(&buf) {
                 Ok(p) if p == ps.get() => {}

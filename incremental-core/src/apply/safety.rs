@@ -214,14 +214,14 @@ fn redo_touches(dir: &Path, start: Lsn, until: Lsn) -> Result<Vec<Touch>, String
                     m.start_lsn()
                 )
             })?;
-            if let RecordKind::Page { page, op, .. } = rec.kind() {
-                if op.is_trim_pages() || op.modifies_page() {
-                    out.push(Touch {
-                        page,
-                        end: m.end_lsn(),
-                        trim: op.is_trim_pages(),
-                    });
-                }
+            if let RecordKind::Page { page, op, .. } = rec.kind()
+                && (op.is_trim_pages() || op.modifies_page())
+            {
+                out.push(Touch {
+                    page,
+                    end: m.end_lsn(),
+                    trim: op.is_trim_pages(),
+                });
             }
         }
     }

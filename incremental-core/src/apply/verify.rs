@@ -461,18 +461,18 @@ impl Run<'_> {
                 return Ok(0);
             }
         };
-        if let Some(id) = meta.space_id {
-            if let Some(other) = ids.insert(id, abs.to_path_buf()) {
-                self.find(
-                    &meta_abs,
-                    None,
-                    format!(
-                        "space_id = {id}, as for {} in the same backup: one of the two .meta \
+        if let Some(id) = meta.space_id
+            && let Some(other) = ids.insert(id, abs.to_path_buf())
+        {
+            self.find(
+                &meta_abs,
+                None,
+                format!(
+                    "space_id = {id}, as for {} in the same backup: one of the two .meta \
                          files is wrong",
-                        other.display()
-                    ),
-                );
-            }
+                    other.display()
+                ),
+            );
         }
         let ps = meta.physical_page_size();
         let checks = Checks {
@@ -559,19 +559,20 @@ impl Run<'_> {
             );
             return Ok(0);
         }
-        if let (Some(id), true) = (meta.space_id, own.is_some()) {
-            if id != format.space_id && !later_system_file {
-                self.find(
-                    &meta_abs,
-                    None,
-                    format!(
-                        "space_id = {id}, but page 0 of {} carries space id {}: the .meta \
+        if let (Some(id), true) = (meta.space_id, own.is_some())
+            && id != format.space_id
+            && !later_system_file
+        {
+            self.find(
+                &meta_abs,
+                None,
+                format!(
+                    "space_id = {id}, but page 0 of {} carries space id {}: the .meta \
                          does not belong to this delta",
-                        abs.display(),
-                        format.space_id
-                    ),
-                );
-            }
+                    abs.display(),
+                    format.space_id
+                ),
+            );
         }
         // Every page: checksum, the listed page number, the .meta's space id (page 0's when the
         // two disagree: that was reported once, above).
@@ -636,11 +637,11 @@ impl Run<'_> {
             };
             self.find(abs, Some(u64::from(listed)), reason);
         }
-        if let Some((at, more @ 1..)) = foreign {
-            if let Some(f) = self.report.corrupt.get_mut(at) {
-                f.reason
-                    .push_str(&format!("; {more} more page(s) of this delta likewise"));
-            }
+        if let Some((at, more @ 1..)) = foreign
+            && let Some(f) = self.report.corrupt.get_mut(at)
+        {
+            f.reason
+                .push_str(&format!("; {more} more page(s) of this delta likewise"));
         }
         if let (Some(f), false) = (own, later_system_file) {
             let doublewrite = self

@@ -156,15 +156,15 @@ impl Sink for DirSink {
     fn create(&mut self, path: &Path) -> io::Result<Box<dyn SinkFile>> {
         check_relative(path)?;
         let full = self.root.join(path);
-        if let Some(parent) = full.parent() {
-            if !self.dirs.iter().any(|d| d == parent) {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(parent)
-                    .map_err(|e| annotate(parent, e))?;
-                self.dirs.push(parent.to_path_buf());
-            }
+        if let Some(parent) = full.parent()
+            && !self.dirs.iter().any(|d| d == parent)
+        {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(|e| annotate(parent, e))?;
+            self.dirs.push(parent.to_path_buf());
         }
         let mut tmp = full.clone().into_os_string();
         tmp.push(".xbtmp");

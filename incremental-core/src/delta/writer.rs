@@ -66,10 +66,10 @@ impl PageChecks {
         if page_no == TERMINATOR {
             return Err(DeltaWriteError::ReservedPageNo);
         }
-        if let Some(previous) = self.previous {
-            if page_no <= previous {
-                return Err(DeltaWriteError::PageOrder { page_no, previous });
-            }
+        if let Some(previous) = self.previous
+            && page_no <= previous
+        {
+            return Err(DeltaWriteError::PageOrder { page_no, previous });
         }
         self.previous = Some(page_no);
         Ok(())

@@ -462,31 +462,32 @@ fn open_ring(path0: &Path, size0: u64, head: &[u8]) -> Result<RedoLog, Error> {
         start_lsn,
     }];
     // Siblings ib_logfile1.. (not for 10.5+, which uses one file).
-    if format != RedoFormat::MariaDb105 && logfile_number(path0) == Some(0) {
-        if let Some(dir) = path0.parent() {
-            for n in 1u64.. {
-                let p = dir.join(format!("ib_logfile{n}"));
-                let Ok(m) = fs::metadata(&p) else { break };
-                if !m.is_file() {
-                    break;
-                }
-                if m.len() != size0 {
-                    return Err(Error::Layout {
-                        path: p,
-                        what: format!(
-                            "redo log files differ in size ({} vs {size0} bytes of ib_logfile0)",
-                            m.len()
-                        ),
-                    });
-                }
-                let (_, _, h) = open_head(&p, 512)?;
-                let sl = FileHeader::parse(&h).map_or(Lsn::ZERO, |h| h.start_lsn());
-                files.push(RedoFile {
+    if format != RedoFormat::MariaDb105
+        && logfile_number(path0) == Some(0)
+        && let Some(dir) = path0.parent()
+    {
+        for n in 1u64.. {
+            let p = dir.join(format!("ib_logfile{n}"));
+            let Ok(m) = fs::metadata(&p) else { break };
+            if !m.is_file() {
+                break;
+            }
+            if m.len() != size0 {
+                return Err(Error::Layout {
                     path: p,
-                    size: m.len(),
-                    start_lsn: sl,
+                    what: format!(
+                        "redo log files differ in size ({} vs {size0} bytes of ib_logfile0)",
+                        m.len()
+                    ),
                 });
             }
+            let (_, _, h) = open_head(&p, 512)?;
+            let sl = FileHeader::parse(&h).map_or(Lsn::ZERO, |h| h.start_lsn());
+            files.push(RedoFile {
+                path: p,
+                size: m.len(),
+                start_lsn: sl,
+            });
         }
     }
     let checkpoints = slots_from(format, 0, head, start_lsn, None);

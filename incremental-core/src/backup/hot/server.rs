@@ -176,10 +176,10 @@ pub fn sockets_of_pid(pid: i32) -> Vec<PathBuf> {
 
 /// The login name of this process (`$USER`, else `root` for uid 0, else `""`).
 fn login_name() -> String {
-    if let Ok(u) = std::env::var("USER") {
-        if !u.is_empty() {
-            return u;
-        }
+    if let Ok(u) = std::env::var("USER")
+        && !u.is_empty()
+    {
+        return u;
     }
     // SAFETY: getuid has no preconditions.
     #[allow(unsafe_code)]
