@@ -153,7 +153,7 @@ fn describe(what: &str, r: &HotReport) -> String {
         r.report.pages_copied(),
         r.report.redo_bytes,
         r.follower.parse_rate() / 1e6,
-        r.follower.server_rate() / 1e6,
+        r.server_redo_rate() / 1e6,
         r.report.seconds
     )
 }

@@ -362,9 +362,9 @@ fn print_report(
             report.last_lsn,
             h.end_lsn,
             h.copy_end_checkpoint,
-            f.server_rate() / 1e6,
+            h.server_redo_rate() / 1e6,
             f.parse_rate() / 1e6,
-            f.parse_rate() / f.server_rate().max(1e-9),
+            f.parse_rate() / h.server_redo_rate().max(1e-9),
             h.commits_blocked_seconds,
             h.ddl_blocked_seconds
         );
@@ -414,7 +414,7 @@ fn print_report(
                 "new": h.new.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
                 "commits_blocked_seconds": h.commits_blocked_seconds,
                 "ddl_blocked_seconds": h.ddl_blocked_seconds,
-                "redo_server_bytes_per_second": h.follower.server_rate(),
+                "redo_server_bytes_per_second": h.server_redo_rate(),
                 "redo_read_bytes_per_second": h.follower.parse_rate(),
             })
         });

@@ -39,11 +39,6 @@ impl FollowerStats {
     pub fn parse_rate(&self) -> f64 {
         self.bytes as f64 / self.busy_seconds.max(1e-9)
     }
-
-    /// Redo bytes the server wrote per second while the backup ran.
-    pub fn server_rate(&self) -> f64 {
-        self.bytes as f64 / self.wall_seconds.max(1e-9)
-    }
 }
 
 #[derive(Debug, Default)]

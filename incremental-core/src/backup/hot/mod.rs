@@ -101,6 +101,15 @@ pub struct NoHooks;
 
 impl HotHooks for NoHooks {}
 
+impl HotReport {
+    /// Redo bytes the server wrote per second while the backup ran (from `start_lsn` to
+    /// `end_lsn`), to compare with the follower's [`parse_rate`](FollowerStats::parse_rate).
+    pub fn server_redo_rate(&self) -> f64 {
+        self.end_lsn.get().saturating_sub(self.start_lsn.get()) as f64
+            / self.report.seconds.max(1e-9)
+    }
+}
+
 /// What a hot backup did, beyond the [`BackupReport`].
 #[derive(Debug, Clone)]
 pub struct HotReport {
@@ -108,6 +117,8 @@ pub struct HotReport {
     pub report: BackupReport,
     /// How the server was reached.
     pub server: String,
+    /// `Innodb_lsn_current` when the copy of the tablespaces started.
+    pub start_lsn: Lsn,
     /// `Innodb_lsn_current` under `BLOCK_COMMIT`: the copied redo reaches at least this.
     pub end_lsn: Lsn,
     /// The server's checkpoint when the tablespaces were copied (above `to_lsn` when the
@@ -251,6 +262,7 @@ fn run_staged(
         ),
     });
 
+    let start_lsn = server.lsn_current()?;
     // The same engine as for a stopped server, reading through descriptors opened now.
     let plan = BackupPlan::new_hot(options, log.facts.clone())?;
     plan.announce(progress, &[]);
@@ -403,6 +415,7 @@ fn run_staged(
     Ok(HotReport {
         report,
         server: server.how.clone(),
+        start_lsn,
         end_lsn,
         copy_end_checkpoint,
         end_checkpoint,
