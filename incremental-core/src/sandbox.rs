@@ -484,6 +484,65 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
+/// Copies the tree `from` into `to` (created if missing): subdirectories recursively, files
+/// with their permission bits. Tests work on such copies, so that a prepare or a server never
+/// changes the backup they came from.
+///
+/// ```no_run
+/// use incremental_core::sandbox::copy_dir;
+/// copy_dir("/backups/full".as_ref(), "/tmp/full-copy".as_ref()).unwrap();
+/// ```
+pub fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
+    fs::create_dir_all(to)?;
+    for e in fs::read_dir(from)? {
+        let e = e?;
+        let dst = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &dst)?;
+        } else {
+            fs::copy(e.path(), &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// (space id, page number) → page LSN of every page of every InnoDB tablespace in `datadir`
+/// (read with `pread`, a partial last page allowed). Comparing two of these taken before and
+/// after a workload gives the pages that really changed: the truth bitmaps and incrementals are
+/// checked against.
+///
+/// ```no_run
+/// use incremental_core::sandbox::page_lsns;
+/// let lsns = page_lsns("/var/lib/mysql".as_ref()).unwrap();
+/// println!("{} pages", lsns.len());
+/// ```
+pub fn page_lsns(
+    datadir: &Path,
+) -> std::result::Result<BTreeMap<(u32, u64), u64>, innodb_page::Error> {
+    use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
+    let files = innodb_page::datadir::scan(datadir)?;
+    let mut out = BTreeMap::new();
+    for g in files.tablespace_groups() {
+        let ts = Tablespace::open_with(
+            &g,
+            OpenOptions {
+                mode: ReadMode::Pread,
+                allow_partial_tail: true,
+            },
+        )?;
+        let id = ts.format().space_id;
+        let chunks = ts.par_map_chunks(1 << 20, |c| {
+            c.pages()
+                .map(|(n, p)| (n, p.lsn().get()))
+                .collect::<Vec<_>>()
+        })?;
+        for (n, l) in chunks.into_iter().flatten() {
+            out.insert((id, n), l);
+        }
+    }
+    Ok(out)
+}
+
 /// A new empty directory `/tmp/xbsXXXXXX`, removed when dropped: short enough for a socket path.
 ///
 /// Use it for anything that will hold a sandbox (e.g. a restored datadir and the sandbox that

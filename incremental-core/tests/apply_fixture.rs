@@ -8,24 +8,12 @@ use std::path::{Path, PathBuf};
 
 use incremental_core::apply::{self, ApplyError, ApplyOptions, Plan};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
+use incremental_core::sandbox::copy_dir;
 
 const FIX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/data/mariadb-10.11/backup"
 );
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
 
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
@@ -51,8 +39,8 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let d = tempfile::tempdir().unwrap();
     let base = d.path().join("base");
     let inc = d.path().join("inc");
-    copy_dir(&Path::new(FIX).join("full"), &base);
-    copy_dir(&Path::new(FIX).join("inc1"), &inc);
+    copy_dir(&Path::new(FIX).join("full"), &base).unwrap();
+    copy_dir(&Path::new(FIX).join("inc1"), &inc).unwrap();
     for t in ["t_comp", "t_crc32", "t_zip1"] {
         for ext in ["delta", "meta"] {
             fs::remove_file(inc.join(format!("fx/{t}.ibd.{ext}"))).unwrap();
@@ -124,7 +112,7 @@ fn new_tablespaces_without_page_0_are_refused() {
     // pages, no page 0, so they cannot create the tablespaces: refused (a wrong base).
     let d = tempfile::tempdir().unwrap();
     let base = d.path().join("base");
-    copy_dir(&Path::new(FIX).join("full"), &base);
+    copy_dir(&Path::new(FIX).join("full"), &base).unwrap();
     let inc = Path::new(FIX).join("inc1");
     let e = refused(&base, &inc);
     assert!(
@@ -375,7 +363,7 @@ fn names_leading_out_are_refused() {
 fn ddl_markers_of_a_full_backup() {
     let d = tempfile::tempdir().unwrap();
     let base = d.path().join("base");
-    copy_dir(&Path::new(FIX).join("full"), &base);
+    copy_dir(&Path::new(FIX).join("full"), &base).unwrap();
     let small = fs::read(base.join("fx/t_small.ibd")).unwrap();
     fs::write(base.join("fx/t_old.ibd"), &small).unwrap();
     fs::write(base.join("fx/t_old.frm"), b"frm").unwrap();

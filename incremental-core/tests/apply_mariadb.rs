@@ -18,6 +18,7 @@ use std::time::Instant;
 
 use incremental_core::apply::{self, ApplyOptions};
 use incremental_core::progress::{Cancel, NoProgress};
+use incremental_core::sandbox::copy_dir;
 use incremental_core::sandbox::{short_tempdir, PageSize, Sandbox, SandboxOptions};
 
 static ONE_SERVER: Mutex<()> = Mutex::new(());
@@ -29,19 +30,6 @@ fn arg(name: &str, path: &Path) -> OsString {
     let mut a = OsString::from(format!("--{name}="));
     a.push(path);
     a
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-    }
 }
 
 /// Relative path → hash of the content, for every file under `dir`.
@@ -175,13 +163,13 @@ fn scenario(ps: PageSize) {
 
     // mariabackup --prepare on copies (it deletes the .delta files it applies).
     let mb = w.join("mb");
-    copy_dir(&full, &mb);
+    copy_dir(&full, &mb).unwrap();
     server
         .mariabackup([OsString::from("--prepare"), arg("target-dir", &mb)])
         .expect("mariabackup --prepare full");
     for inc in [&inc1, &inc2] {
         let copy = w.join(format!("mb-{}", inc.file_name().unwrap().to_string_lossy()));
-        copy_dir(inc, &copy);
+        copy_dir(inc, &copy).unwrap();
         server
             .mariabackup([
                 OsString::from("--prepare"),
@@ -193,7 +181,7 @@ fn scenario(ps: PageSize) {
 
     // xb: one pass over both incrementals.
     let xb = w.join("xb");
-    copy_dir(&full, &xb);
+    copy_dir(&full, &xb).unwrap();
     let (before1, before2) = (tree(&inc1), tree(&inc2));
     let report = apply::prepare(
         &xb,
@@ -254,7 +242,7 @@ fn scenario(ps: PageSize) {
     // A server started on the result recovers the newest redo and has the source's data.
     let run = short_tempdir().unwrap();
     let restored = w.join("restored");
-    copy_dir(&xb, &restored);
+    copy_dir(&xb, &restored).unwrap();
     let mut started = Sandbox::on_datadir(run.path(), &restored, &opts).expect("start on result");
     let sums = started.checksum_tables(&tables).unwrap();
     started.stop().unwrap();
@@ -390,12 +378,12 @@ fn unprepared_base_with_only_file_records_after_its_redo_start() {
     server.stop().unwrap();
 
     let mb = w.join("mb");
-    copy_dir(&full, &mb);
+    copy_dir(&full, &mb).unwrap();
     server
         .mariabackup([OsString::from("--prepare"), arg("target-dir", &mb)])
         .expect("mariabackup --prepare full");
     let inc_copy = w.join("mb-inc");
-    copy_dir(&inc, &inc_copy);
+    copy_dir(&inc, &inc_copy).unwrap();
     server
         .mariabackup([
             OsString::from("--prepare"),
@@ -405,7 +393,7 @@ fn unprepared_base_with_only_file_records_after_its_redo_start() {
         .expect("mariabackup --prepare --incremental-dir");
 
     let xb = w.join("xb");
-    copy_dir(&full, &xb);
+    copy_dir(&full, &xb).unwrap();
     apply::prepare(
         &xb,
         std::slice::from_ref(&inc),
@@ -419,7 +407,7 @@ fn unprepared_base_with_only_file_records_after_its_redo_start() {
 
     let run = short_tempdir().unwrap();
     let restored = w.join("restored");
-    copy_dir(&xb, &restored);
+    copy_dir(&xb, &restored).unwrap();
     let mut started = Sandbox::on_datadir(run.path(), &restored, &opts).expect("start on result");
     let sums = started.checksum_tables(&tables).unwrap();
     started.stop().unwrap();

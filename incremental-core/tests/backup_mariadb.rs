@@ -6,7 +6,7 @@
 //! a server started on the result gives the source's `CHECKSUM TABLE`s; a page-overwrite merge
 //! of base + deltas reproduces the source's data files.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -19,9 +19,8 @@ use incremental_core::backup::{
 use incremental_core::delta::DeltaReader;
 use incremental_core::meta::Meta;
 use incremental_core::progress::{Cancel, NoProgress};
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
+use incremental_core::sandbox::{page_lsns, short_tempdir, Sandbox, SandboxOptions};
 use innodb_page::datadir;
-use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
 use innodb_page::Lsn;
 
 const TABLES: &[&str] = &["d.plain", "d.comp", "d.newt", "d.rebuilt"];
@@ -36,36 +35,6 @@ fn arg(name: &str, p: &Path) -> OsString {
     let mut a = OsString::from(format!("--{name}="));
     a.push(p);
     a
-}
-
-/// (space id, page) → LSN for every page of every tablespace of a datadir.
-fn page_lsns(dir: &Path) -> BTreeMap<(u32, u64), u64> {
-    let files = datadir::scan(dir).unwrap();
-    let mut out = BTreeMap::new();
-    for g in files.tablespace_groups() {
-        let ts = Tablespace::open_with(
-            &g,
-            OpenOptions {
-                mode: ReadMode::Pread,
-                allow_partial_tail: true,
-            },
-        )
-        .unwrap();
-        let id = ts.format().space_id;
-        for chunk in ts
-            .par_map_chunks(1 << 20, |c| {
-                c.pages()
-                    .map(|(n, p)| (n, p.lsn().get()))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap()
-        {
-            for (n, l) in chunk {
-                out.insert((id, n), l);
-            }
-        }
-    }
-    out
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -172,7 +141,7 @@ fn full_then_incrementals_by_scan_and_bitmap_prepare_and_restore() {
     assert_eq!(rf.method, Method::Full);
     assert!(full.join("d/plain.ibd").exists() && full.join("d/m.MAI").exists());
     assert!(!full.join("ibtmp1").exists());
-    let lsns_before = page_lsns(&dd);
+    let lsns_before = page_lsns(&dd).unwrap();
 
     // DML and DDL, then a clean stop.
     server.start().unwrap();
@@ -217,7 +186,7 @@ fn full_then_incrementals_by_scan_and_bitmap_prepare_and_restore() {
     // Incremental by bitmap: the test writes the bitmap from the pages it knows changed (LSN
     // differs from before, new pages; and the pages at or above the threshold, which a tracker
     // run ending there flags), plus unchanged pages the LSN test must filter out.
-    let after = page_lsns(&dd);
+    let after = page_lsns(&dd).unwrap();
     let threshold = rs.selection_lsn.get();
     let mut run = lsn_bitmap::ChangedPages::new();
     for (&(space, page), &lsn) in &after {

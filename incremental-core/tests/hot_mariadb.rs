@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -28,6 +27,7 @@ use incremental_core::backup::{BackupError, BackupOptions, Incremental};
 use incremental_core::load::mysql::prelude::Queryable;
 use incremental_core::load::{self, Load};
 use incremental_core::progress::{Cancel, NoProgress};
+use incremental_core::sandbox::copy_dir;
 use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 use innodb_page::Lsn;
 
@@ -61,19 +61,6 @@ fn arg(name: &str, path: &Path) -> OsString {
     let mut a = OsString::from(format!("--{name}="));
     a.push(path);
     a
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-    }
 }
 
 fn checksums(socket: &Path) -> BTreeMap<String, String> {
@@ -219,7 +206,7 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
 
     // 1: xb prepare (one pass) + the server's own crash recovery
     let merged = work.join("merged");
-    copy_dir(&full, &merged);
+    copy_dir(&full, &merged).unwrap();
     apply::prepare(
         &merged,
         &[inc1.clone(), inc2.clone()],
@@ -233,9 +220,9 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
 
     // 2: mariabackup --prepare on copies of our backups
     let mb = work.join("mb");
-    copy_dir(&full, &mb.join("full"));
-    copy_dir(&inc1, &mb.join("inc1"));
-    copy_dir(&inc2, &mb.join("inc2"));
+    copy_dir(&full, &mb.join("full")).unwrap();
+    copy_dir(&inc1, &mb.join("inc1")).unwrap();
+    copy_dir(&inc2, &mb.join("inc2")).unwrap();
     sb.mariabackup(["--prepare".into(), arg("target-dir", &mb.join("full"))])
         .expect("mariabackup --prepare of our full");
     for inc in ["inc1", "inc2"] {
@@ -409,7 +396,7 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
 
     // 1: xb prepare (one pass; DDL files processed) + the server's crash recovery
     let merged = work.join("merged");
-    copy_dir(&full, &merged);
+    copy_dir(&full, &merged).unwrap();
     apply::prepare(
         &merged,
         &[inc1.clone(), inc2.clone()],
@@ -433,9 +420,9 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
 
     // 2: mariabackup --prepare on copies of our backups
     let mb = work.join("mb");
-    copy_dir(&full, &mb.join("full"));
-    copy_dir(&inc1, &mb.join("inc1"));
-    copy_dir(&inc2, &mb.join("inc2"));
+    copy_dir(&full, &mb.join("full")).unwrap();
+    copy_dir(&inc1, &mb.join("inc1")).unwrap();
+    copy_dir(&inc2, &mb.join("inc2")).unwrap();
     sb.mariabackup(["--prepare".into(), arg("target-dir", &mb.join("full"))])
         .expect("mariabackup --prepare of our full");
     for inc in ["inc1", "inc2"] {

@@ -21,9 +21,7 @@ use std::time::{Duration, Instant};
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{BackupOptions, BackupPlan, BackupReport, Incremental, Method};
 use incremental_core::progress::{Cancel, NoProgress};
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
-use innodb_page::datadir;
-use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
+use incremental_core::sandbox::{self, short_tempdir, Sandbox, SandboxOptions};
 use innodb_page::Lsn;
 use lsn_bitmap::track::{TrackEvent, TrackObserver, TrackOptions, Tracker};
 use lsn_bitmap::{BitmapDir, Error, WriterOptions};
@@ -87,32 +85,11 @@ fn track_to(t: &mut Tracker, ev: &Events, lsn: u64) {
 
 /// (space id, page) → LSN for every page of every tablespace of a datadir.
 fn page_lsns(dir: &Path) -> BTreeMap<(u32, u32), u64> {
-    let files = datadir::scan(dir).unwrap();
-    let mut out = BTreeMap::new();
-    for g in files.tablespace_groups() {
-        let ts = Tablespace::open_with(
-            &g,
-            OpenOptions {
-                mode: ReadMode::Pread,
-                allow_partial_tail: true,
-            },
-        )
-        .unwrap();
-        let id = ts.format().space_id;
-        for chunk in ts
-            .par_map_chunks(1 << 20, |c| {
-                c.pages()
-                    .map(|(n, p)| (n, p.lsn().get()))
-                    .collect::<Vec<_>>()
-            })
-            .unwrap()
-        {
-            for (n, l) in chunk {
-                out.insert((id, n as u32), l);
-            }
-        }
-    }
-    out
+    sandbox::page_lsns(dir)
+        .unwrap()
+        .into_iter()
+        .map(|((id, n), l)| ((id, n as u32), l))
+        .collect()
 }
 
 fn load(server: &Sandbox, batch: u32) {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use incremental_core::backup_info::{BackupInfo, Method};
 use incremental_core::delta::{DeltaWriter, PageSize};
 use incremental_core::meta::{Dialect, Meta};
+use incremental_core::sandbox::copy_dir;
 use innodb_page::Lsn;
 
 const XB: &str = env!("CARGO_BIN_EXE_xb");
@@ -146,19 +147,6 @@ fn make_chain(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (base, inc1, inc2)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-    }
-}
-
 fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for e in fs::read_dir(dir).unwrap() {
@@ -253,7 +241,7 @@ fn kill_9_at_random_points_then_rerun_is_byte_identical() {
     let d = tempfile::tempdir().unwrap();
     let (base, inc1, inc2) = make_chain(d.path());
     let reference = d.path().join("reference");
-    copy_dir(&base, &reference);
+    copy_dir(&base, &reference).unwrap();
     let st = prepare(&reference, &[&inc1, &inc2]).status().unwrap();
     assert!(st.success());
     let want = tree(&reference);
@@ -261,7 +249,7 @@ fn kill_9_at_random_points_then_rerun_is_byte_identical() {
 
     // Timing of a slowed-down run, to spread the kills over it.
     let probe = d.path().join("probe");
-    copy_dir(&base, &probe);
+    copy_dir(&base, &probe).unwrap();
     let t = Instant::now();
     let st = prepare(&probe, &[&inc1, &inc2])
         .env("XB_TEST_APPLY_DELAY_US", "15000")
@@ -282,7 +270,7 @@ fn kill_9_at_random_points_then_rerun_is_byte_identical() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let work = d.path().join(format!("work{round}"));
-        copy_dir(&base, &work);
+        copy_dir(&base, &work).unwrap();
         let mut child = prepare(&work, &[&inc1, &inc2])
             .env("XB_TEST_APPLY_DELAY_US", "15000")
             .stdout(Stdio::null())

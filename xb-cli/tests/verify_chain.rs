@@ -109,7 +109,7 @@ fn verify_a_real_chain_and_catch_what_breaks_it() {
 
     // A corrupt byte in a page of a delta: exit 1, the delta and the page named.
     let bad = w("inc1-corrupt");
-    copy_dir(&inc1, &bad);
+    copy_dir(&inc1, &bad).unwrap();
     let delta = bad.join("shop/orders.ibd.delta");
     let pages = delta_pages(&delta, 16384);
     let (page_no, offset) = *pages.last().expect("orders changed in inc1");
@@ -134,7 +134,7 @@ fn verify_a_real_chain_and_catch_what_breaks_it() {
 
     // A .meta naming another tablespace (the compressed table's space id on the orders delta).
     let bad = w("inc1-meta");
-    copy_dir(&inc1, &bad);
+    copy_dir(&inc1, &bad).unwrap();
     let meta = bad.join("shop/orders.ibd.meta");
     let notes_meta = fs::read_to_string(bad.join("shop/notes.ibd.meta")).unwrap();
     let notes_id = notes_meta

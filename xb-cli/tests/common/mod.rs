@@ -7,6 +7,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[allow(unused_imports)] // each test binary uses a part
+pub use incremental_core::sandbox::copy_dir;
 use incremental_core::sandbox::Sandbox;
 
 /// What `xb` did: exit code, stdout, stderr.
@@ -99,20 +101,6 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
     out
-}
-
-/// Copies the tree `from` into the new directory `to`.
-pub fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let dst = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &dst);
-        } else {
-            fs::copy(&p, &dst).unwrap();
-        }
-    }
 }
 
 /// `.delta` files of an incremental (relative paths), sorted.
