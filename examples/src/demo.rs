@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 /// Any failure of the demo, as text (it is a program for people, not a library API).
 pub type Error = Box<dyn std::error::Error>;

@@ -36,9 +36,9 @@ fn datadir(root: &Path) -> PathBuf {
 
 fn backup(datadir: &Path, target: &Path, base: Option<&Path>) {
     let mut opts = BackupOptions::new(datadir);
-    opts.incremental = base.map(|b| Incremental::Basedir(b.to_path_buf()));
-    // The fixture's pages carry LSNs above its checkpoint: only a scan finds them.
-    opts.force_scan = true;
+    opts.set_incremental(base.map(|b| Incremental::Basedir(b.to_path_buf())))
+        // The fixture's pages carry LSNs above its checkpoint: only a scan finds them.
+        .set_force_scan(true);
     let plan = BackupPlan::new(&opts).unwrap();
     let mut sink = DirSink::new(target).unwrap().sync(false);
     plan.run(&mut sink, &NoProgress, &Cancel::new()).unwrap();

@@ -44,10 +44,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = d.verify();
     }
     if header & 1 == 1 {
-        let opts = WriterOptions {
-            max_file_size: 8192,
-            sync: false,
-        };
+        let opts = WriterOptions::default().max_file_size(8192).sync(false);
         let _ = BitmapWriter::open(&dir, opts);
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,8 +1,8 @@
 //! The `xtrabackup_checkpoints` and `xtrabackup_info` parsers on arbitrary bytes: no panic,
 //! and what they accept survives a write and a new parse.
 #![no_main]
-use incremental_core::checkpoints::Checkpoints;
-use incremental_core::info::Info;
+use incremental_core::format::checkpoints::Checkpoints;
+use incremental_core::format::info::Info;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 #![no_main]
 use std::io::Cursor;
 
-use incremental_core::delta::{
+use incremental_core::format::delta::{
     validate, Checks, DeltaIndex, DeltaReader, DeltaWriter, PageSize, SeekDeltaWriter,
 };
 use libfuzzer_sys::fuzz_target;

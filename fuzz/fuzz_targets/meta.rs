@@ -1,7 +1,7 @@
 //! The `.meta` parser on arbitrary bytes: no panic, and what it accepts survives a write and a
 //! new parse in both dialects.
 #![no_main]
-use incremental_core::meta::{Dialect, Meta};
+use incremental_core::format::{meta::Meta, Dialect};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(m.physical_page_size() <= m.page_size);
-    let pxb = m.to_bytes(Dialect::XtraBackup);
+    let pxb = m.to_bytes(Dialect::Pxb80);
     assert_eq!(Meta::parse(&pxb).unwrap(), m);
     let mb = m.to_bytes(Dialect::MariaDb);
     let back = Meta::parse(&mb).unwrap();

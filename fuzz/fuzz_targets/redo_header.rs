@@ -38,11 +38,9 @@ fuzz_target!(|data: &[u8]| {
         let _ = (b.checksum(), b.is_valid_at(Lsn::new(start), true, true));
     }
     // Block scan over the body as a sequence of blocks.
-    let rules = ScanRules {
-        check_epoch: ctl & 1 != 0,
-        mask_len_bit15: ctl & 2 != 0,
-        max_blocks: (ctl >> 8) % 64,
-    };
+    let rules = ScanRules::new((ctl >> 8) % 64)
+        .check_epoch(ctl & 1 != 0)
+        .mask_len_bit15(ctl & 2 != 0);
     let _ = block::scan(Lsn::new(start), rules, |l, buf| {
         let i = usize::try_from(l.wrapping_sub(start - start % 512) / 512).unwrap_or(usize::MAX);
         match i

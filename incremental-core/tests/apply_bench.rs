@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use incremental_core::apply::{self, ApplyOptions};
+use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, NoProgress};
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 /// Waits until purge has caught up (no history left) and persistent statistics are not being
 /// recalculated, then checkpoints: no page changes while the next backup runs, so its `to_lsn`
@@ -49,12 +49,12 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn xb(base: &Path, incs: &[PathBuf]) -> (f64, apply::ApplyReport) {
+fn xb(base: &Path, incs: &[PathBuf]) -> (f64, prepare::PrepareReport) {
     let t = Instant::now();
-    let r = apply::prepare(
+    let r = prepare::prepare(
         base,
         incs,
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )

@@ -6,9 +6,10 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use incremental_core::apply::{self, ApplyError, ApplyOptions, Plan};
+use incremental_core::prepare::{self, Plan, PrepareError, PrepareOptions};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
-use incremental_core::sandbox::copy_dir;
+use incremental_core::Remedy;
+use xb_testkit::sandbox::copy_dir;
 
 const FIX: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -49,18 +50,18 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     (d, base, inc)
 }
 
-fn run(base: &Path, incs: &[PathBuf]) -> Result<apply::ApplyReport, ApplyError> {
-    apply::prepare(
+fn run(base: &Path, incs: &[PathBuf]) -> Result<prepare::PrepareReport, PrepareError> {
+    prepare::prepare(
         base,
         incs,
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )
 }
 
 /// Runs a prepare that must fail, checks that neither the target nor the incremental changed.
-fn refused(base: &Path, inc: &Path) -> ApplyError {
+fn refused(base: &Path, inc: &Path) -> PrepareError {
     let (b, i) = (tree(base), tree(inc));
     let e = run(base, &[inc.to_path_buf()]).unwrap_err();
     assert_eq!(tree(base), b, "target changed by a refused prepare ({e})");
@@ -100,7 +101,7 @@ fn fixture_merge_equals_mariabackup_prepare() {
     assert!(info.contains("innodb_to_lsn = 15297519\n"));
     // Again: refused as already applied, nothing changes.
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::AlreadyApplied { .. }), "{e}");
+    assert!(matches!(e, PrepareError::AlreadyApplied { .. }), "{e}");
     // The synthetic full is a valid base for the safety rule (its redo starts at to_lsn).
     let bi = fs::read_to_string(base.join("xb_backup_info")).unwrap();
     assert!(bi.contains("redo_start_lsn = 15297519\n"), "{bi}");
@@ -144,7 +145,7 @@ fn corrupt_and_truncated_deltas_are_refused() {
     bad[16384 + 7] = 9;
     fs::write(&delta, &bad).unwrap();
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::BadPage { page_no: 3, .. }), "{e}");
+    assert!(matches!(e, PrepareError::BadPage { page_no: 3, .. }), "{e}");
 
     // Trailing garbage.
     let mut bad = good.clone();
@@ -169,7 +170,7 @@ fn wrong_or_missing_meta_is_refused() {
     assert!(e.to_string().contains("space id 99"), "{e}");
     fs::remove_file(&meta).unwrap();
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::MissingMeta { .. }), "{e}");
+    assert!(matches!(e, PrepareError::MissingMeta { .. }), "{e}");
 }
 
 #[test]
@@ -178,23 +179,23 @@ fn broken_chain_partial_and_states_are_refused() {
     let ck = inc.join("xtrabackup_checkpoints");
     edit(&ck, "from_lsn = 2500178", "from_lsn = 2500100");
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::ChainBroken { .. }), "{e}");
+    assert!(matches!(e, PrepareError::ChainBroken { .. }), "{e}");
     edit(&ck, "from_lsn = 2500100", "from_lsn = 2500178");
     // The incremental given as a target.
     let e = refused(&inc, &inc);
-    assert!(matches!(e, ApplyError::BaseState { .. }), "{e}");
+    assert!(matches!(e, PrepareError::BaseState { .. }), "{e}");
     // A full given as an incremental.
     let e = refused(&base, &base);
-    assert!(matches!(e, ApplyError::NotIncremental { .. }), "{e}");
+    assert!(matches!(e, PrepareError::NotIncremental { .. }), "{e}");
     // Partial base, partial incremental.
     edit(&base.join("xtrabackup_info"), "partial = N", "partial = Y");
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::Partial { .. }), "{e}");
+    assert!(matches!(e, PrepareError::Partial { .. }), "{e}");
     assert!(e.to_string().contains("partial backup"), "{e}");
     edit(&base.join("xtrabackup_info"), "partial = Y", "partial = N");
     edit(&inc.join("xtrabackup_info"), "partial = N", "partial = Y");
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::Partial { .. }), "{e}");
+    assert!(matches!(e, PrepareError::Partial { .. }), "{e}");
 }
 
 #[test]
@@ -214,7 +215,7 @@ fn unsafe_merge_is_refused_unless_the_base_is_prepared() {
     );
     let e = refused(&base, &inc);
     let msg = e.to_string();
-    assert!(matches!(e, ApplyError::UnsafeMerge { .. }), "{msg}");
+    assert!(matches!(e, PrepareError::UnsafeMerge { .. }), "{msg}");
     assert!(msg.contains("2600000") && msg.contains("2500178"), "{msg}");
     // Its redo (16 bytes of records, ending at 2500194) cannot hold the range up to 2600000.
     assert!(msg.contains("cannot be checked"), "{msg}");
@@ -281,9 +282,9 @@ fn redo_between_redo_start_and_to_lsn_is_checked() {
     let small = fs::read(base.join("fx/t_small.ibd")).unwrap();
     let space = small[37];
     assert_eq!(&small[34..37], &[0, 0, 0]);
-    let delta = incremental_core::delta::DeltaFile::open(
+    let delta = incremental_core::format::delta::DeltaFile::open(
         inc.join("fx/t_small.ibd.delta"),
-        incremental_core::delta::PageSize::DEFAULT,
+        incremental_core::format::delta::PageSize::DEFAULT,
     )
     .unwrap();
     let carried = delta.index().page_nos()[0] as u8;
@@ -295,7 +296,7 @@ fn redo_between_redo_start_and_to_lsn_is_checked() {
     let e = refused(&base, &inc);
     let msg = e.to_string();
     match &e {
-        ApplyError::UnsafeMerge { first_page, .. } => assert_eq!(
+        PrepareError::UnsafeMerge { first_page, .. } => assert_eq!(
             *first_page,
             Some((
                 u32::from(space),
@@ -347,7 +348,7 @@ fn names_leading_out_are_refused() {
     // A rename marker pointing outside.
     fs::write(inc.join("fx/t_small.ren"), "../../../etc/evil").unwrap();
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::BadName { .. }), "{e}");
+    assert!(matches!(e, PrepareError::BadName { .. }), "{e}");
     fs::remove_file(inc.join("fx/t_small.ren")).unwrap();
     // A database directory of the target that is a symlink to elsewhere.
     let outside = d.path().join("outside");
@@ -355,7 +356,7 @@ fn names_leading_out_are_refused() {
     std::os::unix::fs::symlink(&outside, base.join("fx")).unwrap();
     let before = tree(&outside);
     let e = refused(&base, &inc);
-    assert!(matches!(e, ApplyError::SymlinkOutside { .. }), "{e}");
+    assert!(matches!(e, PrepareError::SymlinkOutside { .. }), "{e}");
     assert_eq!(tree(&outside), before);
 }
 
@@ -387,7 +388,7 @@ fn ddl_markers_of_a_full_backup() {
     // Not prepared: the state stays full-backuped, the checkpoints untouched.
     assert_eq!(fs::read(base.join("xtrabackup_checkpoints")).unwrap(), ck);
     // Nothing left to do.
-    let plan = Plan::new(&base, &[], &ApplyOptions::default()).unwrap();
+    let plan = Plan::new(&base, &[], &PrepareOptions::default()).unwrap();
     assert_eq!(plan.summary().steps, 0);
 }
 
@@ -409,21 +410,31 @@ fn interrupted_apply_resumes_and_refuses_other_arguments() {
     run(&reference, &[inc2]).unwrap();
 
     let cancel = Cancel::new();
-    let plan = Plan::new(&base, std::slice::from_ref(&inc), &ApplyOptions::default()).unwrap();
+    let plan = Plan::new(
+        &base,
+        std::slice::from_ref(&inc),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
     let e = plan
         .execute(&CancelOnFirstFile(cancel.clone()), &cancel)
         .unwrap_err();
-    assert!(matches!(e, ApplyError::Cancelled));
-    assert!(base.join(apply::JOURNAL).exists());
+    assert!(matches!(e, PrepareError::Cancelled));
+    assert!(base.join(prepare::JOURNAL).exists());
     // Another prepare of this target is refused while the journal is there.
     let e = run(&base, &[]).unwrap_err();
-    assert!(matches!(e, ApplyError::PendingOther { .. }), "{e}");
-    assert!(e.to_string().contains("--incremental-dir"), "{e}");
+    assert!(matches!(e, PrepareError::PendingOther { .. }), "{e}");
+    assert_eq!(e.remedy(), Some(Remedy::RerunPendingPrepare), "{e}");
     // The same one resumes and ends like an uninterrupted run.
-    let plan = Plan::new(&base, std::slice::from_ref(&inc), &ApplyOptions::default()).unwrap();
+    let plan = Plan::new(
+        &base,
+        std::slice::from_ref(&inc),
+        &PrepareOptions::default(),
+    )
+    .unwrap();
     assert!(plan.summary().resumed);
     let r = plan.execute(&NoProgress, &Cancel::new()).unwrap();
     assert!(r.resumed);
-    assert!(!base.join(apply::JOURNAL).exists());
+    assert!(!base.join(prepare::JOURNAL).exists());
     assert_eq!(tree(&base), tree(&reference));
 }

@@ -2,7 +2,7 @@
 //!
 //! On a quiescent server (checkpointed before each backup), with plain, compressed and classic
 //! crc32 tables, and CREATE, DROP, RENAME (also across databases, and a name swap) and TRUNCATE
-//! between backups: a mariabackup full and two incrementals are merged by `apply::prepare`; the
+//! between backups: a mariabackup full and two incrementals are merged by `prepare::prepare`; the
 //! `.ibd` files must equal those of `mariabackup --prepare` on copies byte for byte, a server
 //! started on the result must give the source's `CHECKSUM TABLE`, and the incrementals must be
 //! unchanged. Needs MariaDB (fails without it). The tests take a lock so that only one server
@@ -16,10 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use incremental_core::apply::{self, ApplyOptions};
+use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, NoProgress};
-use incremental_core::sandbox::copy_dir;
-use incremental_core::sandbox::{short_tempdir, PageSize, Sandbox, SandboxOptions};
+use xb_testkit::sandbox::copy_dir;
+use xb_testkit::sandbox::{short_tempdir, PageSize, Sandbox, SandboxOptions};
 
 static ONE_SERVER: Mutex<()> = Mutex::new(());
 
@@ -183,10 +183,10 @@ fn scenario(ps: PageSize) {
     let xb = w.join("xb");
     copy_dir(&full, &xb).unwrap();
     let (before1, before2) = (tree(&inc1), tree(&inc2));
-    let report = apply::prepare(
+    let report = prepare::prepare(
         &xb,
         &[inc1.clone(), inc2.clone()],
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )
@@ -194,7 +194,7 @@ fn scenario(ps: PageSize) {
     assert!(report.pages_written > 0, "{report:?}");
     assert_eq!(tree(&inc1), before1, "inc1 must not change");
     assert_eq!(tree(&inc2), before2, "inc2 must not change");
-    assert!(!xb.join(apply::JOURNAL).exists());
+    assert!(!xb.join(prepare::JOURNAL).exists());
 
     let (ours, theirs) = (ibd_files(&xb), ibd_files(&mb));
     assert_eq!(
@@ -228,10 +228,10 @@ fn scenario(ps: PageSize) {
 
     // Applying again is refused, and changes nothing.
     let snapshot = tree(&xb);
-    let e = apply::prepare(
+    let e = prepare::prepare(
         &xb,
         std::slice::from_ref(&inc2),
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )
@@ -394,10 +394,10 @@ fn unprepared_base_with_only_file_records_after_its_redo_start() {
 
     let xb = w.join("xb");
     copy_dir(&full, &xb).unwrap();
-    apply::prepare(
+    prepare::prepare(
         &xb,
         std::slice::from_ref(&inc),
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )

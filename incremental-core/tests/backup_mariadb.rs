@@ -16,12 +16,12 @@ use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
     BackupError, BackupOptions, BackupPlan, BackupReport, Incremental, Method,
 };
-use incremental_core::delta::DeltaReader;
-use incremental_core::meta::Meta;
+use incremental_core::format::delta::DeltaReader;
+use incremental_core::format::meta::Meta;
 use incremental_core::progress::{Cancel, NoProgress};
-use incremental_core::sandbox::{page_lsns, short_tempdir, Sandbox, SandboxOptions};
 use innodb_page::datadir;
 use innodb_page::Lsn;
+use xb_testkit::sandbox::{page_lsns, short_tempdir, Sandbox, SandboxOptions};
 
 const TABLES: &[&str] = &["d.plain", "d.comp", "d.newt", "d.rebuilt"];
 
@@ -164,8 +164,8 @@ fn full_then_incrementals_by_scan_and_bitmap_prepare_and_restore() {
 
     // Incremental by scan.
     let mut o = BackupOptions::new(&dd);
-    o.incremental = Some(Incremental::Basedir(full.clone()));
-    o.force_scan = true;
+    o.set_incremental(Some(Incremental::Basedir(full.clone())))
+        .set_force_scan(true);
     let inc_scan = w.join("inc_scan");
     let rs = backup(&o, &inc_scan).unwrap();
     assert_eq!(rs.method, Method::Scan);
@@ -199,19 +199,13 @@ fn full_then_incrementals_by_scan_and_bitmap_prepare_and_restore() {
     }
     let bm = w.join("bitmaps");
     fs::create_dir(&bm).unwrap();
-    let mut wr = lsn_bitmap::BitmapWriter::open(
-        &bm,
-        lsn_bitmap::WriterOptions {
-            sync: false,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut wr =
+        lsn_bitmap::BitmapWriter::open(&bm, lsn_bitmap::WriterOptions::default().sync(false))
+            .unwrap();
     wr.start_file(Lsn(threshold)).unwrap();
     wr.write_run(rs.to_lsn, &run).unwrap();
     drop(wr);
-    o.force_scan = false;
-    o.bitmap_dir = Some(bm.clone());
+    o.set_force_scan(false).set_bitmap_dir(bm.clone());
     let inc_bm = w.join("inc_bm");
     let rb = backup(&o, &inc_bm).unwrap();
     assert_eq!(rb.method, Method::Bitmap, "{}", rb.fallback_reason);
@@ -277,10 +271,10 @@ fn full_then_incrementals_by_scan_and_bitmap_prepare_and_restore() {
     copy_dir(&full, &xbp);
     let inc_copy2 = w.join("inc_copy2");
     copy_dir(&inc_bm, &inc_copy2);
-    incremental_core::apply::prepare(
+    incremental_core::prepare::prepare(
         &xbp,
         &[inc_copy2],
-        &incremental_core::apply::ApplyOptions::default(),
+        &incremental_core::prepare::PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )

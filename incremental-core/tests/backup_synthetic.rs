@@ -7,12 +7,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use incremental_core::backup::sink::DirSink;
-use incremental_core::backup::{BackupError, BackupOptions, BackupPlan, Incremental, Method};
-use incremental_core::backup_info::BackupInfo;
-use incremental_core::checkpoints::{BackupType, Checkpoints};
-use incremental_core::delta::{DeltaReader, PageSize};
-use incremental_core::meta::Meta;
+use incremental_core::backup::{
+    BackupError, BackupOptions, BackupPlan, Filter, Incremental, Method,
+};
+use incremental_core::format::backup_info::BackupInfo;
+use incremental_core::format::checkpoints::{BackupType, Checkpoints};
+use incremental_core::format::delta::{DeltaReader, PageSize};
+use incremental_core::format::meta::Meta;
 use incremental_core::progress::{Cancel, NoProgress};
+use incremental_core::Remedy;
 use innodb_page::checksum::{stamp, Algorithm};
 use innodb_page::Lsn;
 use proptest::prelude::*;
@@ -214,8 +217,7 @@ fn any_chunk_size_and_thread_count_give_the_same_backup() {
         .enumerate()
     {
         let mut o = BackupOptions::new(s.root());
-        o.chunk_bytes = chunk;
-        o.parallel = parallel;
+        o.set_chunk_bytes(chunk).set_parallel(parallel);
         let full = t.path().join(format!("full{i}"));
         let r = backup(&o, &full).unwrap();
         assert_eq!(r.pages_copied(), 4 + 3 + 9);
@@ -227,8 +229,8 @@ fn any_chunk_size_and_thread_count_give_the_same_backup() {
                 "{f}"
             );
         }
-        o.incremental = Some(Incremental::Lsn(Lsn::new(CKPT)));
-        o.force_scan = true;
+        o.set_incremental(Some(Incremental::Lsn(Lsn::new(CKPT))))
+            .set_force_scan(true);
         let inc = t.path().join(format!("inc{i}"));
         let r = backup(&o, &inc).unwrap();
         assert!(
@@ -258,7 +260,7 @@ fn corrupt_page_stops_the_backup_or_is_recorded() {
     let msg = e.to_string();
     assert!(msg.contains("t.ibd") && msg.contains("page 2"), "{msg}");
     let mut o = BackupOptions::new(s.root());
-    o.log_innodb_page_corruption = true;
+    o.set_log_innodb_page_corruption(true);
     let r = backup(&o, &t.path().join("b")).unwrap();
     let corrupt: Vec<u64> = r
         .tablespaces
@@ -269,8 +271,8 @@ fn corrupt_page_stops_the_backup_or_is_recorded() {
     let text = fs::read_to_string(t.path().join("b/innodb_corrupted_pages")).unwrap();
     assert_eq!(text, "db/t 5\n2\n");
     // an incremental copies a corrupt page whatever its LSN
-    o.incremental = Some(Incremental::Lsn(Lsn::new(CKPT)));
-    o.force_scan = true;
+    o.set_incremental(Some(Incremental::Lsn(Lsn::new(CKPT))))
+        .set_force_scan(true);
     let r = backup(&o, &t.path().join("c")).unwrap();
     let (_, pages) = merge(&s.path("db/t.ibd"), &t.path().join("c/db/t.ibd.delta"));
     assert_eq!(pages.into_iter().collect::<Vec<_>>(), vec![2]);
@@ -284,7 +286,9 @@ fn partial_backups_and_partial_bases() {
     fs::copy(s.path("db/t.ibd"), s.path("other/u.ibd")).unwrap();
     let t = tempfile::tempdir().unwrap();
     let mut o = BackupOptions::new(s.root());
-    o.filter.databases = "db".into();
+    let mut filter = Filter::default();
+    filter.databases = "db".into();
+    o.set_filter(filter);
     backup(&o, &t.path().join("p")).unwrap();
     assert!(t.path().join("p/db/t.ibd").exists());
     assert!(!t.path().join("p/other/u.ibd").exists());
@@ -293,11 +297,11 @@ fn partial_backups_and_partial_bases() {
     assert!(xb.partial);
     assert_eq!(xb.databases, "db");
     let mut i = BackupOptions::new(s.root());
-    i.incremental = Some(Incremental::Basedir(t.path().join("p")));
+    i.set_incremental(Some(Incremental::Basedir(t.path().join("p"))));
     let e = backup(&i, &t.path().join("i1")).unwrap_err();
     assert!(matches!(e, BackupError::PartialBase { .. }), "{e}");
-    assert!(e.to_string().contains("--accept-partial-base"));
-    i.accept_partial_base = true;
+    assert_eq!(e.remedy(), Some(Remedy::AcceptPartialBase));
+    i.set_accept_partial_base(true);
     backup(&i, &t.path().join("i2")).unwrap();
     let xb = BackupInfo::read_dir(&t.path().join("i2")).unwrap().unwrap();
     assert!(xb.base_partial);
@@ -308,7 +312,7 @@ fn bitmap_fallback_is_recorded() {
     let s = Synth::new(1, 2, &[100]);
     let t = tempfile::tempdir().unwrap();
     let mut o = BackupOptions::new(s.root());
-    o.incremental = Some(Incremental::Lsn(Lsn::new(50)));
+    o.set_incremental(Some(Incremental::Lsn(Lsn::new(50))));
     let r = backup(&o, &t.path().join("i")).unwrap();
     assert_eq!(r.method, Method::Scan);
     assert!(
@@ -319,7 +323,7 @@ fn bitmap_fallback_is_recorded() {
     let xb = BackupInfo::read_dir(&t.path().join("i")).unwrap().unwrap();
     assert_eq!(xb.fallback_reason, r.fallback_reason);
     assert_eq!(xb.selection_lsn.get(), 50);
-    o.force_scan = true;
+    o.set_force_scan(true);
     let r = backup(&o, &t.path().join("j")).unwrap();
     assert_eq!(r.fallback_reason, "");
     assert_eq!(r.pages_copied(), 4 + 1 + 2);
@@ -351,14 +355,14 @@ proptest! {
         let c2 = CKPT + 200;
         write_log(&s.path("ib_logfile0"), c2);
         let mut o = BackupOptions::new(s.root());
-        o.incremental = Some(Incremental::Basedir(t.path().join("full")));
+        o.set_incremental(Some(Incremental::Basedir(t.path().join("full"))));
         let inc = t.path().join("inc");
         let r = backup(&o, &inc).unwrap();
         prop_assert_eq!(r.method, Method::Scan);
         // the same through a bitmap flagging the changed pages and a few unchanged ones
         let bm = t.path().join("bitmaps");
         fs::create_dir(&bm).unwrap();
-        let mut w = lsn_bitmap::BitmapWriter::open(&bm, lsn_bitmap::WriterOptions { sync: false, ..Default::default() }).unwrap();
+        let mut w = lsn_bitmap::BitmapWriter::open(&bm, lsn_bitmap::WriterOptions::default().sync(false)).unwrap();
         w.start_file(Lsn(CKPT)).unwrap();
         let mut run = lsn_bitmap::ChangedPages::new();
         for n in &expect[0] { run.insert(0, *n); }
@@ -369,7 +373,7 @@ proptest! {
         run.insert(5, 900); // past the end of the file
         w.write_run(Lsn(c2), &run).unwrap();
         drop(w);
-        o.bitmap_dir = Some(bm);
+        o.set_bitmap_dir(bm);
         let inc_bm = t.path().join("inc_bm");
         let rb = backup(&o, &inc_bm).unwrap();
         prop_assert_eq!(rb.method, Method::Bitmap);

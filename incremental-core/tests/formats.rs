@@ -5,14 +5,15 @@ use std::fs;
 use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
-use incremental_core::checkpoints::{self, BackupType, Checkpoints, Dialect as CpDialect};
-use incremental_core::delta::{
+use incremental_core::format::checkpoints::{self, BackupType, Checkpoints};
+use incremental_core::format::{Dialect as CpDialect, Dialect as MetaDialect};
+use incremental_core::format::delta::{
     validate, validate_file, Checks, DeltaFile, DeltaIndex, DeltaReader, DeltaSummary, DeltaWriter,
     PageSize, SeekDeltaWriter,
 };
-use incremental_core::error::{DeltaError, DeltaWriteError, Error};
-use incremental_core::info::Info;
-use incremental_core::meta::{self, Dialect as MetaDialect, Meta};
+use incremental_core::format::error::{DeltaError, DeltaWriteError, Error};
+use incremental_core::format::info::Info;
+use incremental_core::format::meta::{self, Meta};
 use innodb_page::Lsn;
 use proptest::prelude::*;
 
@@ -678,7 +679,7 @@ proptest! {
             .map(|z| PageSize::new(1024 << z).unwrap())
             .filter(|&z| z <= page_size);
         let m = Meta { page_size, zip_size, space_id, space_flags };
-        let dialect = if mariadb { MetaDialect::MariaDb } else { MetaDialect::XtraBackup };
+        let dialect = if mariadb { MetaDialect::MariaDb } else { MetaDialect::Pxb80 };
         let bytes = m.to_bytes(dialect);
         let back = Meta::parse(&bytes).unwrap();
         let expected = Meta { space_flags: if mariadb { None } else { space_flags }, ..m };

@@ -1,4 +1,4 @@
-//! Hot backups of a real MariaDB 10.11 under a write load (`incremental_core::load`: an
+//! Hot backups of a real MariaDB 10.11 under a write load (`xb_testkit::load`: an
 //! append-only table whose ids must stay 1..max, transfers whose sum is constant, updates of a
 //! table with a secondary index), slowed down so that the server checkpoints during them.
 //!
@@ -18,18 +18,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use incremental_core::apply::{self, ApplyOptions};
-use incremental_core::backup::hot::{
-    self, ConnectOptions, HotHooks, HotOptions, HotReport, Server,
-};
 use incremental_core::backup::sink::DirSink;
-use incremental_core::backup::{BackupError, BackupOptions, Incremental};
-use incremental_core::load::mysql::prelude::Queryable;
-use incremental_core::load::{self, Load};
-use incremental_core::progress::{Cancel, NoProgress};
-use incremental_core::sandbox::copy_dir;
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
-use innodb_page::Lsn;
+use incremental_core::backup::{
+    BackupError, BackupOptions, BackupPlan, BackupReport, ConnectOptions, HotOptions, HotReport,
+    Incremental,
+};
+use incremental_core::prepare::{self, PrepareOptions};
+use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
+use xb_testkit::load::Queryable;
+use xb_testkit::load::{self, Load};
+use xb_testkit::sandbox::copy_dir;
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 static ONE_SERVER: Mutex<()> = Mutex::new(());
 
@@ -73,23 +72,34 @@ struct Reference {
     sums: Mutex<Option<BTreeMap<String, String>>>,
 }
 
-impl HotHooks for Reference {
-    fn commits_blocked(&self, _end: Lsn) {
-        *self.sums.lock().unwrap() = Some(checksums(&self.socket));
+impl Progress for Reference {
+    fn event(&self, e: Event<'_>) {
+        if let Event::ConsistentPoint { .. } = e {
+            *self.sums.lock().unwrap() = Some(checksums(&self.socket));
+        }
     }
 }
 
-fn connect(sb: &Sandbox) -> Server {
-    Server::connect(
-        &ConnectOptions {
-            socket: Some(sb.socket()),
-            user: Some("root".into()),
-            no_defaults: true,
-            ..Default::default()
-        },
-        None,
-    )
-    .expect("connect to the sandbox")
+fn connect(sb: &Sandbox) -> ConnectOptions {
+    let mut c = ConnectOptions::new();
+    c.set_socket(sb.socket())
+        .set_user("root")
+        .set_no_defaults(true);
+    c
+}
+
+/// A hot backup's report, with its hot part at hand.
+#[derive(Debug)]
+struct Hot {
+    report: BackupReport,
+    hot: HotReport,
+}
+
+impl std::ops::Deref for Hot {
+    type Target = HotReport;
+    fn deref(&self) -> &HotReport {
+        &self.hot
+    }
 }
 
 fn hot_backup(
@@ -97,8 +107,8 @@ fn hot_backup(
     target: &Path,
     base: Option<&Path>,
     hot_opts: &HotOptions,
-    hooks: &dyn HotHooks,
-) -> Result<HotReport, BackupError> {
+    hooks: &dyn Progress,
+) -> Result<Hot, BackupError> {
     hot_backup_slowed(sb, target, base, hot_opts, hooks, 40)
 }
 
@@ -107,29 +117,26 @@ fn hot_backup_slowed(
     target: &Path,
     base: Option<&Path>,
     hot_opts: &HotOptions,
-    hooks: &dyn HotHooks,
+    hooks: &dyn Progress,
     delay_ms: u64,
-) -> Result<HotReport, BackupError> {
+) -> Result<Hot, BackupError> {
     let mut opts = BackupOptions::new(sb.datadir());
-    opts.incremental = base.map(|b| Incremental::Basedir(b.to_path_buf()));
-    opts.force_scan = true;
-    opts.chunk_bytes = 512 << 10;
-    opts.parallel = 2;
-    opts.read_delay = Some(Duration::from_millis(delay_ms));
-    let mut server = connect(sb);
+    opts.set_incremental(base.map(|b| Incremental::Basedir(b.to_path_buf())))
+        .set_force_scan(true)
+        .set_chunk_bytes(512 << 10)
+        .set_parallel(2)
+        .set_throttle(Some(Duration::from_millis(delay_ms)))
+        .set_connect(connect(sb))
+        .set_hot(hot_opts.clone());
+    let plan = BackupPlan::new(&opts)?;
+    assert!(plan.mode().is_hot(), "{}", plan.mode());
     let mut sink = DirSink::new(target).unwrap().sync(false);
-    hot::run(
-        &mut server,
-        &opts,
-        hot_opts,
-        &mut sink,
-        &NoProgress,
-        &Cancel::new(),
-        hooks,
-    )
+    let report = plan.run(&mut sink, hooks, &Cancel::new())?;
+    let hot = report.hot().expect("a hot backup's report").clone();
+    Ok(Hot { report, hot })
 }
 
-fn describe(what: &str, r: &HotReport) -> String {
+fn describe(what: &str, r: &Hot) -> String {
     format!(
         "{what}: to_lsn {} last_lsn {} end_lsn {} checkpoint after the copy {}, {} pages \
          copied, redo {} bytes, follower {:.0} MB/s vs server {:.2} MB/s, {:.1} s",
@@ -166,9 +173,9 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
     let running = Load::start(&sb.socket(), BIG_ROWS).unwrap();
     std::thread::sleep(Duration::from_millis(500));
     let h = HotOptions::default();
-    let rf = hot_backup(&sb, &full, None, &h, &hot::NoHooks).unwrap();
+    let rf = hot_backup(&sb, &full, None, &h, &NoProgress).unwrap();
     eprintln!("{}", describe("full", &rf));
-    let r1 = hot_backup(&sb, &inc1, Some(&full), &h, &hot::NoHooks).unwrap();
+    let r1 = hot_backup(&sb, &inc1, Some(&full), &h, &NoProgress).unwrap();
     eprintln!("{}", describe("inc1", &r1));
     let reference = Reference {
         socket: sb.socket(),
@@ -207,10 +214,10 @@ fn hot_full_and_incrementals_under_load_restore_exactly() {
     // 1: xb prepare (one pass) + the server's own crash recovery
     let merged = work.join("merged");
     copy_dir(&full, &merged).unwrap();
-    apply::prepare(
+    prepare::prepare(
         &merged,
         &[inc1.clone(), inc2.clone()],
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )
@@ -282,9 +289,11 @@ struct AllReference {
     sums: Mutex<Option<BTreeMap<String, String>>>,
 }
 
-impl HotHooks for AllReference {
-    fn commits_blocked(&self, _end: Lsn) {
-        *self.sums.lock().unwrap() = Some(all_checksums(&self.socket));
+impl Progress for AllReference {
+    fn event(&self, e: Event<'_>) {
+        if let Event::ConsistentPoint { .. } = e {
+            *self.sums.lock().unwrap() = Some(all_checksums(&self.socket));
+        }
     }
 }
 
@@ -355,8 +364,8 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
         let ddl = s.spawn(|| ddl_loop(&sb.socket(), &stop));
         let _stop = StopOnDrop(&stop);
         let h = HotOptions::default();
-        let rf = hot_backup(&sb, &full, None, &h, &hot::NoHooks).unwrap();
-        let r1 = hot_backup(&sb, &inc1, Some(&full), &h, &hot::NoHooks).unwrap();
+        let rf = hot_backup(&sb, &full, None, &h, &NoProgress).unwrap();
+        let r1 = hot_backup(&sb, &inc1, Some(&full), &h, &NoProgress).unwrap();
         let reference = AllReference {
             socket: sb.socket(),
             sums: Mutex::new(None),
@@ -397,10 +406,10 @@ fn hot_backups_with_ddl_during_them_restore_exactly() {
     // 1: xb prepare (one pass; DDL files processed) + the server's crash recovery
     let merged = work.join("merged");
     copy_dir(&full, &merged).unwrap();
-    apply::prepare(
+    prepare::prepare(
         &merged,
         &[inc1.clone(), inc2.clone()],
-        &ApplyOptions::default(),
+        &PrepareOptions::default(),
         &NoProgress,
         &Cancel::new(),
     )
@@ -459,13 +468,11 @@ fn a_follower_that_falls_behind_fails_the_backup_and_nothing_marks_it_complete()
     let running = Load::start(&sb.socket(), 5_000).unwrap();
     std::thread::sleep(Duration::from_millis(300));
     // the follower reads once at the start, then not before the end: "paused"
-    let paused = HotOptions {
-        poll_interval: Duration::from_secs(600),
-        ..HotOptions::default()
-    };
+    let mut paused = HotOptions::default();
+    paused.set_poll_interval(Duration::from_secs(600));
     let t0 = Instant::now();
     // slow enough that the server writes several times the log's capacity meanwhile
-    let err = hot_backup_slowed(&sb, &target, None, &paused, &hot::NoHooks, 120)
+    let err = hot_backup_slowed(&sb, &target, None, &paused, &NoProgress, 120)
         .expect_err("a backup whose redo was overwritten must fail");
     let stats = running.stop().unwrap();
     eprintln!(
@@ -499,7 +506,7 @@ fn a_follower_that_falls_behind_fails_the_backup_and_nothing_marks_it_complete()
         &work.join("again"),
         None,
         &HotOptions::default(),
-        &hot::NoHooks,
+        &NoProgress,
     )
     .expect("a hot backup with a running follower");
     assert!(work.join("again/xtrabackup_checkpoints").exists());

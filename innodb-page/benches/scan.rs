@@ -56,22 +56,10 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(bytes));
     g.sample_size(20);
 
-    let mmap = Tablespace::open_with(
-        &[&path],
-        OpenOptions {
-            mode: ReadMode::Mmap,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let pread = Tablespace::open_with(
-        &[&path],
-        OpenOptions {
-            mode: ReadMode::Pread,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mmap =
+        Tablespace::open_with(&[&path], OpenOptions::default().mode(ReadMode::Mmap)).unwrap();
+    let pread =
+        Tablespace::open_with(&[&path], OpenOptions::default().mode(ReadMode::Pread)).unwrap();
     assert_eq!(max_lsn(&mmap), (PAGES as u64 - 1) * 977);
     g.bench_function("xb_lsn_scan_mmap", |b| {
         b.iter(|| pool.install(|| black_box(max_lsn(&mmap))))

@@ -271,6 +271,7 @@ impl fmt::Display for Algorithm {
 
 /// Why a page cannot be checked without encryption keys or decompression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Unverifiable {
     /// MySQL TDE page (type 15 ENCRYPTED, 16 COMPRESSED_AND_ENCRYPTED or 17 ENCRYPTED_RTREE): the
     /// checksum and the trailer are those of the plaintext, which needs the keyring.
@@ -323,6 +324,7 @@ impl fmt::Display for Unverifiable {
 /// Why a page is corrupt. The stored and computed values are given so that a report can print
 /// e.g. "stored 0x.., crc32 0x.., innodb 0x..".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Corruption {
     /// The low 32 bits of the page LSN (bytes 20..24) are not repeated in the trailer
     /// (`S-4` in classic pages, `S-8` in plain full_crc32 pages): typically a torn write.
@@ -973,6 +975,7 @@ fn mariadb_lenient(f1: u32, f2: u32, lsn_high: u32, crc32: u32, new: u32, old: u
 
 /// Why [`stamp`] or [`recompute`] could not write a checksum.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum StampError {
     /// The buffer is not a page.
     #[error(transparent)]

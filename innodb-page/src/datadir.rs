@@ -13,14 +13,24 @@
 //!
 //! Everything else is listed as [`DatadirFiles::other`]: the non-InnoDB files a backup copies
 //! whole (`.frm`, `.MYD`, `.opt`, Aria files, …).
+//!
+//! # Is a server running on it?
+//!
+//! A running server holds a POSIX (`fcntl`) write lock on its system tablespace and its redo
+//! log. [`lock_holder`] and [`server_holding`] probe those locks with `F_GETLK` ([`locked_by`]),
+//! without taking any lock, so the probe never disturbs the server.
 
-use std::fs;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
+use crate::redo::file::{log_file_path, LOG_FILE_PREFIX, REDO_DIR, REDO_FILE_PREFIX};
 use crate::Error;
 
 /// The files of a datadir, by role. Paths are absolute (joined to the datadir given).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DatadirFiles {
     /// The system tablespace's files in order (`ibdata1`, `ibdata2`, …).
     pub system: Vec<PathBuf>,
@@ -81,7 +91,7 @@ fn role(name: &str, top: bool) -> Role {
         if numbered(name, "undo").is_some() || numbered(name, "undo_").is_some() {
             return Role::Undo;
         }
-        if numbered(name, "ib_logfile").is_some() {
+        if numbered(name, LOG_FILE_PREFIX).is_some() {
             return Role::Redo;
         }
         if name == "ibtmp1" || name == "ib_buffer_pool" || name.starts_with("ib_modified_log_") {
@@ -154,9 +164,9 @@ pub fn scan(datadir: &Path) -> Result<DatadirFiles, Error> {
     for (name, path, ft) in entries(datadir)? {
         if ft.is_dir() {
             match name.as_str() {
-                "#innodb_redo" => {
+                REDO_DIR => {
                     for (n, p, t) in entries(&path)? {
-                        if t.is_file() && numbered(&n, "#ib_redo").is_some() {
+                        if t.is_file() && numbered(&n, REDO_FILE_PREFIX).is_some() {
                             out.redo.push(p);
                         } else {
                             out.skipped.push(p);
@@ -197,6 +207,94 @@ pub fn scan(datadir: &Path) -> Result<DatadirFiles, Error> {
     out.tablespaces.sort();
     out.other.sort();
     Ok(out)
+}
+
+/// The process holding a conflicting POSIX lock on `path`, if any (`fcntl(F_GETLK)` for a
+/// write lock over the whole file; no lock is taken). `Ok(None)` when the file is not locked.
+/// Locks held by the calling process itself never conflict, so they are not seen.
+///
+/// ```
+/// let f = tempfile::NamedTempFile::new().unwrap();
+/// assert_eq!(innodb_page::datadir::locked_by(f.path()).unwrap(), None);
+/// assert!(innodb_page::datadir::locked_by("/nonexistent/ibdata1".as_ref()).is_err());
+/// ```
+pub fn locked_by(path: &Path) -> io::Result<Option<i32>> {
+    let file = File::open(path)?;
+    let mut fl = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: F_GETLK reads and writes the flock structure we own; the fd is valid while
+    // `file` lives.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if fl.l_type == libc::F_UNLCK as libc::c_short {
+        Ok(None)
+    } else {
+        Ok(Some(fl.l_pid))
+    }
+}
+
+/// A process holding a lock on a file of a datadir: a server running on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LockHolder {
+    /// The locked file.
+    pub path: PathBuf,
+    /// The process id of the holder.
+    pub pid: i32,
+}
+
+/// The files a running server keeps locked, in the order they are probed: the first file of
+/// the system tablespace (`ibdata1`) and the redo log (`ib_logfile0`).
+fn lock_probes(datadir: &Path) -> Vec<PathBuf> {
+    let system = system_files(datadir)
+        .ok()
+        .and_then(|f| f.into_iter().next())
+        .unwrap_or_else(|| datadir.join("ibdata1"));
+    vec![system, log_file_path(datadir)]
+}
+
+/// The server running on `datadir`, found by its POSIX locks on the system tablespace and the
+/// redo log ([`locked_by`]); files that do not exist are skipped. An error names the file that
+/// could not be probed ([`Error::Io`]).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("ibdata1"), b"").unwrap();
+/// assert_eq!(innodb_page::datadir::lock_holder(dir.path()).unwrap(), None);
+/// ```
+pub fn lock_holder(datadir: &Path) -> Result<Option<LockHolder>, Error> {
+    for path in lock_probes(datadir) {
+        if !path.exists() {
+            continue;
+        }
+        match locked_by(&path) {
+            Ok(Some(pid)) => return Ok(Some(LockHolder { path, pid })),
+            Ok(None) => {}
+            Err(e) => return Err(Error::io(path, 0, e)),
+        }
+    }
+    Ok(None)
+}
+
+/// The process id of the server running on `datadir`, if any: like [`lock_holder`], but a file
+/// that cannot be probed counts as not locked.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// assert_eq!(innodb_page::datadir::server_holding(dir.path()), None);
+/// ```
+pub fn server_holding(datadir: &Path) -> Option<i32> {
+    lock_probes(datadir)
+        .iter()
+        .find_map(|p| locked_by(p).ok().flatten())
 }
 
 #[cfg(test)]
@@ -257,5 +355,93 @@ mod tests {
         );
         assert_eq!(s.tablespace_groups().len(), 1 + 3 + 2);
         assert!(names(&s.skipped).contains(&"ibtmp1".to_string()));
+    }
+
+    /// Set in the child process of [`a_lock_held_by_another_process_is_seen`]: the file to
+    /// lock as a server does.
+    const HOLD_LOCK: &str = "INNODB_PAGE_TEST_HOLD_LOCK";
+
+    /// Takes a POSIX write lock on `path` as `mariadbd` does, says so on stdout, and keeps it
+    /// until stdin is closed.
+    fn hold_lock(path: &Path) {
+        use std::io::{BufRead, Write};
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .unwrap();
+        let fl = libc::flock {
+            l_type: libc::F_WRLCK as libc::c_short,
+            l_whence: libc::SEEK_SET as libc::c_short,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        // SAFETY: F_SETLK reads the flock structure we own; the fd is valid while `file` lives.
+        #[allow(unsafe_code)]
+        let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &fl) };
+        assert_eq!(r, 0, "{}", io::Error::last_os_error());
+        println!("locked");
+        io::stdout().flush().unwrap();
+        let mut line = String::new();
+        let _ = io::stdin().lock().read_line(&mut line);
+        drop(file);
+    }
+
+    #[test]
+    fn a_lock_held_by_another_process_is_seen() {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+        if let Some(path) = std::env::var_os(HOLD_LOCK) {
+            hold_lock(Path::new(&path));
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::write(r.join("ibdata1"), b"").unwrap();
+        fs::write(r.join("ib_logfile0"), b"").unwrap();
+        // Own locks never conflict with ourselves: the lock is taken by a child process (this
+        // test binary, running only this test).
+        assert_eq!(lock_holder(r).unwrap(), None);
+        assert_eq!(server_holding(r), None);
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "datadir::tests::a_lock_held_by_another_process_is_seen",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(HOLD_LOCK, log_file_path(r))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        // The harness prints "test … … " before the test's own output, on the same line.
+        while !line.trim_end().ends_with("locked") {
+            line.clear();
+            assert_ne!(
+                out.read_line(&mut line).unwrap(),
+                0,
+                "the child did not lock"
+            );
+        }
+        let pid = i32::try_from(child.id()).unwrap();
+        assert_eq!(locked_by(&r.join("ibdata1")).unwrap(), None);
+        assert_eq!(locked_by(&log_file_path(r)).unwrap(), Some(pid));
+        assert_eq!(
+            lock_holder(r).unwrap(),
+            Some(LockHolder {
+                path: log_file_path(r),
+                pid
+            })
+        );
+        assert_eq!(server_holding(r), Some(pid));
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+        assert_eq!(server_holding(r), None);
+        fs::remove_file(r.join("ib_logfile0")).unwrap();
+        assert_eq!(lock_holder(r).unwrap(), None, "missing files are skipped");
     }
 }

@@ -1,8 +1,8 @@
 //! Error types.
 //!
 //! [`PageError`] describes bytes in memory that are not what they claim to be; it carries no file
-//! context. [`Error`] is what file-level APIs return: it names the file and the byte offset, and
-//! keeps the `io::Error` (or the [`PageError`]) as its source.
+//! context. [`Error`](enum@Error) is what file-level APIs return: it names the file and the byte
+//! offset, and keeps the `io::Error` (or the [`PageError`]) as its source.
 
 use std::io;
 use std::path::PathBuf;
@@ -16,6 +16,7 @@ use thiserror::Error;
 /// assert_eq!(Page::new(&[0u8; 100]).unwrap_err(), PageError::BadPageSize { len: 100 });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum PageError {
     /// A page buffer whose length is not a power of two from 1 KiB to 64 KiB.
     #[error("{len} bytes is not an InnoDB page size (a power of two from 1024 to 65536)")]
@@ -51,6 +52,7 @@ pub enum PageError {
 
 /// An error reading a file: names the file and the byte offset, and keeps the cause as its source.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The operating system refused a read, or the file ended early.
     #[error("{}: I/O error at offset {offset}: {source}", path.display())]

@@ -29,14 +29,37 @@ pub enum ReadMode {
     Pread,
 }
 
-/// Options for [`Tablespace::open_with`].
+/// Options for [`Tablespace::open_with`]: `Default` (memory-mapped when possible, whole pages
+/// only), then the setters.
+///
+/// ```
+/// use innodb_page::tablespace::{OpenOptions, ReadMode};
+/// let o = OpenOptions::default().mode(ReadMode::Pread).allow_partial_tail(true);
+/// assert_eq!(o.mode, ReadMode::Pread);
+/// assert!(o.allow_partial_tail);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct OpenOptions {
     /// How to read.
     pub mode: ReadMode,
     /// Accept a file whose size is not a multiple of the page size (the incomplete tail is
     /// ignored, as backup tools do). By default such a file is an error.
     pub allow_partial_tail: bool,
+}
+
+impl OpenOptions {
+    /// Sets [`OpenOptions::mode`].
+    pub const fn mode(mut self, mode: ReadMode) -> OpenOptions {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets [`OpenOptions::allow_partial_tail`].
+    pub const fn allow_partial_tail(mut self, allow: bool) -> OpenOptions {
+        self.allow_partial_tail = allow;
+        self
+    }
 }
 
 enum Source {
@@ -46,6 +69,7 @@ enum Source {
 
 /// One file of a tablespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DataFileInfo {
     /// The file.
     pub path: PathBuf,

@@ -42,6 +42,7 @@ pub fn checksum_context(format: &TablespaceFormat) -> ChecksumContext {
 
 /// Why a page is not sound.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Problem {
     /// The checksum (or the trailer LSN copy) does not match.
     Checksum(Verdict),
@@ -76,6 +77,7 @@ impl std::fmt::Display for Problem {
 
 /// What was found on one page.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PageCheck {
     /// Position in the tablespace.
     pub page_no: u64,
@@ -139,6 +141,7 @@ pub fn check_page(
 
 /// Result of checking a whole tablespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TablespaceReport {
     /// Pages checked.
     pub pages: u64,

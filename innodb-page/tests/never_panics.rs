@@ -65,7 +65,7 @@ proptest! {
         std::fs::write(&path, &bytes).unwrap();
         for mode in [ReadMode::Mmap, ReadMode::Pread] {
             for allow_partial_tail in [false, true] {
-                if let Ok(ts) = Tablespace::open_with(&[&path], OpenOptions { mode, allow_partial_tail }) {
+                if let Ok(ts) = Tablespace::open_with(&[&path], OpenOptions::default().mode(mode).allow_partial_tail(allow_partial_tail)) {
                     let r = verify::verify_tablespace(&ts, true).unwrap();
                     prop_assert_eq!(r.pages, ts.page_count());
                 }

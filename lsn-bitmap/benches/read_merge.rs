@@ -10,10 +10,7 @@ use lsn_bitmap::{BitmapDir, BitmapWriter, ChangedPages, WriterOptions};
 /// Runs of 256 blocks each: 64 spaces × 4 blocks, with ~1% of the bits set, different per
 /// run, so merging ORs into existing blocks most of the time.
 fn build(dir: &std::path::Path, runs: u64) -> (Lsn, Lsn) {
-    let opts = WriterOptions {
-        max_file_size: 16 << 20,
-        sync: false,
-    };
+    let opts = WriterOptions::default().max_file_size(16 << 20).sync(false);
     let mut w = BitmapWriter::open(dir, opts).unwrap();
     let start = Lsn::new(10_000);
     w.start_file(start).unwrap();

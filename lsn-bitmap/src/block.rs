@@ -6,6 +6,7 @@ use byteorder::{BigEndian, ByteOrder};
 use innodb_page::Lsn;
 
 use crate::checksum::block_checksum;
+use crate::pageset::BlockBits;
 
 /// Size of a block in bytes (`MODIFIED_PAGE_BLOCK_SIZE`).
 pub const BLOCK_SIZE: usize = 4096;
@@ -78,6 +79,7 @@ pub fn block_start(page_no: u32) -> u32 {
 /// assert_eq!(err.to_string(), "checksum mismatch: stored 0x00000000, computed 0x00000001");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BlockError {
     /// The input is not exactly [`BLOCK_SIZE`] bytes long.
     #[error("a bitmap block is 4096 bytes, got {len}")]
@@ -284,8 +286,8 @@ impl<'a> Block<'a> {
     /// raw[33] = 0b10;
     /// assert!(lsn_bitmap::Block::from_array(&raw).bits()[9]);
     /// ```
-    pub fn bits(&self) -> &'a BitSlice<u8, Lsb0> {
-        self.bitmap().view_bits::<Lsb0>()
+    pub fn bits(&self) -> BlockBits<'a> {
+        BlockBits::new(self.bitmap())
     }
 
     /// Whether the bit of `page_no` is set (false if the page is outside this block).
@@ -298,7 +300,7 @@ impl<'a> Block<'a> {
     /// ```
     pub fn contains_page(&self, page_no: u32) -> bool {
         match page_no.checked_sub(self.first_page_id()) {
-            Some(d) => self.bits().get(d as usize).is_some_and(|b| *b),
+            Some(d) => self.bits().get(d as usize),
             None => false,
         }
     }
@@ -374,7 +376,8 @@ impl<'a> Block<'a> {
         }
         if first_page_id == LAST_BLOCK_FIRST_PAGE
             && self
-                .bits()
+                .bitmap()
+                .view_bits::<Lsb0>()
                 .get(LAST_BLOCK_VALID_BITS..)
                 .is_some_and(|b| b.any())
         {

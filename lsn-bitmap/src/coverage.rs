@@ -27,6 +27,7 @@ use crate::pageset::ChangedPages;
 /// assert_eq!(stats.last_end_lsn, Some(Lsn::new(2)));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct QueryStats {
     /// Runs whose blocks were included.
     pub runs: u64,

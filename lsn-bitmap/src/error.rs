@@ -19,6 +19,7 @@ use crate::block::{BlockError, BlockKey};
 /// assert!(matches!(err, Error::NoBitmapFiles { .. }));
 /// ```
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// An I/O operation failed.
     #[error("{}: I/O error at byte {offset}", path.display())]
@@ -187,6 +188,7 @@ impl Error {
 /// assert_eq!(p.to_string(), "run starts at LSN 5, before the previous run's end 9");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RunProblem {
     /// A block of another run follows before the run got its last block.
     #[error("run starting at byte {run_offset} has no last block before a block of LSN {start_lsn}..{end_lsn}")]
@@ -231,6 +233,7 @@ pub enum RunProblem {
 /// assert_eq!(p.to_string(), "a and b have the same sequence number");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DirProblem {
     /// Two files have the same sequence number.
     #[error("{} and {} have the same sequence number", first.display(), second.display())]

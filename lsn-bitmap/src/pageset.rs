@@ -1,12 +1,12 @@
 //! Sets of changed pages: [`PageSet`] for one tablespace, [`ChangedPages`] for all of them.
 //!
-//! Storage is one 32448-bit [`bitvec`] array (4056 bytes, the on-disk bitmap layout) per
+//! Storage is one 32448-bit array (4056 bytes, the on-disk bitmap layout) per
 //! `(space, 32448-page block)` that has at least one page, so memory grows with the number of
 //! distinct blocks, not with the number of runs merged.
 
 use std::collections::btree_map::{self, BTreeMap};
 use std::fmt;
-use std::ops::Range;
+use std::ops::{Index, Range};
 
 use bitvec::prelude::*;
 
@@ -15,12 +15,94 @@ use crate::block::{
     PAGES_PER_BLOCK,
 };
 
-/// The bits of one block: bit `d` is page `first_page_id + d`, byte-wise LSB-first exactly as
-/// on disk.
-pub type BlockBits = BitArray<[u8; BITMAP_LEN], Lsb0>;
+/// The owned bits of one block (private: the public view is [`BlockBits`]).
+type Bits = BitArray<[u8; BITMAP_LEN], Lsb0>;
 
-fn zero_bits() -> Box<BlockBits> {
+fn zero_bits() -> Box<Bits> {
     Box::new(BitArray::ZERO)
+}
+
+/// The bits of one 32448-page block, borrowed from a [`PageSet`] or a [`crate::Block`]: bit
+/// `d` is page `first_page_id + d`, byte-wise LSB-first exactly as on disk.
+///
+/// ```
+/// use lsn_bitmap::BlockBits;
+/// let mut bitmap = [0u8; 4056];
+/// bitmap[1] = 0b0000_0101;
+/// let bits = BlockBits::new(&bitmap);
+/// assert!(bits[8] && !bits[9] && bits.get(10));
+/// assert_eq!(bits.count_ones(), 2);
+/// assert_eq!(bits.iter_ones().collect::<Vec<_>>(), vec![8, 10]);
+/// assert!(!bits.get(40_000)); // outside the block
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct BlockBits<'a> {
+    bytes: &'a [u8; BITMAP_LEN],
+}
+
+impl fmt::Debug for BlockBits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockBits")
+            .field("ones", &self.count_ones())
+            .finish()
+    }
+}
+
+impl<'a> BlockBits<'a> {
+    /// A view of an on-disk bitmap (the 4056 bytes of a block after its header).
+    pub fn new(bytes: &'a [u8; BITMAP_LEN]) -> BlockBits<'a> {
+        BlockBits { bytes }
+    }
+
+    fn bits(&self) -> &'a BitSlice<u8, Lsb0> {
+        self.bytes.view_bits::<Lsb0>()
+    }
+
+    /// Whether bit `d` is set (false for `d` outside the block, i.e. `d ≥ 32448`).
+    pub fn get(&self, d: usize) -> bool {
+        self.bits().get(d).is_some_and(|b| *b)
+    }
+
+    /// Number of bits set.
+    pub fn count_ones(&self) -> usize {
+        self.bits().count_ones()
+    }
+
+    /// Whether any bit is set.
+    pub fn any(&self) -> bool {
+        self.bits().any()
+    }
+
+    /// The positions of the bits set, ascending.
+    pub fn iter_ones(self) -> impl Iterator<Item = usize> + 'a {
+        self.bits().iter_ones()
+    }
+
+    /// The bytes, as on disk.
+    pub fn as_bytes(&self) -> &'a [u8; BITMAP_LEN] {
+        self.bytes
+    }
+}
+
+impl Index<usize> for BlockBits<'_> {
+    type Output = bool;
+
+    /// Bit `d`.
+    ///
+    /// # Panics
+    ///
+    /// If `d` is outside the block (`d ≥ 32448`), as slices do.
+    fn index(&self, d: usize) -> &bool {
+        assert!(
+            d < PAGES_PER_BLOCK as usize,
+            "bit {d} is outside the block (32448 bits)"
+        );
+        if self.get(d) {
+            &true
+        } else {
+            &false
+        }
+    }
 }
 
 /// Changed pages of one tablespace.
@@ -40,7 +122,7 @@ fn zero_bits() -> Box<BlockBits> {
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct PageSet {
     /// Keyed by `first_page_id`; never holds an all-zero block.
-    blocks: BTreeMap<u32, Box<BlockBits>>,
+    blocks: BTreeMap<u32, Box<Bits>>,
 }
 
 impl fmt::Debug for PageSet {
@@ -227,8 +309,10 @@ impl PageSet {
     /// assert_eq!(first, 32448);
     /// assert!(bits[1]);
     /// ```
-    pub fn blocks(&self) -> impl Iterator<Item = (u32, &BlockBits)> + '_ {
-        self.blocks.iter().map(|(&first, bits)| (first, &**bits))
+    pub fn blocks(&self) -> impl Iterator<Item = (u32, BlockBits<'_>)> + '_ {
+        self.blocks
+            .iter()
+            .map(|(&first, bits)| (first, BlockBits::new(&bits.data)))
     }
 }
 
@@ -242,9 +326,9 @@ impl PageSet {
 /// assert_eq!(it.next(), None);
 /// ```
 pub struct PageRanges<'a> {
-    blocks: std::iter::Peekable<btree_map::Iter<'a, u32, Box<BlockBits>>>,
+    blocks: std::iter::Peekable<btree_map::Iter<'a, u32, Box<Bits>>>,
     /// Current block and the bit position to continue from.
-    current: Option<(u32, &'a BlockBits, usize)>,
+    current: Option<(u32, &'a Bits, usize)>,
 }
 
 impl Iterator for PageRanges<'_> {
@@ -459,7 +543,7 @@ impl ChangedPages {
     /// let keys: Vec<_> = c.blocks().map(|(k, _)| (k.space_id, k.first_page_id)).collect();
     /// assert_eq!(keys, vec![(1, 32448), (2, 0)]);
     /// ```
-    pub fn blocks(&self) -> impl Iterator<Item = (BlockKey, &BlockBits)> + '_ {
+    pub fn blocks(&self) -> impl Iterator<Item = (BlockKey, BlockBits<'_>)> + '_ {
         self.spaces.iter().flat_map(|(&space_id, set)| {
             set.blocks().map(move |(first_page_id, bits)| {
                 (

@@ -6,8 +6,8 @@
 //! from that later file onwards ([`BitmapDir::changed_pages`] starts from the file with the
 //! greatest start LSN at or below the query's start). The newest file is never removed (a
 //! tracker may be appending to it). Queries starting before the LSN are refused afterwards
-//! ([`Error::StartNotCovered`](crate::Error::StartNotCovered)), so an incremental from such an
-//! old base falls back to the full scan.
+//! ([`Error::StartNotCovered`]), so an incremental from such an old base falls back to the
+//! full scan.
 
 use std::path::{Path, PathBuf};
 

@@ -7,12 +7,15 @@
 //! latest checkpoint: below it the log is durable, so a run never describes log that a crash
 //! of the machine could make the server write differently.
 //!
+//! Progress ([`Event::TrackStarted`], [`Event::TrackRun`], [`Event::TrackGap`],
+//! [`Event::TrackPass`]) goes to a [`Progress`], as for every long operation of xb.
+//!
 //! ```no_run
-//! use std::sync::atomic::AtomicBool;
-//! use lsn_bitmap::track::{track, NoObserver, TrackOptions};
+//! use innodb_page::progress::{Cancel, NoProgress};
+//! use lsn_bitmap::track::{track, TrackOptions};
 //! let opts = TrackOptions::new("/var/lib/mysql", "/var/lib/mysql").follow(true);
-//! let stop = AtomicBool::new(false); // set from a signal handler to finish and return
-//! let report = track(&opts, &NoObserver, &stop).unwrap();
+//! let stop = Cancel::new(); // cancelled from a signal handler to finish and return
+//! let report = track(&opts, &NoProgress, &stop).unwrap();
 //! println!("{} runs written, tracked to {}", report.runs, report.tracked_lsn);
 //! ```
 //!
@@ -39,15 +42,15 @@
 //! * **Overwritten log.** If the server overwrites log not yet read (the tracker fell more
 //!   than the log capacity behind), the runs read so far are written, and tracking restarts
 //!   at the current checkpoint `P` in a new file named `P + 1`: readers see the gap
-//!   ([`Error::LsnGap`](crate::Error::LsnGap)) and incrementals across it fall back to the
-//!   full scan. Never a silent loss. The same happens when the log was replaced (resized,
+//!   ([`Error::LsnGap`]) and incrementals across it fall back to the full scan. Never a silent
+//!   loss. The same happens when the log was replaced (resized,
 //!   rebuilt at a restart) after the LSN the tracker was at.
 //! * **Restart.** [`Tracker::open`] resumes from the end of the last complete run
 //!   ([`BitmapWriter::open`] cuts off a torn tail), in a new file named with that LSN, if the
 //!   log still holds it; otherwise it records a gap as above. `kill -9` loses at most the run
 //!   in progress. A server LSN below the bitmaps' tracked LSN (a restored or replaced datadir)
 //!   is refused: old bitmaps would describe another history.
-//! * **Stop.** Setting the cancellation flag makes [`track`] finish the pass in progress,
+//! * **Stop.** Cancelling the [`Cancel`] token makes [`track`] finish the pass in progress,
 //!   write its run and return.
 //! * **Encrypted logs** of the new style (`FORMAT_ENC_11`) hide page ids without the key:
 //!   refused with [`FollowError::EncryptedPageIds`].
@@ -63,9 +66,9 @@ use std::collections::VecDeque;
 use std::fs::{File, TryLockError};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use innodb_page::progress::{Cancel, Event, Progress};
 use innodb_page::redo::follow::{
     FollowError, FollowOptions, FollowStats, FollowedMtr, Follower, PollStop,
 };
@@ -78,15 +81,20 @@ use crate::error::Error;
 use crate::pageset::ChangedPages;
 use crate::writer::{BitmapWriter, WriterOptions};
 
-/// Settings of a [`Tracker`].
+/// Settings of a [`Tracker`]: [`TrackOptions::new`] with the two directories, then the
+/// setters.
 ///
 /// ```
 /// use lsn_bitmap::track::TrackOptions;
+/// use lsn_bitmap::WriterOptions;
 /// let o = TrackOptions::new("/var/lib/mysql", "/var/lib/mysql");
 /// assert!(!o.follow);
 /// assert_eq!(o.interval, std::time::Duration::from_secs(1));
+/// let o = o.follow(true).writer(WriterOptions::default().sync(false)).chunk_bytes(1 << 20);
+/// assert!(o.follow && !o.writer.sync);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TrackOptions {
     /// The server's datadir (holding `ib_logfile0`), or the `ib_logfile0` itself.
     pub datadir: PathBuf,
@@ -129,10 +137,23 @@ impl TrackOptions {
         self.interval = interval;
         self
     }
+
+    /// Sets [`TrackOptions::writer`].
+    pub fn writer(mut self, writer: WriterOptions) -> TrackOptions {
+        self.writer = writer;
+        self
+    }
+
+    /// Sets [`TrackOptions::chunk_bytes`] (at least 1).
+    pub fn chunk_bytes(mut self, bytes: u64) -> TrackOptions {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
 }
 
 /// Why tracking cannot go on.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrackError {
     /// Reading the redo log failed (including a `FORMAT_ENC_11` log, whose page ids are
     /// encrypted).
@@ -186,67 +207,9 @@ pub enum TrackError {
     },
 }
 
-/// Something that happened while tracking.
-#[derive(Debug, Clone, Copy)]
-pub enum TrackEvent<'a> {
-    /// The tracker opened: reading from `read_lsn`, next run starting at `run_start`.
-    Started {
-        /// Where the follower starts.
-        read_lsn: Lsn,
-        /// Start LSN of the next run.
-        run_start: Lsn,
-        /// Resumed from existing bitmaps without a gap.
-        resumed: bool,
-    },
-    /// Tracking lost LSNs `from..to` and restarts at `to` in a new file.
-    Gap {
-        /// End of the data tracked before (`None` if nothing was tracked).
-        from: Option<Lsn>,
-        /// Where tracking restarts (the name LSN of the next file).
-        to: Lsn,
-        /// Why.
-        reason: &'a str,
-    },
-    /// A run was written.
-    Run {
-        /// Its start LSN.
-        start: Lsn,
-        /// Its end LSN.
-        end: Lsn,
-        /// Pages flagged.
-        pages: u64,
-        /// The file.
-        path: &'a Path,
-    },
-    /// A pass finished.
-    Pass {
-        /// Where reading got to.
-        read_lsn: Lsn,
-        /// The server's checkpoint.
-        checkpoint: Lsn,
-        /// Where the runs got to.
-        tracked_lsn: Lsn,
-        /// The follower's counters.
-        stats: FollowStats,
-    },
-}
-
-/// Receives [`TrackEvent`]s.
-pub trait TrackObserver {
-    /// Called for every event.
-    fn event(&self, event: TrackEvent<'_>);
-}
-
-/// A [`TrackObserver`] that ignores everything.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoObserver;
-
-impl TrackObserver for NoObserver {
-    fn event(&self, _: TrackEvent<'_>) {}
-}
-
 /// What tracking did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TrackReport {
     /// Resumed from existing bitmaps without a gap.
     pub resumed: bool,
@@ -344,7 +307,7 @@ impl Tracker {
     /// Opens the bitmap directory (repairing a torn tail), and positions a follower on the
     /// server's log: where the bitmaps end if the log still holds it, else at the current
     /// checkpoint (recording a gap if bitmaps existed).
-    pub fn open(opts: &TrackOptions, observer: &dyn TrackObserver) -> Result<Tracker, TrackError> {
+    pub fn open(opts: &TrackOptions, progress: &dyn Progress) -> Result<Tracker, TrackError> {
         let lock = lock_dir(&opts.bitmap_dir)?;
         let writer = BitmapWriter::open(&opts.bitmap_dir, opts.writer)?;
         let follow_opts = FollowOptions::default().poll_budget(64 << 20);
@@ -417,13 +380,13 @@ impl Tracker {
         };
         if let Some(why) = &gap_reason {
             t.report.gaps += 1;
-            observer.event(TrackEvent::Gap {
+            progress.event(Event::TrackGap {
                 from: recovered,
                 to: run_start,
                 reason: why,
             });
         }
-        observer.event(TrackEvent::Started {
+        progress.event(Event::TrackStarted {
             read_lsn: read,
             run_start,
             resumed: t.report.resumed,
@@ -457,20 +420,20 @@ impl Tracker {
     /// boundary), then everything else written so far, and writes a run up to the newest
     /// checkpoint. Returns whether it caught up with the end of the log (`false` when a poll
     /// budget was used up, or after recording a gap).
-    pub fn pass(&mut self, observer: &dyn TrackObserver) -> Result<bool, TrackError> {
-        let caught_up = match self.read(observer) {
+    pub fn pass(&mut self, progress: &dyn Progress) -> Result<bool, TrackError> {
+        let caught_up = match self.read() {
             Ok(c) => c,
             Err(TrackError::Follow(
                 e @ (FollowError::Overtaken { .. } | FollowError::Gap { .. }),
             )) => {
-                self.gap(&e.to_string(), observer)?;
+                self.gap(&e.to_string(), progress)?;
                 return Ok(false);
             }
             Err(e) => return Err(e),
         };
         let checkpoint = self.follower.checkpoint().lsn;
-        self.write_runs(checkpoint, observer)?;
-        observer.event(TrackEvent::Pass {
+        self.write_runs(checkpoint, progress)?;
+        progress.event(Event::TrackPass {
             read_lsn: self.follower.lsn(),
             checkpoint,
             tracked_lsn: self.run_start,
@@ -480,8 +443,7 @@ impl Tracker {
     }
 
     /// Reads up to the current checkpoint, then to the end of the log.
-    fn read(&mut self, observer: &dyn TrackObserver) -> Result<bool, TrackError> {
-        let _ = observer;
+    fn read(&mut self) -> Result<bool, TrackError> {
         let c = self.follower.refresh()?.lsn;
         if c > self.follower.lsn() {
             let p = self.poll(Some(c))?;
@@ -525,7 +487,7 @@ impl Tracker {
     }
 
     /// Writes one run with every chunk ending at or before `upto`.
-    fn write_runs(&mut self, upto: Lsn, observer: &dyn TrackObserver) -> Result<(), TrackError> {
+    fn write_runs(&mut self, upto: Lsn, progress: &dyn Progress) -> Result<(), TrackError> {
         let mut merged = ChangedPages::new();
         let mut end = None;
         let mut last_mtr = Vec::new();
@@ -566,7 +528,7 @@ impl Tracker {
             self.report.runs += 1;
             self.report.pages += pages;
             if let Some(w) = written {
-                observer.event(TrackEvent::Run {
+                progress.event(Event::TrackRun {
                     start,
                     end,
                     pages,
@@ -581,10 +543,10 @@ impl Tracker {
 
     /// Records a gap: writes what was read (all of it is below the server's checkpoint now),
     /// then restarts at the current checkpoint in a new file.
-    fn gap(&mut self, why: &str, observer: &dyn TrackObserver) -> Result<(), TrackError> {
+    fn gap(&mut self, why: &str, progress: &dyn Progress) -> Result<(), TrackError> {
         self.close_chunk();
         let read = self.follower.lsn();
-        self.write_runs(read, observer)?;
+        self.write_runs(read, progress)?;
         let from = self.run_start;
         let f = Follower::at_checkpoint(&self.opts.datadir, self.follow_opts)?;
         let p = f.lsn();
@@ -604,7 +566,7 @@ impl Tracker {
         self.writer.start_file(to)?;
         self.run_start = to;
         self.report.gaps += 1;
-        observer.event(TrackEvent::Gap {
+        progress.event(Event::TrackGap {
             from: Some(from),
             to,
             reason: why,
@@ -655,22 +617,22 @@ fn add_mtr(open: &mut Chunk, m: &FollowedMtr<'_>, log: &Path) -> Result<(), Trac
 }
 
 /// Tracks: opens a [`Tracker`], then passes until caught up (`opts.follow == false`) or until
-/// `cancel` is set (follow mode: a pass every `opts.interval` when caught up); the pass in
-/// progress when `cancel` is set is finished and its run written.
+/// `cancel` is cancelled (follow mode: a pass every `opts.interval` when caught up); the pass
+/// in progress when `cancel` is cancelled is finished and its run written.
 pub fn track(
     opts: &TrackOptions,
-    observer: &dyn TrackObserver,
-    cancel: &AtomicBool,
+    progress: &dyn Progress,
+    cancel: &Cancel,
 ) -> Result<TrackReport, TrackError> {
-    let mut t = Tracker::open(opts, observer)?;
+    let mut t = Tracker::open(opts, progress)?;
     loop {
-        let caught_up = t.pass(observer)?;
-        if cancel.load(Ordering::SeqCst) || (caught_up && !opts.follow) {
+        let caught_up = t.pass(progress)?;
+        if cancel.is_cancelled() || (caught_up && !opts.follow) {
             break;
         }
         if caught_up {
             let until = Instant::now() + opts.interval;
-            while Instant::now() < until && !cancel.load(Ordering::SeqCst) {
+            while Instant::now() < until && !cancel.is_cancelled() {
                 std::thread::sleep(Duration::from_millis(20).min(opts.interval));
             }
         }
@@ -686,10 +648,9 @@ fn doublewrite_pages(datadir: &Path) -> Vec<u32> {
     let Ok(files) = innodb_page::datadir::system_files(datadir) else {
         return Vec::new();
     };
-    let opts = OpenOptions {
-        mode: ReadMode::Pread,
-        allow_partial_tail: true,
-    };
+    let opts = OpenOptions::default()
+        .mode(ReadMode::Pread)
+        .allow_partial_tail(true);
     let Ok(ts) = Tablespace::open_with(&files, opts) else {
         return Vec::new();
     };

@@ -23,6 +23,7 @@ pub const MAX_PROBLEMS_KEPT: usize = 100;
 /// assert!(r.tail.is_some());
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct FileReport {
     /// The file.
     pub path: PathBuf,
@@ -142,6 +143,7 @@ pub fn verify_file(path: impl AsRef<Path>, file_start: Option<Lsn>) -> Result<Fi
 /// assert!(report.files.is_empty() && report.problems.is_empty());
 /// ```
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct DirReport {
     /// One report per file, in sequence order.
     pub files: Vec<FileReport>,

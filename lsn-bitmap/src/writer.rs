@@ -18,14 +18,18 @@ use crate::file::{BlockReader, RunReader};
 use crate::name::FileName;
 use crate::pageset::ChangedPages;
 
-/// Writer settings.
+/// Writer settings: `Default` (or [`WriterOptions::new`], the same in `const` contexts), then
+/// the setters.
 ///
 /// ```
 /// let o = lsn_bitmap::WriterOptions::default();
 /// assert_eq!(o.max_file_size, 100 << 20);
 /// assert!(o.sync);
+/// const FAST: lsn_bitmap::WriterOptions = lsn_bitmap::WriterOptions::new().sync(false);
+/// assert!(!FAST.sync);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriterOptions {
     /// A new file is started before a run once the current file has reached this many bytes
     /// (`innodb_max_bitmap_file_size`); a run never spans two files.
@@ -37,10 +41,29 @@ pub struct WriterOptions {
 
 impl Default for WriterOptions {
     fn default() -> WriterOptions {
+        WriterOptions::new()
+    }
+}
+
+impl WriterOptions {
+    /// The defaults: files of up to 100 MiB (the server's default), synced.
+    pub const fn new() -> WriterOptions {
         WriterOptions {
             max_file_size: 100 << 20,
             sync: true,
         }
+    }
+
+    /// Sets [`WriterOptions::max_file_size`].
+    pub const fn max_file_size(mut self, bytes: u64) -> WriterOptions {
+        self.max_file_size = bytes;
+        self
+    }
+
+    /// Sets [`WriterOptions::sync`].
+    pub const fn sync(mut self, sync: bool) -> WriterOptions {
+        self.sync = sync;
+        self
     }
 }
 
@@ -55,6 +78,7 @@ impl Default for WriterOptions {
 /// assert_eq!(r.truncated_bytes, 100);
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recovery {
     /// The newest non-empty bitmap file, if any.
     pub file: Option<PathBuf>,
@@ -80,6 +104,7 @@ pub struct Recovery {
 /// assert_eq!((run.offset, run.blocks), (0, 1));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WrittenRun {
     /// The file.
     pub path: PathBuf,
@@ -114,7 +139,7 @@ struct Current {
 /// use innodb_page::Lsn;
 /// use lsn_bitmap::{BitmapDir, BitmapWriter, ChangedPages, WriterOptions};
 /// let dir = tempfile::tempdir().unwrap();
-/// let opts = WriterOptions { max_file_size: 4096, sync: false };
+/// let opts = WriterOptions::default().max_file_size(4096).sync(false);
 /// let mut w = BitmapWriter::open(dir.path(), opts).unwrap();
 /// assert_eq!(w.recovery().last_tracked_lsn, None);
 /// w.start_file(Lsn::new(8192)).unwrap();
@@ -384,7 +409,7 @@ fn encode_run(buf: &mut Vec<u8>, start_lsn: Lsn, end_lsn: Lsn, pages: &ChangedPa
         let at = buf.len();
         buf.resize(at + BLOCK_SIZE, 0);
         if let Some(block) = buf.get_mut(at..) {
-            encode_block(block, key, start_lsn, end_lsn, bits.as_raw_slice(), false);
+            encode_block(block, key, start_lsn, end_lsn, bits.as_bytes(), false);
         }
         count += 1;
     }

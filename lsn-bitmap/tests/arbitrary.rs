@@ -41,7 +41,7 @@ proptest! {
             std::fs::write(dir.path().join(format!("ib_modified_log_{seq}_{lsn}.xdb")), bytes).unwrap();
         }
         exercise(dir.path());
-        let _ = BitmapWriter::open(dir.path(), WriterOptions { sync: false, ..Default::default() });
+        let _ = BitmapWriter::open(dir.path(), WriterOptions::default().sync(false));
     }
 
     #[test]
@@ -63,7 +63,7 @@ proptest! {
         cut in proptest::option::of((0usize..3, 0usize..16_384)),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let opts = WriterOptions { max_file_size: 8192, sync: false };
+        let opts = WriterOptions::default().max_file_size(8192).sync(false);
         let mut w = BitmapWriter::open(dir.path(), opts).unwrap();
         w.start_file(Lsn::new(100)).unwrap();
         for i in 1..=6u32 {

@@ -6,9 +6,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 use innodb_page::redo::follow::{FollowError, FollowOptions, Follower, PollStop};
 use innodb_page::Lsn;
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 fn space_id(server: &Sandbox, name: &str) -> u32 {
     server
@@ -221,7 +221,7 @@ fn encrypted_log_is_framed_but_its_page_ids_are_refused() {
     std::fs::create_dir(&bm).unwrap();
     let t = lsn_bitmap::track::Tracker::open(
         &lsn_bitmap::track::TrackOptions::new(server.datadir(), &bm),
-        &lsn_bitmap::track::NoObserver,
+        &innodb_page::progress::NoProgress,
     )
     .unwrap_err();
     assert!(t.to_string().contains("page ids"), "{t}");

@@ -11,10 +11,7 @@ use lsn_bitmap::{
     WriterOptions, BLOCK_SIZE,
 };
 
-const OPTS: WriterOptions = WriterOptions {
-    max_file_size: 1 << 30,
-    sync: false,
-};
+const OPTS: WriterOptions = WriterOptions::new().max_file_size(1 << 30).sync(false);
 
 fn pages(list: &[(u32, u32)]) -> ChangedPages {
     let mut c = ChangedPages::new();
@@ -324,10 +321,9 @@ fn rotation_after_an_idle_pass_is_not_trusted() {
     // Documented cost of refusing cross-file gaps: the server names the rotated file with
     // the run's start, after passes that found nothing.
     let dir = tempfile::tempdir().unwrap();
-    let opts = WriterOptions {
-        max_file_size: BLOCK_SIZE as u64,
-        sync: false,
-    };
+    let opts = WriterOptions::default()
+        .max_file_size(BLOCK_SIZE as u64)
+        .sync(false);
     let mut w = BitmapWriter::open(dir.path(), opts).unwrap();
     w.start_file(l(100)).unwrap();
     w.write_run(l(200), &pages(&[(1, 1)])).unwrap();

@@ -93,10 +93,9 @@ fn run_scenario(
     queries: &[(u64, u64)],
 ) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
-    let opts = WriterOptions {
-        max_file_size,
-        sync: false,
-    };
+    let opts = WriterOptions::default()
+        .max_file_size(max_file_size)
+        .sync(false);
     let mut w = BitmapWriter::open(dir.path(), opts).unwrap();
     let base = Lsn::new(8192);
     w.start_file(base).unwrap();
@@ -204,10 +203,7 @@ fn contiguous_history_answers_every_range() {
     let dir = tempfile::tempdir().unwrap();
     let mut w = BitmapWriter::open(
         dir.path(),
-        WriterOptions {
-            max_file_size: 1 << 30,
-            sync: false,
-        },
+        WriterOptions::default().max_file_size(1 << 30).sync(false),
     )
     .unwrap();
     w.start_file(Lsn::new(100)).unwrap();

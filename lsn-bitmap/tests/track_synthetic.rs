@@ -7,9 +7,10 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use innodb_page::progress::NoProgress;
 use innodb_page::redo::mtr::LogGeometry;
 use innodb_page::Lsn;
-use lsn_bitmap::track::{NoObserver, TrackOptions, Tracker};
+use lsn_bitmap::track::{TrackOptions, Tracker};
 use lsn_bitmap::{BitmapDir, Error, WriterOptions};
 
 const START: u64 = 0x3000;
@@ -91,12 +92,7 @@ impl Log {
 }
 
 fn opts(dd: &Path, bm: &Path) -> TrackOptions {
-    let mut o = TrackOptions::new(dd, bm);
-    o.writer = WriterOptions {
-        sync: false,
-        ..WriterOptions::default()
-    };
-    o
+    TrackOptions::new(dd, bm).writer(WriterOptions::default().sync(false))
 }
 
 fn pages(bm: &Path, a: u64, b: u64) -> Result<Vec<(u32, u32)>, Error> {
@@ -114,7 +110,7 @@ fn boundaries_restarts_and_gaps() {
     let mut log = Log::create(dd, START, 4096);
     let p = log.end - 16; // the checkpoint (its FILE_CHECKPOINT mtr follows it)
     let o = opts(dd, bm);
-    let mut t = Tracker::open(&o, &NoObserver).unwrap();
+    let mut t = Tracker::open(&o, &NoProgress).unwrap();
     assert_eq!(
         t.tracked_lsn().get(),
         p + 1,
@@ -126,13 +122,13 @@ fn boundaries_restarts_and_gaps() {
     // Page (1, 1) changes at X, the next checkpoint.
     let x = log.write(1, 1);
     assert_eq!(log.checkpoint_here(), x);
-    assert!(t.pass(&NoObserver).unwrap());
+    assert!(t.pass(&NoProgress).unwrap());
     assert_eq!(t.tracked_lsn().get(), x);
     // Page (2, 2) at Y; checkpoint at Y.
     log.write(2, 2);
     let y2 = log.write(2, 3);
     assert_eq!(log.checkpoint_here(), y2);
-    t.pass(&NoObserver).unwrap();
+    t.pass(&NoProgress).unwrap();
     assert_eq!(t.tracked_lsn().get(), y2);
     // A backup whose threshold is X copies page (1, 1) (LSN X): the run from X has it.
     assert_eq!(pages(bm, x, y2).unwrap(), [(1, 1), (2, 2), (2, 3)]);
@@ -147,12 +143,12 @@ fn boundaries_restarts_and_gaps() {
     // its pages are not known apart from the last run's, so the next run carries all of those
     // (a superset).
     drop(t);
-    let mut t = Tracker::open(&o, &NoObserver).unwrap();
+    let mut t = Tracker::open(&o, &NoProgress).unwrap();
     assert!(t.report().resumed);
     assert_eq!(t.tracked_lsn().get(), y2);
     let z = log.write(3, 3);
     assert_eq!(log.checkpoint_here(), z);
-    t.pass(&NoObserver).unwrap();
+    t.pass(&NoProgress).unwrap();
     assert_eq!(pages(bm, y2, z).unwrap(), [(1, 1), (2, 2), (2, 3), (3, 3)]);
     assert_eq!(pages(bm, x, z).unwrap().len(), 4);
 
@@ -168,12 +164,12 @@ fn boundaries_restarts_and_gaps() {
         }
     }
     let c = log.checkpoint_here();
-    assert!(!t.pass(&NoObserver).unwrap(), "the pass records a gap");
+    assert!(!t.pass(&NoProgress).unwrap(), "the pass records a gap");
     assert_eq!(t.report().gaps, 1);
     assert_eq!(t.tracked_lsn().get(), c + 1);
     let w = log.write(5, 5);
     assert_eq!(log.checkpoint_here(), w);
-    t.pass(&NoObserver).unwrap();
+    t.pass(&NoProgress).unwrap();
     assert!(matches!(pages(bm, x, w), Err(Error::LsnGap { .. })));
     assert_eq!(pages(bm, c + 1, w).unwrap(), [(5, 5)]);
     let names: Vec<u64> = BitmapDir::open(bm)
@@ -192,10 +188,10 @@ fn resume_after_the_log_was_overwritten_is_a_gap_and_a_restored_server_is_refuse
     let (dd, bm) = (dd.path(), bm.path());
     let mut log = Log::create(dd, START, 4096);
     let o = opts(dd, bm);
-    let mut t = Tracker::open(&o, &NoObserver).unwrap();
+    let mut t = Tracker::open(&o, &NoProgress).unwrap();
     let x = log.write(1, 1);
     log.checkpoint_here();
-    t.pass(&NoObserver).unwrap();
+    t.pass(&NoProgress).unwrap();
     assert_eq!(t.tracked_lsn().get(), x);
     drop(t);
     // While no tracker runs, the server writes more than the log holds.
@@ -206,7 +202,7 @@ fn resume_after_the_log_was_overwritten_is_a_gap_and_a_restored_server_is_refuse
         }
     }
     let c = log.checkpoint_here();
-    let t = Tracker::open(&o, &NoObserver).unwrap();
+    let t = Tracker::open(&o, &NoProgress).unwrap();
     let r = t.report();
     assert!(!r.resumed);
     assert_eq!(r.gaps, 1);
@@ -216,6 +212,6 @@ fn resume_after_the_log_was_overwritten_is_a_gap_and_a_restored_server_is_refuse
     // A datadir restored from an older backup: its LSN is below the bitmaps'.
     let old = tempfile::tempdir().unwrap();
     Log::create(old.path(), START, 4096);
-    let e = Tracker::open(&opts(old.path(), bm), &NoObserver).unwrap_err();
+    let e = Tracker::open(&opts(old.path(), bm), &NoProgress).unwrap_err();
     assert!(e.to_string().contains("restored or replaced"), "{e}");
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod remedy;
 mod ui;
 
 /// Exit status: everything checked is sound.
@@ -64,7 +65,8 @@ enum Command {
 }
 
 /// An error and its causes on one line, leaving out a cause whose text the line already holds
-/// (the libraries' messages often include their source's).
+/// (the libraries' messages often include their source's); each cause followed by its remedy
+/// in the CLI's words.
 fn one_line(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
@@ -76,6 +78,7 @@ fn one_line(e: &anyhow::Error) -> String {
             out.push_str(": ");
         }
         out.push_str(&m);
+        out.push_str(&remedy::worded(cause).unwrap_or_default());
     }
     out.replace('\n', " ")
 }

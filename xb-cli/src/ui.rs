@@ -160,6 +160,7 @@ impl Progress for CliProgress {
                 Some(b) => b.println(format!("xb: {message}")),
                 None => note(message),
             },
+            _ => {}
         }
     }
 }

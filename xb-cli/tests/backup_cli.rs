@@ -150,3 +150,45 @@ fn full_and_incremental_from_the_command_line() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/dd"), "{err}");
 }
+
+#[test]
+fn a_partial_base_is_refused_with_the_flag_that_accepts_it() {
+    let t = tempfile::tempdir().unwrap();
+    let d = datadir(t.path());
+    let part = t.path().join("part");
+    let (code, _, err) = xb(&[
+        "backup",
+        "--datadir",
+        d.to_str().unwrap(),
+        "--target-dir",
+        part.to_str().unwrap(),
+        "--databases",
+        "fx",
+        "--no-sync",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let inc = t.path().join("inc");
+    let args = [
+        "backup",
+        "--datadir",
+        d.to_str().unwrap(),
+        "--target-dir",
+        inc.to_str().unwrap(),
+        "--incremental-basedir",
+        part.to_str().unwrap(),
+        "--no-sync",
+    ];
+    let (code, _, err) = xb(&args);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "the base is a partial backup: tables it lacks would be missing from the result; \
+             pass --accept-partial-base to take the incremental anyway"
+        ),
+        "{err}"
+    );
+    let mut accepted = args.to_vec();
+    accepted.push("--accept-partial-base");
+    let (code, _, err) = xb(&accepted);
+    assert_eq!(code, 0, "{err}");
+}

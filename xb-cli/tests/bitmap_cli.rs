@@ -19,10 +19,7 @@ fn xb(args: &[&str]) -> (i32, String) {
 
 /// File 1: runs 100..200 (space 5 pages 3, 4; space 7 page 40000) and 200..300 (space 5 page 9).
 fn sample(dir: &Path) -> std::path::PathBuf {
-    let opts = WriterOptions {
-        sync: false,
-        ..Default::default()
-    };
+    let opts = WriterOptions::default().sync(false);
     let mut w = BitmapWriter::open(dir, opts).unwrap();
     let path = w.start_file(Lsn::new(100)).unwrap();
     let mut p = ChangedPages::new();

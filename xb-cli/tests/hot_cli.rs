@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use incremental_core::load::{self, Load};
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
+use xb_testkit::load::{self, Load};
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 const BIG_ROWS: u32 = 5_000;
 

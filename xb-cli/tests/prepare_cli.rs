@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use incremental_core::backup_info::{BackupInfo, Method};
-use incremental_core::delta::{DeltaWriter, PageSize};
-use incremental_core::meta::{Dialect, Meta};
-use incremental_core::sandbox::copy_dir;
+use incremental_core::format::backup_info::{BackupInfo, Method};
+use incremental_core::format::delta::{DeltaWriter, PageSize};
+use incremental_core::format::{meta::Meta, Dialect};
 use innodb_page::Lsn;
+use xb_testkit::sandbox::copy_dir;
 
 const XB: &str = env!("CARGO_BIN_EXE_xb");
 const P: usize = 16384;
@@ -306,5 +306,97 @@ fn kill_9_at_random_points_then_rerun_is_byte_identical() {
     assert!(
         mid_apply >= ROUNDS / 4,
         "only {mid_apply} of {ROUNDS} kills landed inside the apply"
+    );
+}
+
+/// Runs `xb` and returns its exit status and its one error line.
+fn refusal(c: &mut Command) -> (Option<i32>, String) {
+    let out = c.output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    (out.status.code(), err.trim_end().to_string())
+}
+
+#[test]
+fn refusals_say_what_to_do_in_xb_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let (base, inc1, inc2) = make_chain(d.path());
+    let canon = fs::canonicalize(&base).unwrap();
+
+    // An interrupted prepare with other arguments: the exact command to finish it.
+    let journal = base.join("xb_prepare.journal");
+    fs::write(
+        &journal,
+        "xb-prepare-journal 1\nargs\t/x/base\t/x/inc9\nend\t0\n",
+    )
+    .unwrap();
+    let (code, err) = refusal(&mut prepare(&base, &[&inc1]));
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "xb: error: {}: an interrupted prepare is pending with other arguments; run it again \
+             with exactly: --target-dir /x/base --incremental-dir /x/inc9",
+            canon.join("xb_prepare.journal").display()
+        )
+    );
+    // copy-back of that backup: finish the prepare first.
+    let mut c = Command::new(XB);
+    c.arg("copy-back")
+        .arg("--target-dir")
+        .arg(&base)
+        .arg("--datadir")
+        .arg(d.path().join("restored"));
+    let (code, err) = refusal(&mut c);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.ends_with("); run the same xb prepare again to finish it"),
+        "{err}"
+    );
+    fs::remove_file(&journal).unwrap();
+
+    // An incremental as the target; a full backup as an incremental; the wrong order.
+    let (_, err) = refusal(&mut prepare(&inc1, &[&inc2]));
+    assert!(
+        err.ends_with(
+            "backup_type is incremental; the target must be a full backup (give incrementals \
+             with --incremental-dir)"
+        ),
+        "{err}"
+    );
+    let (_, err) = refusal(&mut prepare(&base, &[&base]));
+    assert!(
+        err.ends_with(
+            "backup_type is full-backuped, not incremental: --incremental-dir takes incremental \
+             backups"
+        ),
+        "{err}"
+    );
+    let (_, err) = refusal(&mut prepare(&base, &[&inc2, &inc1]));
+    assert!(
+        err.ends_with(
+            "an incremental between them is missing, or they are out of order: give the \
+             incrementals in the order they were taken, starting with the one taken from this \
+             base"
+        ),
+        "{err}"
+    );
+
+    // copy-back of an incremental.
+    let mut c = Command::new(XB);
+    c.arg("copy-back")
+        .arg("--target-dir")
+        .arg(&inc1)
+        .arg("--datadir")
+        .arg(d.path().join("restored"));
+    let (code, err) = refusal(&mut c);
+    assert_eq!(code, Some(2));
+    assert_eq!(
+        err,
+        format!(
+            "xb: error: {}: this is an incremental backup; prepare it onto its base first (xb \
+             prepare --target-dir BASE --incremental-dir THIS) and restore the base",
+            inc1.display()
+        )
     );
 }

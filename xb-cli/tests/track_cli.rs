@@ -7,9 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use incremental_core::sandbox::{Sandbox, SandboxOptions};
 use innodb_page::Lsn;
 use lsn_bitmap::BitmapDir;
+use xb_testkit::sandbox::{Sandbox, SandboxOptions};
 
 fn xb(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_xb"))

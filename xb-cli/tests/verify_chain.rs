@@ -9,7 +9,7 @@ use std::fs;
 use std::path::Path;
 
 use common::{checkpoint_value, cold_backup, copy_dir, delta_pages, snapshot, xb};
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 fn s(p: &Path) -> String {
     p.display().to_string()

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{checkpoint_value, cold_backup, snapshot, xb, xb_ok};
-use incremental_core::sandbox::{short_tempdir, Sandbox, SandboxOptions};
+use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 /// What runs before each backup: day 0 before the full, days 1-6 before the incrementals.
 const DAYS: [&str; 7] = [

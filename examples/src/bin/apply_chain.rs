@@ -1,4 +1,4 @@
-//! Apply a chain of incrementals to a full backup with the public apply API, as `xb prepare`
+//! Apply a chain of incrementals to a full backup with the public prepare API, as `xb prepare`
 //! does: optionally check the chain first ([`verify_chain`]), plan (every check is made before
 //! anything is written), then execute with a progress reporter of our own, and print the report.
 //!
@@ -17,9 +17,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use incremental_core::apply::verify::verify_chain;
-use incremental_core::apply::{ApplyOptions, Plan};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
+use incremental_core::{verify_chain, Plan, PrepareOptions};
 
 /// Counts pages and prints one line per file merged (called from several threads).
 #[derive(Default)]
@@ -37,6 +36,7 @@ impl Progress for Printer {
             }
             Event::Note { message } => println!("  note: {message}"),
             Event::FileDone { .. } => {}
+            _ => {}
         }
     }
 }
@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     }
 
     // Planning reads and checks everything and writes nothing; its errors name the files.
-    let plan = match Plan::new(full, incs, &ApplyOptions::default()) {
+    let plan = match Plan::new(full, incs, &PrepareOptions::default()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("apply_chain: {e}");

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use incremental_core::delta::DeltaFile;
-use incremental_core::meta::Meta;
+use incremental_core::format::delta::DeltaFile;
+use incremental_core::format::meta::Meta;
 use innodb_page::Lsn;
 use lsn_bitmap::{BitmapWriter, ChangedPages, WriterOptions};
 

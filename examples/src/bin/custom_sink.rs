@@ -1,6 +1,6 @@
-//! A backup into your own destination: a [`Sink`] that keeps every file of the backup in memory
-//! and, at the end, writes them as one tar archive (POSIX ustar, readable by `tar -tvf`) and
-//! prints what it received: each file's size, and for every `.delta` its page count.
+//! A backup into your own destination: a [`Sink`] that writes the backup as one tar archive
+//! (POSIX ustar, readable by `tar -tvf`) as the files come, and prints what it received: each
+//! file's size, and for every `.delta` its page count.
 //!
 //! ```sh
 //! # the server stopped (or DATADIR a filesystem snapshot of it); /backups/full a backup of it
@@ -16,44 +16,77 @@
 //!
 //! What the engine expects of a sink: files are created one at a time, written sequentially and
 //! `finish`ed (only then is a file complete); `Sink::finish` comes once after the last file.
-//! A stream returns `None` from `SinkFile::seekable` (the default): the delta writer then keeps
-//! one delta cluster in memory instead of patching headers in place. A tar header needs the
-//! file's size before its bytes, which a sink only knows at `finish`: this one buffers each file
-//! (fine for incrementals of modest size; a product would spool to disk or use a format with
-//! trailing sizes).
+//! `create` gets each file's size when the engine knows it before the bytes (data files,
+//! non-InnoDB files, `.meta` and metadata files: exactly that many bytes follow), so this sink
+//! writes the tar header at once and streams the bytes into the archive, holding nothing.
+//! Files without a size (`.delta` files, `ib_logfile0`) are held in memory until `finish`,
+//! when their size is known (a product would spool them to disk, or use a format with
+//! trailing sizes). A stream returns `None` from `SinkFile::seekable` (the default): the delta
+//! writer then keeps one delta cluster in memory instead of patching headers in place.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use incremental_core::backup::sink::{check_relative, Sink, SinkFile};
+use incremental_core::backup::sink::{check_relative, FileMeta, Sink, SinkFile};
 use incremental_core::backup::{BackupOptions, BackupPlan, Incremental};
-use incremental_core::delta::{DeltaReader, PageSize};
-use incremental_core::meta::Meta;
+use incremental_core::format::delta::{DeltaReader, PageSize};
+use incremental_core::format::meta::Meta;
 use incremental_core::progress::{Cancel, NoProgress};
 use innodb_page::Lsn;
 
-/// The files received so far: (relative path, bytes), in the order they were finished.
-type Files = Arc<Mutex<Vec<(PathBuf, Vec<u8>)>>>;
+/// One file received: its path, its size, and its bytes when the listing needs them
+/// (`.delta`, `.meta`, `xtrabackup_checkpoints`).
+struct Received {
+    path: PathBuf,
+    size: u64,
+    bytes: Option<Vec<u8>>,
+}
 
-/// Keeps the backup in memory.
-#[derive(Default)]
-struct MemorySink {
-    files: Files,
+/// What the sink and its open file share: the archive and the files received so far.
+struct Shared {
+    archive: Box<dyn Write + Send>,
+    received: Vec<Received>,
+}
+
+type SharedRef = Arc<Mutex<Shared>>;
+
+fn lock(s: &SharedRef) -> io::Result<std::sync::MutexGuard<'_, Shared>> {
+    s.lock().map_err(|_| io::Error::other("poisoned"))
+}
+
+/// Writes the backup as a tar archive as it comes.
+struct TarSink {
+    shared: SharedRef,
     finished: bool,
 }
 
-/// One file being written: its bytes, handed to the sink's list when finished.
-struct MemoryFile {
-    path: PathBuf,
-    bytes: Vec<u8>,
-    files: Files,
+/// Whether the listing shows something of the file's contents.
+fn kept_for_listing(path: &Path) -> bool {
+    let name = path.to_string_lossy();
+    name.ends_with(".delta") || name.ends_with(".meta") || name == "xtrabackup_checkpoints"
 }
 
-impl Write for MemoryFile {
+/// One file being written: streamed into the archive (size known) or held until `finish`.
+struct TarFile {
+    path: PathBuf,
+    /// `Some(size)`: the header is written and the bytes go straight into the archive.
+    size: Option<u64>,
+    written: u64,
+    held: Vec<u8>,
+    shared: SharedRef,
+}
+
+impl Write for TarFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.bytes.extend_from_slice(buf);
+        if self.size.is_some() {
+            lock(&self.shared)?.archive.write_all(buf)?;
+        }
+        if self.size.is_none() || kept_for_listing(&self.path) {
+            self.held.extend_from_slice(buf);
+        }
+        self.written += buf.len() as u64;
         Ok(buf.len())
     }
 
@@ -62,28 +95,55 @@ impl Write for MemoryFile {
     }
 }
 
-impl SinkFile for MemoryFile {
+impl SinkFile for TarFile {
     fn finish(self: Box<Self>) -> io::Result<()> {
         let me = *self;
-        me.files
-            .lock()
-            .map_err(|_| io::Error::other("poisoned"))?
-            .push((me.path, me.bytes));
+        let mut shared = lock(&me.shared)?;
+        match me.size {
+            Some(size) if size != me.written => {
+                return Err(io::Error::other(format!(
+                    "{}: {} bytes announced, {} written",
+                    me.path.display(),
+                    size,
+                    me.written
+                )));
+            }
+            Some(size) => padding(&mut shared.archive, size)?,
+            None => {
+                tar_header(&mut shared.archive, &me.path, me.written)?;
+                shared.archive.write_all(&me.held)?;
+                padding(&mut shared.archive, me.written)?;
+            }
+        }
+        let bytes = kept_for_listing(&me.path).then_some(me.held);
+        shared.received.push(Received {
+            path: me.path,
+            size: me.written,
+            bytes,
+        });
         Ok(())
     }
 }
 
-impl Sink for MemorySink {
-    fn create(&mut self, path: &Path) -> io::Result<Box<dyn SinkFile>> {
-        check_relative(path)?;
-        Ok(Box::new(MemoryFile {
-            path: path.to_path_buf(),
-            bytes: Vec::new(),
-            files: Arc::clone(&self.files),
+impl Sink for TarSink {
+    fn create(&mut self, file: &FileMeta<'_>) -> io::Result<Box<dyn SinkFile>> {
+        check_relative(file.path())?;
+        if let Some(size) = file.size() {
+            tar_header(&mut lock(&self.shared)?.archive, file.path(), size)?;
+        }
+        Ok(Box::new(TarFile {
+            path: file.path().to_path_buf(),
+            size: file.size(),
+            written: 0,
+            held: Vec::new(),
+            shared: Arc::clone(&self.shared),
         }))
     }
 
     fn finish(&mut self) -> io::Result<()> {
+        let mut shared = lock(&self.shared)?;
+        shared.archive.write_all(&[0u8; 1024])?; // two zero blocks end the archive
+        shared.archive.flush()?;
         self.finished = true;
         Ok(())
     }
@@ -95,8 +155,8 @@ fn octal(field: &mut [u8], value: u64) {
     field.copy_from_slice(s.as_bytes());
 }
 
-/// One POSIX ustar entry (header block, content, padding to 512 bytes).
-fn tar_entry(out: &mut impl Write, path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// The header block of a POSIX ustar entry of `size` bytes.
+fn tar_header(out: &mut dyn Write, path: &Path, size: u64) -> io::Result<()> {
     let name = path.to_string_lossy();
     let mut h = [0u8; 512];
     // Names longer than 100 bytes go into the prefix field, split at a '/'.
@@ -108,7 +168,7 @@ fn tar_entry(out: &mut impl Write, path: &Path, bytes: &[u8]) -> io::Result<()> 
             _ => {
                 return Err(io::Error::other(format!(
                     "{name}: name too long for a tar header"
-                )))
+                )));
             }
         }
     };
@@ -116,7 +176,7 @@ fn tar_entry(out: &mut impl Write, path: &Path, bytes: &[u8]) -> io::Result<()> 
     octal(&mut h[100..108], 0o600);
     octal(&mut h[108..116], 0);
     octal(&mut h[116..124], 0);
-    octal(&mut h[124..136], bytes.len() as u64);
+    octal(&mut h[124..136], size);
     octal(&mut h[136..148], 0);
     h[156] = b'0';
     h[257..263].copy_from_slice(b"ustar\0");
@@ -127,10 +187,13 @@ fn tar_entry(out: &mut impl Write, path: &Path, bytes: &[u8]) -> io::Result<()> 
     let sum: u64 = h.iter().map(|&b| u64::from(b)).sum();
     let s = format!("{sum:06o}\0 ");
     h[148..156].copy_from_slice(s.as_bytes());
-    out.write_all(&h)?;
-    out.write_all(bytes)?;
-    let pad = (512 - bytes.len() % 512) % 512;
-    out.write_all(&vec![0u8; pad])
+    out.write_all(&h)
+}
+
+/// The zeros after an entry of `size` bytes, up to the next 512-byte block.
+fn padding(out: &mut dyn Write, size: u64) -> io::Result<()> {
+    let pad = (512 - size % 512) % 512;
+    out.write_all(&vec![0u8; pad as usize])
 }
 
 /// Data pages of a delta, read with the page size its `.meta` gives.
@@ -214,13 +277,24 @@ fn main() -> ExitCode {
 
 fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut opts = BackupOptions::new(&a.datadir);
-    opts.incremental = a.incremental.clone();
-    opts.force_scan = a.force_scan;
+    opts.set_incremental(a.incremental.clone())
+        .set_force_scan(a.force_scan);
     let plan = BackupPlan::new(&opts)?;
-    let mut sink = MemorySink::default();
+    let archive: Box<dyn Write + Send> = match &a.tar {
+        Some(t) => Box::new(io::BufWriter::new(std::fs::File::create(t)?)),
+        None => Box::new(io::sink()),
+    };
+    let shared = Arc::new(Mutex::new(Shared {
+        archive,
+        received: Vec::new(),
+    }));
+    let mut sink = TarSink {
+        shared: Arc::clone(&shared),
+        finished: false,
+    };
     let report = plan.run(&mut sink, &NoProgress, &Cancel::new())?;
     assert!(sink.finished, "the engine finishes the sink");
-    let files = std::mem::take(&mut *sink.files.lock().map_err(|_| "poisoned")?);
+    let files = std::mem::take(&mut lock(&shared)?.received);
     println!(
         "{} backup, LSN {} to {}: {} files received, {} pages copied of {} read",
         if report.incremental {
@@ -234,28 +308,24 @@ fn run(a: &Args) -> Result<(), Box<dyn std::error::Error>> {
         report.pages_copied(),
         report.pages_scanned()
     );
-    for (path, bytes) in &files {
-        let name = path.to_string_lossy();
-        let what = if let Some(stem) = name.strip_suffix(".delta") {
-            let meta = files
-                .iter()
-                .find(|(p, _)| p.to_string_lossy() == format!("{stem}.meta"))
-                .map(|(_, b)| b);
-            delta_pages(bytes, meta)
-        } else if name == "xtrabackup_checkpoints" {
-            String::from_utf8_lossy(bytes).trim().replace('\n', ", ")
-        } else {
-            String::new()
+    for f in &files {
+        let name = f.path.to_string_lossy();
+        let what = match (name.strip_suffix(".delta"), &f.bytes) {
+            (Some(stem), Some(bytes)) => {
+                let meta = files
+                    .iter()
+                    .find(|m| m.path.to_string_lossy() == format!("{stem}.meta"))
+                    .and_then(|m| m.bytes.as_ref());
+                delta_pages(bytes, meta)
+            }
+            (None, Some(bytes)) if name == "xtrabackup_checkpoints" => {
+                String::from_utf8_lossy(bytes).trim().replace('\n', ", ")
+            }
+            _ => String::new(),
         };
-        println!("{:>10}  {}  {what}", bytes.len(), path.display());
+        println!("{:>10}  {}  {what}", f.size, f.path.display());
     }
     if let Some(t) = &a.tar {
-        let mut out = io::BufWriter::new(std::fs::File::create(t)?);
-        for (path, bytes) in &files {
-            tar_entry(&mut out, path, bytes)?;
-        }
-        out.write_all(&[0u8; 1024])?; // two zero blocks end the archive
-        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         println!("wrote {} ({} files)", t.display(), files.len());
     }
     Ok(())

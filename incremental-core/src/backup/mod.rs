@@ -1,22 +1,25 @@
-//! The backup engine (`xb backup`): full and incremental backups of a stopped datadir or a
-//! filesystem snapshot, in mariabackup's directory layout.
+//! The backup engine (`xb backup`): full and incremental backups, in mariabackup's directory
+//! layout, of a stopped datadir or a filesystem snapshot (cold), or of a running MariaDB
+//! server (hot, feature `hot`).
 //!
-//! One entry point: [`BackupPlan::new`] looks at the source and decides what to do (which
-//! files, how each tablespace's pages are selected and why), and [`BackupPlan::run`] does it,
-//! writing through a [`Sink`](sink::Sink) (a local directory: [`DirSink`](sink::DirSink)),
-//! reporting through a [`Progress`](crate::progress::Progress) and stopping at the next batch
-//! when a [`Cancel`](crate::progress::Cancel) token fires. It returns a [`BackupReport`].
+//! One entry point: [`BackupPlan::new`] looks at the source ([`detect()`]: cold or hot, and
+//! why), the base of an incremental, and decides what to do (which files, how each
+//! tablespace's pages are selected and why); [`BackupPlan::run`] does it, writing through a
+//! [`Sink`](sink::Sink) (a local directory: [`DirSink`](sink::DirSink)), reporting through a
+//! [`Progress`](crate::progress::Progress) and stopping at the next batch when a
+//! [`Cancel`](crate::progress::Cancel) token fires. It returns one [`BackupReport`], whose
+//! [`hot`](BackupReport::hot) part holds what a hot backup adds.
 //!
 //! ```no_run
-//! use incremental_core::backup::{BackupOptions, BackupPlan, Incremental};
+//! use incremental_core::backup::{BackupOptions, BackupPlan, ConnectOptions, Incremental};
 //! use incremental_core::backup::sink::DirSink;
 //! use incremental_core::progress::{Cancel, NoProgress};
 //! let mut opts = BackupOptions::new("/var/lib/mysql");
-//! opts.incremental = Some(Incremental::Basedir("/backups/full".into()));
+//! opts.set_incremental(Some(Incremental::Basedir("/backups/full".into())))
+//!     .set_connect(ConnectOptions::new()); // hot if a server runs on it
 //! let plan = BackupPlan::new(&opts)?;
-//! println!("{} tablespaces, method {}", plan.tablespaces.len(), plan.method.name());
-//! let mut sink = DirSink::new("/backups/inc1").map_err(|e| incremental_core::backup::BackupError::Write {
-//!     path: "/backups/inc1".into(), source: e })?;
+//! println!("{} backup ({})", plan.mode().name(), plan.mode());
+//! let mut sink = DirSink::new("/backups/inc1")?;
 //! let report = plan.run(&mut sink, &NoProgress, &Cancel::new())?;
 //! println!("copied {} of {} pages", report.pages_copied(), report.pages_scanned());
 //! # Ok::<(), incremental_core::backup::BackupError>(())
@@ -78,194 +81,46 @@
 //! kernel at the start), the redo copy (< 1 ms after a clean shutdown) and one `syncfs`
 //! (1–15 ms, the files' writeback having been started as each was closed). The CLI prints
 //! these phases (`xb: time: …`).
-
-use std::path::PathBuf;
-
-use innodb_page::Lsn;
+//!
+//! # Modules
+//!
+//! `options` (what is asked), `detect` (cold or hot; `server`: the connection to a running
+//! server), `kind` (full or incremental), `plan` (what will be done), `source`
+//! (the datadir's files and filters), `contents` (what a run copies), `run` (the run, driving
+//! the `stages` of a `cold` or `hot` source), `copy`, `scan`, `read` and `ordered` (the read
+//! pipeline), `redo_copy` (the redo log), `metadata` (the metadata files), `report`, `sink`,
+//! `error`.
 
 pub mod bitmap_source;
+mod cold;
+mod contents;
+mod copy;
+mod detect;
+mod error;
 #[cfg(feature = "hot")]
-pub mod hot;
+mod hot;
+mod kind;
+mod metadata;
+mod options;
 mod ordered;
-pub mod plan;
+mod plan;
 mod read;
 pub mod redo_copy;
-pub mod report;
+mod report;
+mod run;
 mod scan;
+#[cfg(feature = "hot")]
+mod server;
 pub mod sink;
 pub mod source;
+mod stages;
 
-pub use crate::backup_info::Method;
-pub use plan::{BackupKind, BackupPlan, DataFilePlan, OtherFile, TablespacePlan, DEFAULT_READERS};
-pub use report::{BackupReport, CorruptPage, Phases, TablespaceReport};
+pub use crate::format::backup_info::Method;
+pub use contents::{DataFilePlan, OtherFile, PlanNote, TablespacePlan};
+pub use detect::{detect, same_dir, Detected, SourceMode};
+pub use error::{BackupError, ServerError};
+pub use kind::BackupKind;
+pub use options::{BackupOptions, ConnectOptions, HotOptions, Incremental};
+pub use plan::{BackupPlan, DEFAULT_READERS};
+pub use report::{BackupReport, CorruptPage, FollowerStats, HotReport, Phases, TablespaceReport};
 pub use source::Filter;
-
-/// Where an incremental backup starts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Incremental {
-    /// `--incremental-basedir`: the previous backup (full or incremental, ours or mariabackup's).
-    Basedir(PathBuf),
-    /// `--incremental-lsn`: copy pages with an LSN at or above this; `from_lsn` = this.
-    Lsn(Lsn),
-}
-
-/// What to back up and how.
-///
-/// ```
-/// let o = incremental_core::backup::BackupOptions::new("/var/lib/mysql");
-/// assert!(o.incremental.is_none() && !o.force_scan && o.parallel == 0);
-/// assert_eq!(incremental_core::backup::DEFAULT_READERS, 4);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupOptions {
-    /// The source datadir (stopped server, or a snapshot).
-    pub datadir: PathBuf,
-    /// `None` for a full backup.
-    pub incremental: Option<Incremental>,
-    /// Never use bitmaps: scan every page.
-    pub force_scan: bool,
-    /// Directory of changed-page bitmap files (`ib_modified_log_*.xdb`); `None`: the datadir.
-    pub bitmap_dir: Option<PathBuf>,
-    /// Reader threads (0: [`DEFAULT_READERS`]).
-    pub parallel: usize,
-    /// Partial backup filters.
-    pub filter: Filter,
-    /// Take an incremental on top of a partial base anyway.
-    pub accept_partial_base: bool,
-    /// On a corrupt page, record it (in `innodb_corrupted_pages`, and copy it into the delta
-    /// whatever its LSN, as mariabackup's `--log-innodb-page-corruption` does) instead of
-    /// failing.
-    pub log_innodb_page_corruption: bool,
-    /// Bytes per read batch (default 2 MiB).
-    pub chunk_bytes: usize,
-    /// The command line, recorded in `xtrabackup_info` (`tool_command`).
-    pub tool_command: String,
-    /// Pause after each read of data-file pages (up to `chunk_bytes`, per reader thread):
-    /// lightens the load a backup puts on a running server's disk. Tests use it to make the
-    /// server checkpoint while a hot backup runs.
-    pub read_delay: Option<std::time::Duration>,
-}
-
-impl BackupOptions {
-    /// A full backup of `datadir` with default settings.
-    pub fn new(datadir: impl Into<PathBuf>) -> BackupOptions {
-        BackupOptions {
-            datadir: datadir.into(),
-            incremental: None,
-            force_scan: false,
-            bitmap_dir: None,
-            parallel: 0,
-            filter: Filter::default(),
-            accept_partial_base: false,
-            log_innodb_page_corruption: false,
-            chunk_bytes: 2 << 20,
-            tool_command: String::new(),
-            read_delay: None,
-        }
-    }
-}
-
-/// Why a backup could not be planned or did not complete. Every message names the file
-/// concerned and, where there is one, what to do.
-///
-/// ```
-/// use incremental_core::backup::BackupError;
-/// let e = BackupError::ServerRunning { path: "/d/ibdata1".into(), pid: 42 };
-/// assert!(e.to_string().contains("stop the server"));
-/// ```
-#[derive(Debug, thiserror::Error)]
-pub enum BackupError {
-    /// Reading a source file failed.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Writing to the destination failed.
-    #[error("writing {}: {source}", path.display())]
-    Write {
-        /// The file in the backup.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A source file is not what InnoDB writes.
-    #[error(transparent)]
-    Page(#[from] innodb_page::Error),
-    /// A backup file (the base's metadata) could not be read.
-    #[error(transparent)]
-    Core(#[from] crate::Error),
-    /// A server is running on the datadir.
-    #[error(
-        "{}: locked by process {pid}: a server is running on this datadir; stop the server \
-         (or back up a filesystem snapshot of the datadir) and try again",
-        path.display()
-    )]
-    ServerRunning {
-        /// The locked file.
-        path: PathBuf,
-        /// The process holding the lock.
-        pid: i32,
-    },
-    /// Something xb does not support yet.
-    #[error("{}: {what}", path.display())]
-    Unsupported {
-        /// The file.
-        path: PathBuf,
-        /// What and why.
-        what: String,
-    },
-    /// A page failed its checksum (or page number / space id) check.
-    #[error(
-        "{}: page {page_no} is corrupt: {problem}; the backup stops here (pass \
-         --log-innodb-page-corruption to record such pages and continue)",
-        path.display()
-    )]
-    CorruptPage {
-        /// The data file.
-        path: PathBuf,
-        /// Page number in the file.
-        page_no: u64,
-        /// What is wrong.
-        problem: String,
-    },
-    /// The base of an incremental is unusable.
-    #[error("{}: {what}", path.display())]
-    Base {
-        /// The base directory.
-        path: PathBuf,
-        /// What is wrong and what to do.
-        what: String,
-    },
-    /// The base is a partial backup.
-    #[error(
-        "{}: the base is a partial backup: tables it lacks would be missing from the result; \
-         pass --accept-partial-base to take the incremental anyway",
-        path.display()
-    )]
-    PartialBase {
-        /// The base directory.
-        path: PathBuf,
-    },
-    /// The source changed or contradicts itself while being read.
-    #[error("{what}")]
-    Inconsistent {
-        /// What.
-        what: String,
-    },
-    /// The [`Cancel`](crate::progress::Cancel) token fired.
-    #[error("cancelled")]
-    Cancelled,
-    /// Following the running server's redo log failed (e.g. it was overwritten before it was
-    /// read: [`FollowError::Overtaken`](innodb_page::redo::follow::FollowError::Overtaken)).
-    #[error("hot backup failed, the backup is incomplete: {0}")]
-    Follow(#[from] innodb_page::redo::follow::FollowError),
-    /// Talking to the running server failed.
-    #[cfg(feature = "hot")]
-    #[error(transparent)]
-    Server(#[from] hot::server::ServerError),
-}

@@ -29,6 +29,7 @@ use crate::progress::Cancel;
 
 /// What a backup needs to know about the source's redo log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RedoFacts {
     /// The log file (`ib_logfile0`).
     pub path: PathBuf,
@@ -50,13 +51,10 @@ impl RedoFacts {
     /// The server version from the creator string (`"10.11.19"` from `"MariaDB 10.11.19"`), or
     /// the whole creator if it has another form.
     ///
-    /// ```
-    /// use incremental_core::backup::redo_copy::RedoFacts;
-    /// use innodb_page::Lsn;
-    /// let f = RedoFacts { path: "ib_logfile0".into(), file_size: 0, first_lsn: Lsn(0),
-    ///     checkpoint_lsn: Lsn(0), checkpoint_end_lsn: Lsn(0), end_lsn: Lsn(0),
-    ///     creator: "MariaDB 10.11.19".into() };
-    /// assert_eq!(f.server_version(), "10.11.19");
+    /// ```no_run
+    /// let f = incremental_core::backup::redo_copy::read_source("/var/lib/mysql".as_ref())?;
+    /// assert_eq!(f.server_version(), "10.11.19"); // creator "MariaDB 10.11.19"
+    /// # Ok::<(), incremental_core::backup::BackupError>(())
     /// ```
     pub fn server_version(&self) -> &str {
         self.creator
@@ -160,6 +158,7 @@ pub fn header_area(checkpoint: Lsn, checkpoint_end: Lsn) -> Vec<u8> {
 
 /// What [`copy`] (or a [`LogWriter`]) wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RedoCopy {
     /// Bytes written (header area included).
     pub bytes: u64,
@@ -198,6 +197,7 @@ pub struct LogWriter<W: Write> {
 
 /// Why [`LogWriter::push`] refused a mini-transaction, or writing failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LogWriteError {
     /// Writing to the destination failed.
     #[error("{0}")]

@@ -17,14 +17,15 @@ use std::sync::Mutex;
 use innodb_page::verify::check_page;
 use innodb_page::Page;
 
+use super::contents::{OtherFile, TablespacePlan};
 use super::ordered::{ordered_map, Lanes};
-use super::plan::{OtherFile, TablespacePlan};
 use super::read::{self, AlignedBuf, SourceFile};
 use super::report::{CorruptPage, TablespaceReport};
-use super::sink::{Sink, SinkHandle};
+use super::sink::{FileMeta, Sink, SinkHandle};
 use super::BackupError;
-use crate::delta::{DeltaWriter, PageSize, SeekDeltaWriter};
-use crate::meta::{Dialect, Meta};
+use crate::format::delta::{DeltaWriter, PageSize, SeekDeltaWriter};
+use crate::format::meta::Meta;
+use crate::format::Dialect;
 use crate::progress::{Cancel, Event, Progress};
 
 /// What to do with the pages read.
@@ -154,7 +155,7 @@ struct Reader<'a> {
     mode: Mode,
     log_corruption: bool,
     hot: bool,
-    delay: Option<std::time::Duration>,
+    throttle: Option<std::time::Duration>,
     cancel: &'a Cancel,
     /// Buffers handed back by the writer.
     pool: Mutex<Vec<AlignedBuf>>,
@@ -215,7 +216,7 @@ impl Reader<'_> {
         if self.cancel.is_cancelled() {
             return Err(BackupError::Cancelled);
         }
-        if let (Some(d), Source::Pages { .. }) = (self.delay, &unit.src) {
+        if let (Some(d), Source::Pages { .. }) = (self.throttle, &unit.src) {
             std::thread::sleep(d);
         }
         match &unit.src {
@@ -435,7 +436,7 @@ fn write_err(path: &Path) -> impl FnOnce(std::io::Error) -> BackupError + '_ {
     }
 }
 
-fn delta_err(path: &Path, e: crate::error::DeltaWriteError) -> BackupError {
+fn delta_err(path: &Path, e: crate::format::error::DeltaWriteError) -> BackupError {
     BackupError::Core(crate::Error::delta_write(path, e))
 }
 
@@ -494,8 +495,9 @@ impl Writer<'_> {
                 path: name,
                 bytes: f.size,
             });
+            let meta = FileMeta::new(name, Some(f.size));
             self.current = Some(Output::Copy(
-                self.sink.create(name).map_err(write_err(name))?,
+                self.sink.create(&meta).map_err(write_err(name))?,
             ));
         }
         let Some(Output::Copy(out)) = self.current.as_mut() else {
@@ -539,19 +541,25 @@ impl Writer<'_> {
                 what: format!("page size {ps}"),
             })?;
             self.current = Some(match self.mode {
-                Mode::Copy => Output::Copy(self.sink.create(&name).map_err(write_err(&name))?),
+                Mode::Copy => {
+                    let meta = FileMeta::new(&name, Some(file.pages * ps as u64));
+                    Output::Copy(self.sink.create(&meta).map_err(write_err(&name))?)
+                }
                 Mode::Delta { .. } => {
                     let meta_path = meta_name(&file.rel);
                     let meta = Meta::new(page_size, ts.compressed, ts.space_id, ts.flags)
                         .to_bytes(Dialect::MariaDb);
                     let mut m = self
                         .sink
-                        .create(&meta_path)
+                        .create(&FileMeta::new(&meta_path, Some(meta.len() as u64)))
                         .map_err(write_err(&meta_path))?;
                     m.write_all(&meta).map_err(write_err(&meta_path))?;
                     m.finish().map_err(write_err(&meta_path))?;
                     rep.bytes_written += meta.len() as u64;
-                    let mut f = self.sink.create(&name).map_err(write_err(&name))?;
+                    let mut f = self
+                        .sink
+                        .create(&FileMeta::new(&name, None))
+                        .map_err(write_err(&name))?;
                     if f.seekable().is_some() {
                         Output::Seek(
                             SeekDeltaWriter::new(SinkHandle(f), page_size)
@@ -648,25 +656,39 @@ pub(crate) struct Settings {
     /// The source is a running server's datadir: read a page that fails its checks again
     /// before calling it corrupt; a file cut short ends in zero pages.
     pub hot: bool,
-    /// Pause after each unit read.
-    pub delay: Option<std::time::Duration>,
+    /// Throttling: pause after each unit of data-file pages read.
+    pub throttle: Option<std::time::Duration>,
 }
 
-/// Reads `units` (data-file pages and non-InnoDB files) on `settings.threads` threads, each
+/// What one pipeline reads.
+pub(crate) struct Pipeline<'a> {
+    /// The tablespaces the units refer to.
+    pub tablespaces: &'a [TablespacePlan],
+    /// The non-InnoDB files the units refer to.
+    pub others: &'a [OtherFile],
+    /// The reads, in output order.
+    pub units: &'a [Unit],
+    /// How.
+    pub settings: Settings,
+}
+
+/// Reads the units (data-file pages and non-InnoDB files) on `settings.threads` threads, each
 /// keeping a read in flight, and writes their output to `sink` in unit order on the calling
 /// thread. Fills `reports` (one per tablespace); returns the non-InnoDB totals. Memory: about
 /// `3 × threads` units' buffers, whatever the datadir size.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
-    tablespaces: &[TablespacePlan],
-    others: &[OtherFile],
-    units: &[Unit],
-    settings: Settings,
+    pipeline: Pipeline<'_>,
     sink: &mut dyn Sink,
     progress: &dyn Progress,
     cancel: &Cancel,
     reports: &mut [TablespaceReport],
 ) -> Result<OtherTotals, BackupError> {
+    let Pipeline {
+        tablespaces,
+        others,
+        units,
+        settings,
+    } = pipeline;
     let threads = settings.threads.max(1);
     let reader = Reader {
         tablespaces,
@@ -674,7 +696,7 @@ pub(crate) fn run(
         mode: settings.mode,
         log_corruption: settings.log_corruption,
         hot: settings.hot,
-        delay: settings.delay,
+        throttle: settings.throttle,
         cancel,
         pool: Mutex::new(Vec::new()),
     };

@@ -1,7 +1,11 @@
 //! Where a backup's files go: the [`Sink`] trait, and [`DirSink`], a local directory.
 //!
 //! A backup writes its files one at a time, in order, through [`Sink::create`]; each file is
-//! written sequentially and then [`SinkFile::finish`]ed. A destination that can seek (a local
+//! written sequentially and then [`SinkFile::finish`]ed. [`FileMeta::size`] gives the file's
+//! size when it is known before its bytes (data files, non-InnoDB files, metadata: the engine
+//! then writes exactly that many bytes), so that an archive or upload sink can write a header
+//! and stream the bytes without holding the file; `.delta` files and the redo log come without
+//! a size. A destination that can seek (a local
 //! file) says so through [`SinkFile::seekable`], which lets the delta writer patch cluster
 //! headers in place with one page of memory; a stream (a pipe, an object store upload) returns
 //! `None` and the writer keeps at most one delta cluster in memory instead.
@@ -10,8 +14,9 @@
 //! use std::io::Write;
 //! use incremental_core::backup::sink::{DirSink, Sink};
 //! let dir = tempfile::tempdir().unwrap();
+//! use incremental_core::backup::sink::FileMeta;
 //! let mut sink = DirSink::new(dir.path().join("b")).unwrap();
-//! let mut f = sink.create("db/t.frm".as_ref()).unwrap();
+//! let mut f = sink.create(&FileMeta::new("db/t.frm".as_ref(), Some(5))).unwrap();
 //! f.write_all(b"hello").unwrap();
 //! f.finish().unwrap();
 //! sink.finish().unwrap();
@@ -22,6 +27,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
+
+use super::BackupError;
 
 /// A destination that can both write and seek (a local file).
 pub trait SeekWrite: Write + Seek + Send {}
@@ -39,13 +46,48 @@ pub trait SinkFile: Write + Send {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
+/// What a sink is told about a file it is asked to create.
+///
+/// ```
+/// use incremental_core::backup::sink::FileMeta;
+/// let m = FileMeta::new("db/t.ibd".as_ref(), Some(65536));
+/// assert_eq!((m.path().to_str(), m.size()), (Some("db/t.ibd"), Some(65536)));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileMeta<'a> {
+    path: &'a Path,
+    size: Option<u64>,
+}
+
+impl<'a> FileMeta<'a> {
+    /// A file at `path` (relative to the backup's root) of `size` bytes, if known.
+    pub fn new(path: &'a Path, size: Option<u64>) -> FileMeta<'a> {
+        FileMeta { path, size }
+    }
+
+    /// The path, relative to the backup's root: `/` separators, never `..`.
+    pub fn path(&self) -> &'a Path {
+        self.path
+    }
+
+    /// The exact number of bytes that will be written, when known before they are.
+    pub fn size(&self) -> Option<u64> {
+        self.size
+    }
+}
+
 /// The destination of a backup's files.
 ///
 /// Paths given to [`create`](Sink::create) are relative (`xtrabackup_checkpoints`,
-/// `db/t.ibd.delta`), use `/` separators, and never contain `..`.
+/// `db/t.ibd.delta`), use `/` separators, and never contain `..`. Files are created and
+/// finished one after the other, with one exception: a hot backup creates `ib_logfile0`
+/// (without a size) first and writes it from the redo follower's thread while the other
+/// files are written, finishing it at the end.
 pub trait Sink: Send {
-    /// Starts a new file at `path` (relative to the backup's root).
-    fn create(&mut self, path: &Path) -> io::Result<Box<dyn SinkFile>>;
+    /// Starts a new file (its path relative to the backup's root, and its size when known:
+    /// then exactly that many bytes are written before [`SinkFile::finish`]).
+    fn create(&mut self, file: &FileMeta<'_>) -> io::Result<Box<dyn SinkFile>>;
 
     /// Called once after the last file: make everything durable.
     fn finish(&mut self) -> io::Result<()>;
@@ -96,8 +138,9 @@ pub struct DirSink {
 }
 
 impl DirSink {
-    /// Creates `root` (mode 0700; its parents as needed). Fails if `root` exists and is not an
-    /// empty directory: a backup never mixes with other files.
+    /// Creates `root` (mode 0700; its parents as needed). Fails with
+    /// [`BackupError::TargetNotEmpty`] if `root` exists and is not an empty directory (a backup
+    /// never mixes with other files), with [`BackupError::Write`] if it cannot be created.
     ///
     /// ```
     /// use incremental_core::backup::sink::DirSink;
@@ -106,18 +149,16 @@ impl DirSink {
     /// assert!(DirSink::new(dir.path()).is_err()); // not empty
     /// assert!(DirSink::new(dir.path().join("new")).is_ok());
     /// ```
-    pub fn new(root: impl Into<PathBuf>) -> io::Result<DirSink> {
+    pub fn new(root: impl Into<PathBuf>) -> Result<DirSink, BackupError> {
         let root = root.into();
+        let write_err = |source| BackupError::Write {
+            path: root.clone(),
+            source,
+        };
         match fs::read_dir(&root) {
             Ok(mut rd) => {
                 if rd.next().is_some() {
-                    return Err(io::Error::new(
-                        io::ErrorKind::AlreadyExists,
-                        format!(
-                            "{}: the target directory is not empty; give a new or empty directory",
-                            root.display()
-                        ),
-                    ));
+                    return Err(BackupError::TargetNotEmpty { path: root });
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -125,9 +166,9 @@ impl DirSink {
                     .recursive(true)
                     .mode(0o700)
                     .create(&root)
-                    .map_err(|e| annotate(&root, e))?;
+                    .map_err(|e| write_err(annotate(&root, e)))?;
             }
-            Err(e) => return Err(annotate(&root, e)),
+            Err(e) => return Err(write_err(annotate(&root, e))),
         }
         Ok(DirSink {
             dirs: vec![root.clone()],
@@ -153,7 +194,8 @@ fn annotate(path: &Path, e: io::Error) -> io::Error {
 }
 
 impl Sink for DirSink {
-    fn create(&mut self, path: &Path) -> io::Result<Box<dyn SinkFile>> {
+    fn create(&mut self, file: &FileMeta<'_>) -> io::Result<Box<dyn SinkFile>> {
+        let path = file.path();
         check_relative(path)?;
         let full = self.root.join(path);
         if let Some(parent) = full.parent()
@@ -256,6 +298,19 @@ impl SinkFile for DirFile {
     }
 }
 
+/// Creates a file of `bytes` in `sink`, whole.
+pub(crate) fn put(sink: &mut dyn Sink, path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
+    let err = |source| BackupError::Write {
+        path: path.into(),
+        source,
+    };
+    let mut f = sink
+        .create(&FileMeta::new(path, Some(bytes.len() as u64)))
+        .map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.finish().map_err(err)
+}
+
 /// Adapts a [`SinkFile`] to `Write + Seek` (seeking fails on streams), so that one delta writer
 /// type can serve both kinds of destination.
 pub(crate) struct SinkHandle(pub(crate) Box<dyn SinkFile>);
@@ -296,7 +351,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let root = d.path().join("t");
         let mut s = DirSink::new(&root).unwrap().sync(false);
-        let mut f = s.create(Path::new("a/b/c.ibd")).unwrap();
+        let mut f = s
+            .create(&FileMeta::new(Path::new("a/b/c.ibd"), None))
+            .unwrap();
         f.write_all(b"xyz").unwrap();
         assert!(!root.join("a/b/c.ibd").exists());
         assert!(f.seekable().is_some());
@@ -307,6 +364,8 @@ mod tests {
         assert_eq!(mode(&root), 0o700);
         assert_eq!(mode(&root.join("a/b")), 0o700);
         assert_eq!(mode(&root.join("a/b/c.ibd")), 0o600);
-        assert!(s.create(Path::new("../evil")).is_err());
+        assert!(s
+            .create(&FileMeta::new(Path::new("../evil"), None))
+            .is_err());
     }
 }

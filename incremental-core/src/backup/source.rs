@@ -1,15 +1,22 @@
-//! The source datadir: which files it holds, whether a server holds it, and the table filters
-//! of partial backups.
+//! The source datadir: which files it holds and which of them a backup copies (the table
+//! filters of partial backups).
 //!
-//! A source is a datadir whose server is stopped, or a filesystem snapshot of a running
-//! server's datadir (crash consistent). A live datadir is refused: `mariadbd` holds a POSIX
-//! (`fcntl`) write lock on its system tablespace and redo log files, which
-//! [`locked_by`] detects with `F_GETLK` without taking any lock.
+//! A source is a datadir whose server is stopped, a filesystem snapshot of a running server's
+//! datadir (crash consistent), or a running server's datadir (a hot backup, see
+//! [`detect`](super::detect())).
 
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use innodb_page::datadir::{self, DatadirFiles};
+use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
+
+use super::contents::{DataFilePlan, OtherFile, TablespacePlan};
+use super::BackupError;
+use crate::format::backup_info::Method;
 
 /// Names xb writes at the top of a backup directory: never copied from a source (a datadir
 /// that was restored from a backup still holds them).
@@ -23,35 +30,6 @@ pub const RESERVED_NAMES: &[&str] = &[
     "xtrabackup_binlog_info",
     "xtrabackup_galera_info",
 ];
-
-/// The process holding a conflicting POSIX lock on `path`, if any (`fcntl(F_GETLK)` for a
-/// write lock over the whole file). `Ok(None)` when the file is not locked.
-///
-/// ```
-/// let f = tempfile::NamedTempFile::new().unwrap();
-/// assert_eq!(incremental_core::backup::source::locked_by(f.path()).unwrap(), None);
-/// ```
-pub fn locked_by(path: &Path) -> io::Result<Option<i32>> {
-    let file = File::open(path)?;
-    let mut fl = libc::flock {
-        l_type: libc::F_WRLCK as libc::c_short,
-        l_whence: libc::SEEK_SET as libc::c_short,
-        l_start: 0,
-        l_len: 0,
-        l_pid: 0,
-    };
-    // SAFETY: F_GETLK reads and writes the flock structure we own; the fd is valid.
-    #[allow(unsafe_code)]
-    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) };
-    if r == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    if fl.l_type == libc::F_UNLCK as libc::c_short {
-        Ok(None)
-    } else {
-        Ok(Some(fl.l_pid))
-    }
-}
 
 /// Database and table a file in a datadir belongs to: `db/t.ibd` → `("db", "t")`, a partition
 /// `db/t#P#p0.ibd` → `("db", "t")`. `None` for files at the top level.
@@ -132,18 +110,20 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 ///
 /// ```
 /// use incremental_core::backup::source::Filter;
-/// let f = Filter { tables: "shop.o*".into(), ..Default::default() };
+/// let mut f = Filter::default();
+/// f.tables = "shop.o*".into();
 /// assert!(f.keeps_table("shop", "orders"));
 /// assert!(!f.keeps_table("shop", "customers"));
 /// assert!(f.is_partial());
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Filter {
-    /// `--tables`.
+    /// Tables kept: `db.table` globs.
     pub tables: String,
-    /// `--tables-exclude`.
+    /// Tables dropped: `db.table` globs.
     pub tables_exclude: String,
-    /// `--databases`.
+    /// Databases (or `db.table` names) kept.
     pub databases: String,
 }
 
@@ -209,24 +189,145 @@ impl Filter {
     }
 }
 
-/// Refuses a datadir a running server holds: checks the POSIX locks on the system tablespace
-/// and the redo log.
-pub fn check_not_running(datadir: &Path, system: &[PathBuf]) -> Result<(), super::BackupError> {
-    let mut probe: Vec<PathBuf> = system.iter().take(1).cloned().collect();
-    probe.push(datadir.join("ib_logfile0"));
-    for p in probe {
-        if !p.exists() {
+pub(crate) fn rel_to(datadir: &Path, p: &Path) -> PathBuf {
+    p.strip_prefix(datadir).unwrap_or(p).to_path_buf()
+}
+
+/// Files of a datadir that are never copied: xb's own metadata at the top (a datadir restored
+/// from a backup still holds it), pid files, sockets, temporary files of an interrupted run.
+fn is_transient(rel: &Path) -> bool {
+    let name = rel
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let top = rel.components().count() == 1;
+    (top && RESERVED_NAMES.contains(&name.as_str()))
+        || name.ends_with(".pid")
+        || name.ends_with(".xbtmp")
+        || name == "mysql.sock"
+        || name.ends_with(".sock.lock")
+}
+
+/// Lists `datadir`, which must hold a system tablespace.
+pub(crate) fn scan_datadir(dd: &Path) -> Result<DatadirFiles, BackupError> {
+    let md = std::fs::metadata(dd).map_err(|source| BackupError::Io {
+        path: dd.to_path_buf(),
+        source,
+    })?;
+    if !md.is_dir() {
+        return Err(BackupError::Io {
+            path: dd.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
+        });
+    }
+    let files = datadir::scan(dd)?;
+    if files.system.is_empty() {
+        return Err(BackupError::Unsupported {
+            path: dd.to_path_buf(),
+            what: "no system tablespace (ibdata1): not an InnoDB datadir".into(),
+        });
+    }
+    Ok(files)
+}
+
+/// The non-InnoDB files of a listing that a backup copies (with their sizes now), and those
+/// it leaves out (transient files, filtered tables, files gone since the listing).
+pub(crate) fn list_other_files(
+    dd: &Path,
+    files: &DatadirFiles,
+    filter: &Filter,
+) -> Result<(Vec<OtherFile>, Vec<PathBuf>), BackupError> {
+    let mut other_files = Vec::new();
+    let mut skipped = Vec::new();
+    for p in &files.other {
+        let rel = rel_to(dd, p);
+        if is_transient(&rel) || !filter.keeps_file(&rel) {
+            skipped.push(p.clone());
             continue;
         }
-        match locked_by(&p) {
-            Ok(Some(pid)) => {
-                return Err(super::BackupError::ServerRunning { path: p, pid });
+        match std::fs::metadata(p) {
+            Ok(m) => other_files.push(OtherFile::new(p.clone(), rel, m.len())),
+            // gone since the listing (a running server's temporary file): nothing to copy
+            Err(e) if e.kind() == io::ErrorKind::NotFound => skipped.push(p.clone()),
+            Err(source) => {
+                return Err(BackupError::Io {
+                    path: p.clone(),
+                    source,
+                });
             }
-            Ok(None) => {}
-            Err(source) => return Err(super::BackupError::Io { path: p, source }),
         }
     }
-    Ok(())
+    Ok((other_files, skipped))
+}
+
+/// Opens each file of `group` once, for reading through that descriptor from then on.
+fn pin(group: &[PathBuf]) -> Result<Vec<Arc<File>>, BackupError> {
+    group
+        .iter()
+        .map(|p| {
+            File::open(p)
+                .map(Arc::new)
+                .map_err(|source| BackupError::Io {
+                    path: p.clone(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// Opens one tablespace (its files in order) and describes it for a full copy. With `pin`,
+/// each file is opened once and read through that descriptor from then on.
+pub(crate) fn open_tablespace(
+    dd: &Path,
+    group: &[PathBuf],
+    pin_files: bool,
+) -> Result<TablespacePlan, BackupError> {
+    let pinned = if pin_files { pin(group)? } else { Vec::new() };
+    let open_paths: Vec<PathBuf> = if pin_files {
+        let fd_path = |f: &Arc<File>| PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()));
+        pinned.iter().map(fd_path).collect()
+    } else {
+        group.to_vec()
+    };
+    let options = OpenOptions::default()
+        .mode(ReadMode::Pread)
+        .allow_partial_tail(true);
+    let ts = Tablespace::open_with(&open_paths, options).map_err(|e| match e {
+        // name the real file, not /proc/self/fd/N
+        e if pin_files => BackupError::Unsupported {
+            path: group[0].clone(),
+            what: e
+                .to_string()
+                .replace(&open_paths[0].display().to_string(), "page 0"),
+        },
+        e => BackupError::Page(e),
+    })?;
+    let format = *ts.format();
+    let files = ts
+        .files()
+        .zip(group)
+        .map(|(f, src)| DataFilePlan {
+            src: src.clone(),
+            rel: rel_to(dd, src),
+            first_page: f.first_page,
+            pages: f.pages,
+            trailing_bytes: f.trailing_bytes,
+        })
+        .collect();
+    Ok(TablespacePlan {
+        space_id: format.space_id,
+        page_size: ts.page_size(),
+        compressed: format.flags.zip_size().is_some(),
+        flags: format.flags.raw(),
+        files,
+        method: Method::Full,
+        why: "full backup".into(),
+        checksum: innodb_page::verify::checksum_context(&format),
+        doublewrite: ts.doublewrite().cloned(),
+        format,
+        ranges: None,
+        pinned,
+    })
 }
 
 #[cfg(test)]
@@ -265,10 +366,10 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_held_by_another_process_is_seen() {
-        let f = tempfile::NamedTempFile::new().unwrap();
-        assert_eq!(locked_by(f.path()).unwrap(), None);
-        // Own locks never conflict with ourselves; a real server is probed in the MariaDB test.
-        assert!(locked_by(Path::new("/nonexistent/x")).is_err());
+    fn transient_names() {
+        assert!(is_transient(Path::new("xtrabackup_checkpoints")));
+        assert!(is_transient(Path::new("host.pid")));
+        assert!(!is_transient(Path::new("db/xtrabackup_checkpoints")));
+        assert!(!is_transient(Path::new("db/t.frm")));
     }
 }

@@ -229,6 +229,7 @@ pub enum BlockStop {
 
 /// Result of [`scan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BlockScan {
     /// The scanned end LSN; `None` if even the block holding the start LSN is not valid, or the
     /// end found lies before the start LSN (the files do not hold the log the checkpoint
@@ -242,6 +243,7 @@ pub struct BlockScan {
 
 /// Options of [`scan`], derived from the format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ScanRules {
     /// Check the epoch word (MySQL 8.0.30+).
     pub check_epoch: bool,
@@ -252,6 +254,35 @@ pub struct ScanRules {
 }
 
 impl ScanRules {
+    /// No epoch check, no masking, a limit of `max_blocks` blocks; see the setters and
+    /// [`ScanRules::for_format`].
+    ///
+    /// ```
+    /// use innodb_page::redo::block::ScanRules;
+    /// let r = ScanRules::new(8).check_epoch(true).mask_len_bit15(true);
+    /// assert!(r.check_epoch && r.mask_len_bit15);
+    /// assert_eq!(r.max_blocks, 8);
+    /// ```
+    pub const fn new(max_blocks: u64) -> ScanRules {
+        ScanRules {
+            check_epoch: false,
+            mask_len_bit15: false,
+            max_blocks,
+        }
+    }
+
+    /// Sets [`ScanRules::check_epoch`].
+    pub const fn check_epoch(mut self, check: bool) -> ScanRules {
+        self.check_epoch = check;
+        self
+    }
+
+    /// Sets [`ScanRules::mask_len_bit15`].
+    pub const fn mask_len_bit15(mut self, mask: bool) -> ScanRules {
+        self.mask_len_bit15 = mask;
+        self
+    }
+
     /// The rules for `format`, with a limit of `max_blocks` blocks.
     ///
     /// ```
@@ -282,7 +313,7 @@ impl ScanRules {
 /// b[4..6].copy_from_slice(&100u16.to_be_bytes());
 /// let crc = crc32c::crc32c(&b[..508]);
 /// b[508..].copy_from_slice(&crc.to_be_bytes());
-/// let rules = ScanRules { check_epoch: false, mask_len_bit15: false, max_blocks: 10 };
+/// let rules = ScanRules::new(10);
 /// let r = scan(Lsn::new(8200), rules, |l, buf| {
 ///     if l == 8192 { buf.copy_from_slice(&b); Ok::<_, ()>(true) } else { Ok(false) }
 /// }).unwrap();

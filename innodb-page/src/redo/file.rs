@@ -8,6 +8,25 @@
 //!   preferred when it holds `#ib_redoN` files) or `ib_logfile0`.
 //!
 //! Files named `#ib_redoN_tmp` (MySQL's spare files) are ignored.
+//!
+//! # File names
+//!
+//! The names of redo log files are decided here and nowhere else: [`LOG_FILE_0`] and
+//! [`log_file_path`] (`ib_logfile0`, MariaDB and MySQL up to 8.0.29), [`log_file_name`] and
+//! [`log_file_number`] (`ib_logfileN`), [`LOG_FILE_RESIZE`] (`ib_logfile101`, MariaDB's log
+//! being resized or rebuilt), [`REDO_DIR`], [`redo_file_name`] and [`redo_file_number`]
+//! (MySQL 8.0.30+ `#innodb_redo/#ib_redoN`), and [`is_redo_file_name`] for any of them.
+//!
+//! ```
+//! use std::path::Path;
+//! use innodb_page::redo::file::{self, LOG_FILE_0};
+//! assert_eq!(file::log_file_path(Path::new("/var/lib/mysql")), Path::new("/var/lib/mysql/ib_logfile0"));
+//! assert_eq!(file::log_file_number(LOG_FILE_0), Some(0));
+//! assert_eq!(file::log_file_name(1), "ib_logfile1");
+//! assert_eq!(file::redo_file_number("#ib_redo7"), Some(7));
+//! assert_eq!(file::redo_file_number("#ib_redo7_tmp"), None);
+//! assert!(file::is_redo_file_name("#innodb_redo") && !file::is_redo_file_name("ibdata1"));
+//! ```
 
 use std::fs::{self, File};
 use std::io;
@@ -22,8 +41,66 @@ use super::mtr::{self, LogGeometry, RecordArea, ScanStop, START_OFFSET};
 use super::{lsn, RedoError};
 use crate::{Error, Lsn};
 
+/// The redo log file of MariaDB (every version) and of MySQL up to 8.0.29: the only file from
+/// MariaDB 10.5 on, the first of the ring `ib_logfile0..N` before. Also the redo log of an xb
+/// or mariabackup backup.
+pub const LOG_FILE_0: &str = "ib_logfile0";
+
+/// The prefix of `ib_logfileN`.
+pub const LOG_FILE_PREFIX: &str = "ib_logfile";
+
+/// The file MariaDB writes a new redo log to while it resizes the log online (10.11+) or
+/// rebuilds it at startup, before renaming it over [`LOG_FILE_0`].
+pub const LOG_FILE_RESIZE: &str = "ib_logfile101";
+
+/// The directory of MySQL 8.0.30+ redo log files, inside the datadir.
+pub const REDO_DIR: &str = "#innodb_redo";
+
+/// The prefix of the MySQL 8.0.30+ redo log files (`#ib_redoN`) in [`REDO_DIR`].
+pub const REDO_FILE_PREFIX: &str = "#ib_redo";
+
+/// `dir/ib_logfile0`: the redo log of a MariaDB datadir or of a backup.
+pub fn log_file_path(dir: &Path) -> PathBuf {
+    dir.join(LOG_FILE_0)
+}
+
+/// `ib_logfile<n>`.
+pub fn log_file_name(n: u64) -> String {
+    format!("{LOG_FILE_PREFIX}{n}")
+}
+
+/// The N of a file name `ib_logfileN` (digits only: not `ib_logfile0.bak`).
+pub fn log_file_number(name: &str) -> Option<u64> {
+    number_after(name, LOG_FILE_PREFIX)
+}
+
+/// `#ib_redo<n>`.
+pub fn redo_file_name(n: u64) -> String {
+    format!("{REDO_FILE_PREFIX}{n}")
+}
+
+/// The N of a file name `#ib_redoN` (not MySQL's spare files `#ib_redoN_tmp`).
+pub fn redo_file_number(name: &str) -> Option<u64> {
+    number_after(name, REDO_FILE_PREFIX)
+}
+
+/// Whether a file or directory name is one of a redo log: `ib_logfile*`, `#ib_redo*` (spare
+/// files included) or [`REDO_DIR`].
+pub fn is_redo_file_name(name: &str) -> bool {
+    name.starts_with(LOG_FILE_PREFIX) || name.starts_with(REDO_FILE_PREFIX) || name == REDO_DIR
+}
+
+fn number_after(name: &str, prefix: &str) -> Option<u64> {
+    let digits = name.strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// One file of a redo log.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RedoFile {
     /// Its path.
     pub path: PathBuf,
@@ -35,6 +112,7 @@ pub struct RedoFile {
 
 /// One checkpoint block that was examined, valid or not.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CheckpointSlot {
     /// Index into [`RedoLog::files`] of the file holding the block.
     pub file: usize,
@@ -161,14 +239,14 @@ pub fn open(path: &Path) -> Result<RedoLog, Error> {
         if !own.is_empty() {
             return open_8030(path, own);
         }
-        let sub = path.join("#innodb_redo");
+        let sub = path.join(REDO_DIR);
         if sub.is_dir() {
             let files = list_ib_redo(&sub)?;
             if !files.is_empty() {
                 return open_8030(&sub, files);
             }
         }
-        let f0 = path.join("ib_logfile0");
+        let f0 = log_file_path(path);
         if f0.is_file() {
             return open_file(&f0);
         }
@@ -179,7 +257,7 @@ pub fn open(path: &Path) -> Result<RedoLog, Error> {
     }
     // ib_logfileN with N > 0: open the group from ib_logfile0 if it exists.
     if let (Some(n), Some(dir)) = (logfile_number(path), path.parent()) {
-        let f0 = dir.join("ib_logfile0");
+        let f0 = log_file_path(dir);
         if n > 0 && f0.is_file() {
             return open_file(&f0);
         }
@@ -189,21 +267,7 @@ pub fn open(path: &Path) -> Result<RedoLog, Error> {
 
 /// The N of a file named `ib_logfileN`.
 fn logfile_number(path: &Path) -> Option<u64> {
-    let name = path.file_name()?.to_str()?;
-    let digits = name.strip_prefix("ib_logfile")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
-}
-
-/// The N of a file named `#ib_redoN` (not `_tmp`).
-fn ib_redo_number(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("#ib_redo")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse().ok()
+    log_file_number(path.file_name()?.to_str()?)
 }
 
 /// `#ib_redoN` files of a directory, sorted by N.
@@ -213,7 +277,7 @@ fn list_ib_redo(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     for ent in rd {
         let ent = ent.map_err(|e| Error::io(dir, 0, e))?;
         let name = ent.file_name();
-        if let Some(n) = name.to_str().and_then(ib_redo_number) {
+        if let Some(n) = name.to_str().and_then(redo_file_number) {
             let p = ent.path();
             if p.is_file() {
                 v.push((n, p));
@@ -467,7 +531,7 @@ fn open_ring(path0: &Path, size0: u64, head: &[u8]) -> Result<RedoLog, Error> {
         && let Some(dir) = path0.parent()
     {
         for n in 1u64.. {
-            let p = dir.join(format!("ib_logfile{n}"));
+            let p = dir.join(log_file_name(n));
             let Ok(m) = fs::metadata(&p) else { break };
             if !m.is_file() {
                 break;
@@ -675,8 +739,8 @@ mod tests {
         assert_eq!(logfile_number(Path::new("ib_logfile12")), Some(12));
         assert_eq!(logfile_number(Path::new("ib_logfile0.head16k")), None);
         assert_eq!(logfile_number(Path::new("ib_logfile")), None);
-        assert_eq!(ib_redo_number("#ib_redo7"), Some(7));
-        assert_eq!(ib_redo_number("#ib_redo7_tmp"), None);
-        assert_eq!(ib_redo_number("#ib_redo"), None);
+        assert_eq!(redo_file_number("#ib_redo7"), Some(7));
+        assert_eq!(redo_file_number("#ib_redo7_tmp"), None);
+        assert_eq!(redo_file_number("#ib_redo"), None);
     }
 }

@@ -125,6 +125,7 @@ pub enum Needs {
 /// assert_eq!(o.get_batch_bytes(), 1 << 20);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FollowOptions {
     needs: Needs,
     batch_bytes: usize,
@@ -180,6 +181,7 @@ impl FollowOptions {
 
 /// Why a [`Follower`] cannot continue.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum FollowError {
     /// Reading the log failed.
     #[error("{}: I/O error at offset {offset}: {source}", path.display())]
@@ -301,6 +303,7 @@ impl FollowError {
 
 /// Counters of a [`Follower`], e.g. to measure throughput.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FollowStats {
     /// Bytes of mtrs delivered (records and trailers).
     pub bytes: u64,
@@ -330,6 +333,7 @@ pub enum PollStop {
 
 /// What one [`Follower::poll`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Polled {
     /// Position before the poll.
     pub from: Lsn,
@@ -573,7 +577,7 @@ pub struct Follower {
 /// `ib_logfile0` of a datadir, or the path itself if it is a file.
 fn log_path(path: &Path) -> PathBuf {
     if path.is_dir() {
-        path.join("ib_logfile0")
+        super::file::log_file_path(path)
     } else {
         path.to_path_buf()
     }
@@ -1346,7 +1350,7 @@ mod tests {
         }
         // Online resize: a new file starting at the current end gets the same mtrs from
         // there on (both are written), then replaces ib_logfile0.
-        let tmp = dir.path().join("ib_logfile101");
+        let tmp = dir.path().join(crate::redo::file::LOG_FILE_RESIZE);
         let mut new = Synth::create(&tmp, old.end, 5000, false);
         // The new file's FILE_CHECKPOINT mtr is its first one; mirror it into the old file.
         let first = new.mtr_bytes(old.end, &{
@@ -1387,7 +1391,7 @@ mod tests {
         poll_all(&mut f, None).unwrap();
         let at = f.lsn();
         // A log rebuilt far ahead (e.g. a restart after more log than we saw was written).
-        let tmp = dir.path().join("ib_logfile101");
+        let tmp = dir.path().join(crate::redo::file::LOG_FILE_RESIZE);
         let _new = Synth::create(&tmp, old.end + 10_000, 5000, false);
         std::fs::rename(&tmp, &p).unwrap();
         let (_, m) = old.append(&write_rec(1, 1, 1)); // lands in the old (unlinked) file only

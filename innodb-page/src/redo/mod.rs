@@ -22,8 +22,8 @@
 //!   change `(space_id, page_no)` and the file-level operations they name.
 //! * [`follow`]: following the log of a running MariaDB 10.8+ server as it is written
 //!   ([`follow::Follower`]), with overwrite ("overtaken") and log-replacement detection.
-//! * [`file`]: opening a redo log from a path (a file, a datadir or `#innodb_redo`), giving a
-//!   [`RedoLog`] summary.
+//! * [`file`](mod@file): opening a redo log from a path (a file, a datadir or `#innodb_redo`),
+//!   giving a [`RedoLog`] summary, and the names of the redo log files.
 //!
 //! Two kinds of "end LSN" exist and are kept apart everywhere:
 //!
@@ -99,6 +99,7 @@ pub(crate) fn be_u16(data: &[u8], off: usize) -> Option<u16> {
 /// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum RedoError {
     /// Fewer bytes than the structure needs.
     #[error("{what} needs {need} bytes, only {len} available")]

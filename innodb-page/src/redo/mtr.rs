@@ -55,6 +55,7 @@ pub const FILE_CHECKPOINT: u8 = 0xF0;
 
 /// Why a variable-length integer could not be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VarintError {
     /// The bytes end before the integer does.
     NeedMore,
@@ -129,6 +130,7 @@ pub fn encode_varint(v: u32) -> ([u8; 5], usize) {
 
 /// Why a record's length could not be determined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RecordLenError {
     /// The bytes end inside the record header.
     NeedMore,
@@ -787,6 +789,7 @@ impl<A: RecordArea> MtrReader<A> {
 
 /// Result of [`scan_to_end`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MtrScan {
     /// The scanned end LSN (end of the last valid mtr), or `None` when the area does not hold
     /// the log the checkpoint describes (see [`MtrScan::inconsistency`]).

@@ -242,6 +242,7 @@ impl<'a> LogRecord<'a> {
 /// assert!(e.to_string().contains("offset 0"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RecordError {
     /// Byte offset of the record in the record bytes.
     pub offset: usize,

@@ -1,21 +1,19 @@
 //! `xb backup`: full or incremental backup of a stopped datadir or a filesystem snapshot
 //! (cold), or of a running MariaDB server (hot: the datadir is in use and xb can connect).
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use incremental_core::backup::hot::{self, ConnectOptions, HotOptions, HotReport, Server};
 use incremental_core::backup::sink::DirSink;
-use incremental_core::backup::source::locked_by;
 use incremental_core::backup::{
-    BackupError, BackupKind, BackupOptions, BackupPlan, BackupReport, Filter, Incremental,
+    BackupError, BackupKind, BackupOptions, BackupPlan, BackupReport, ConnectOptions, Filter,
+    HotOptions, Incremental, ServerError, SourceMode,
 };
-use incremental_core::progress::{Cancel, Event, Progress};
+use incremental_core::progress::Cancel;
+use incremental_core::Remedy;
 use innodb_page::Lsn;
-use serde_json::json;
 
+use crate::ui::{self, CliProgress};
 use crate::{EXIT_FOUND_PROBLEM, EXIT_OK};
 
 /// Arguments of `xb backup`.
@@ -126,219 +124,219 @@ pub struct Args {
     pub end_timeout: u64,
 }
 
-/// Test-only environment variable: microseconds each reader thread sleeps after each read, so
-/// that tests can make the server checkpoint during a hot backup. Not for production use.
-const TEST_DELAY_ENV: &str = "XB_TEST_COPY_DELAY_US";
+/// Environment variable: microseconds each reader thread pauses after each batch of pages it
+/// reads (the library's throttle, `BackupOptions::set_throttle`). Tests use it to make the
+/// server checkpoint while a hot backup runs.
+const THROTTLE_ENV: &str = "XB_TEST_COPY_DELAY_US";
 
-/// Plain log lines on standard error, at most one progress line every 5 seconds.
-struct LogProgress {
-    start: Instant,
-    last: Mutex<Instant>,
-    total: AtomicU64,
-    done: AtomicU64,
+fn connect_options(a: &Args) -> ConnectOptions {
+    let mut c = ConnectOptions::new();
+    c.set_no_defaults(a.no_defaults);
+    if let Some(u) = &a.user {
+        c.set_user(u.as_str());
+    }
+    if let Some(p) = &a.password {
+        c.set_password(p.as_str());
+    }
+    if let Some(s) = &a.socket {
+        c.set_socket(s.as_path());
+    }
+    if let Some(h) = &a.host {
+        c.set_host(h.as_str());
+    }
+    if let Some(p) = a.port {
+        c.set_port(p);
+    }
+    if let Some(f) = &a.defaults_file {
+        c.set_defaults_file(f.as_path());
+    }
+    if let Some(f) = &a.defaults_extra_file {
+        c.set_defaults_extra_file(f.as_path());
+    }
+    c
 }
 
-impl Progress for LogProgress {
-    fn event(&self, event: Event<'_>) {
-        match event {
-            Event::Planned { files, bytes } => {
-                self.total.store(bytes, Ordering::Relaxed);
-                eprintln!("xb: {files} files, {} MiB to read", bytes >> 20);
-            }
-            Event::Note { message } => eprintln!("xb: {message}"),
-            Event::Pages { bytes, .. } => {
-                let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-                let Ok(mut last) = self.last.lock() else {
-                    return;
-                };
-                if last.elapsed().as_secs() >= 5 {
-                    *last = Instant::now();
-                    let total = self.total.load(Ordering::Relaxed).max(1);
-                    eprintln!(
-                        "xb: {} of {} MiB read ({}%), {:.0} s",
-                        done >> 20,
-                        total >> 20,
-                        done * 100 / total,
-                        self.start.elapsed().as_secs_f64()
-                    );
-                }
-            }
-            Event::FileStarted { .. } | Event::FileDone { .. } => {}
-        }
+fn hot_options(a: &Args) -> HotOptions {
+    let mut h = HotOptions::default();
+    h.set_block_ddl(a.block_ddl)
+        .set_poll_interval(Duration::from_millis(a.log_copy_interval))
+        .set_end_timeout(Duration::from_secs(a.end_timeout));
+    h
+}
+
+fn incremental(a: &Args) -> Option<Incremental> {
+    match (&a.incremental_basedir, a.incremental_lsn) {
+        (Some(b), _) => Some(Incremental::Basedir(b.clone())),
+        (None, Some(n)) => Some(Incremental::Lsn(Lsn::new(n))),
+        (None, None) => None,
     }
 }
 
-/// The process holding the datadir's system tablespace or redo log, if any.
-fn server_holding(datadir: &Path) -> Option<i32> {
-    ["ibdata1", "ib_logfile0"]
-        .iter()
-        .filter_map(|f| locked_by(&datadir.join(f)).ok().flatten())
-        .next()
+/// The library's options from the command line: hot when a running server holds the datadir
+/// (reached with the connection options), cold otherwise.
+fn backup_options(a: &Args) -> BackupOptions {
+    let connect = connect_options(a);
+    let mut o = match &a.datadir {
+        Some(d) => BackupOptions::new(d),
+        None => BackupOptions::of_server(connect.clone()),
+    };
+    let mut filter = Filter::default();
+    filter.tables = a.tables.clone();
+    filter.tables_exclude = a.tables_exclude.clone();
+    filter.databases = a.databases.clone();
+    let throttle = std::env::var(THROTTLE_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_micros);
+    o.set_connect(connect)
+        .set_hot(hot_options(a))
+        .set_incremental(incremental(a))
+        .set_force_scan(a.incremental_force_scan)
+        .set_parallel(a.parallel)
+        .set_filter(filter)
+        .set_accept_partial_base(a.accept_partial_base)
+        .set_log_innodb_page_corruption(a.log_innodb_page_corruption)
+        .set_tool_command(std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+        .set_throttle(throttle);
+    if let Some(b) = &a.bitmap_dir {
+        o.set_bitmap_dir(b.as_path());
+    }
+    o
 }
 
-fn connect_options(a: &Args) -> ConnectOptions {
-    ConnectOptions {
-        user: a.user.clone(),
-        password: a.password.clone(),
-        socket: a.socket.clone(),
-        host: a.host.clone(),
-        port: a.port,
-        defaults_file: a.defaults_file.clone(),
-        defaults_extra_file: a.defaults_extra_file.clone(),
-        no_defaults: a.no_defaults,
+/// A server error in the CLI's words.
+fn server_words(e: &ServerError) -> String {
+    match e.remedy() {
+        Some(Remedy::ConnectionSettings) => format!(
+            "{e}; give --socket (or --host/--port), --user and --password, or put them in the \
+             [client] group of an option file"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// A backup error in the CLI's words: the library's message with the remedy as flags.
+fn words(e: BackupError) -> anyhow::Error {
+    let text = match &e {
+        BackupError::StartAfterCheckpoint {
+            path,
+            lsn,
+            checkpoint,
+            ..
+        } => format!(
+            "{}: --incremental-lsn {lsn} is after this datadir's checkpoint {checkpoint}: give \
+             the to_lsn of the previous backup",
+            path.display()
+        ),
+        BackupError::TargetNotEmpty { path, .. } => format!(
+            "writing {p}: {p}: the target directory is not empty; give a new or empty directory",
+            p = path.display()
+        ),
+        BackupError::ServerUnreachable {
+            path, pid, source, ..
+        } => format!(
+            "{}: in use by a running server (process {pid}), and xb cannot connect to it for a \
+             hot backup: {}",
+            path.display(),
+            server_words(source)
+        ),
+        BackupError::WrongServer { path, .. } => format!(
+            "{e}: connect to the server of {} (--socket) or give its datadir",
+            path.display()
+        ),
+        BackupError::Server(s) => server_words(s),
+        _ => match e.remedy() {
+            Some(Remedy::RecordCorruptPages) => {
+                format!("{e} (pass --log-innodb-page-corruption to record such pages and continue)")
+            }
+            Some(Remedy::AcceptPartialBase) => {
+                format!("{e}; pass --accept-partial-base to take the incremental anyway")
+            }
+            Some(Remedy::GiveStartLsn) => {
+                format!("{e}; give the LSN with --incremental-lsn instead")
+            }
+            _ => return anyhow::Error::new(e),
+        },
+    };
+    anyhow::anyhow!(text)
+}
+
+/// Planning failed: without --datadir, a server that cannot be reached means there is nothing
+/// to back up.
+fn planning_error(a: &Args, e: BackupError) -> anyhow::Error {
+    match (&a.datadir, &e) {
+        (None, BackupError::Server(s)) => anyhow::anyhow!(
+            "no --datadir given, and no running server to back up: {}; give --datadir for a \
+             stopped server",
+            server_words(s)
+        ),
+        _ => words(e),
+    }
+}
+
+/// The line that says what the run will do.
+fn describe(plan: &BackupPlan) -> String {
+    let dd = plan.datadir().display();
+    if let SourceMode::Hot {
+        pid,
+        server,
+        version,
+        ..
+    } = plan.mode()
+    {
+        let kind = match plan.options().incremental() {
+            Some(Incremental::Basedir(b)) => format!("incremental on {}", b.display()),
+            Some(Incremental::Lsn(n)) => format!("incremental from LSN {n}"),
+            _ => "full".to_string(),
+        };
+        let pid = pid.map_or_else(String::new, |p| format!("(process {p})"));
+        return format!(
+            "hot {kind} backup of the running server {pid} (MariaDB {version}) through \
+             {server}: datadir {dd}"
+        );
+    }
+    let (checkpoint, end) = plan
+        .redo()
+        .map_or_else(Default::default, |r| (r.checkpoint_lsn, r.end_lsn));
+    match plan.kind() {
+        BackupKind::Incremental {
+            from_lsn,
+            threshold,
+            why,
+            ..
+        } => format!(
+            "cold incremental backup of {dd} (no server holds it) from LSN {from_lsn} to \
+             checkpoint {checkpoint}: copying pages with LSN >= {threshold} ({why}), method {}",
+            plan.method().name()
+        ),
+        _ => format!(
+            "cold full backup of {dd} (no server holds it) at checkpoint {checkpoint} (redo to \
+             {end})"
+        ),
     }
 }
 
 /// Runs `xb backup`.
 pub fn run(a: Args) -> anyhow::Result<u8> {
-    // Cold or hot: a datadir nobody holds is copied as it is; one a server holds needs that
-    // server (hot backup); without --datadir, the server tells where its datadir is.
-    let holder = a.datadir.as_deref().and_then(server_holding);
-    let mut server = None;
-    if a.datadir.is_none() || holder.is_some() {
-        match Server::connect(&connect_options(&a), holder) {
-            Ok(s) => server = Some(s),
-            Err(e) => match (&a.datadir, holder) {
-                (Some(d), Some(pid)) => anyhow::bail!(
-                    "{}: in use by a running server (process {pid}), and xb cannot connect to \
-                     it for a hot backup: {e}",
-                    d.display()
-                ),
-                _ => anyhow::bail!(
-                    "no --datadir given, and no running server to back up: {e}; give --datadir \
-                     for a stopped server"
-                ),
-            },
-        }
-    }
-    let datadir = match (&a.datadir, &server) {
-        (Some(d), _) => d.clone(),
-        (None, Some(s)) => s.datadir.clone(),
-        (None, None) => anyhow::bail!("give --datadir"),
-    };
-    let mut opts = BackupOptions::new(&datadir);
-    opts.incremental = match (&a.incremental_basedir, a.incremental_lsn) {
-        (Some(b), _) => Some(Incremental::Basedir(b.clone())),
-        (None, Some(n)) => Some(Incremental::Lsn(Lsn::new(n))),
-        (None, None) => None,
-    };
-    opts.force_scan = a.incremental_force_scan;
-    opts.bitmap_dir = a.bitmap_dir.clone();
-    opts.parallel = a.parallel;
-    opts.filter = Filter {
-        tables: a.tables.clone(),
-        tables_exclude: a.tables_exclude.clone(),
-        databases: a.databases.clone(),
-    };
-    opts.accept_partial_base = a.accept_partial_base;
-    opts.log_innodb_page_corruption = a.log_innodb_page_corruption;
-    opts.tool_command = std::env::args().skip(1).collect::<Vec<_>>().join(" ");
-    opts.read_delay = std::env::var(TEST_DELAY_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_micros);
-
-    let progress = LogProgress {
-        start: Instant::now(),
-        last: Mutex::new(Instant::now()),
-        total: AtomicU64::new(0),
-        done: AtomicU64::new(0),
-    };
-    let new_sink = || -> anyhow::Result<DirSink> {
-        Ok(DirSink::new(&a.target_dir)
-            .map_err(|source| BackupError::Write {
-                path: a.target_dir.clone(),
-                source,
-            })?
-            .sync(!a.no_sync))
-    };
-    let t_plan = Instant::now();
-    let (report, hot_report, plan_seconds, threads) = match server {
-        Some(mut srv) => {
-            let kind = match &opts.incremental {
-                None => "full".to_string(),
-                Some(Incremental::Basedir(b)) => format!("incremental on {}", b.display()),
-                Some(Incremental::Lsn(n)) => format!("incremental from LSN {n}"),
-            };
-            eprintln!(
-                "xb: hot {kind} backup of the running server {} (MariaDB {}) through {}: \
-                 datadir {}",
-                holder.map_or_else(|| "".to_string(), |p| format!("(process {p})")),
-                srv.version,
-                srv.how,
-                datadir.display()
-            );
-            let h = HotOptions {
-                block_ddl: a.block_ddl,
-                poll_interval: Duration::from_millis(a.log_copy_interval.max(1)),
-                end_timeout: Duration::from_secs(a.end_timeout.max(1)),
-            };
-            let mut sink = new_sink()?;
-            let r = hot::run(
-                &mut srv,
-                &opts,
-                &h,
-                &mut sink,
-                &progress,
-                &Cancel::new(),
-                &hot::NoHooks,
-            )?;
-            let threads = if opts.parallel == 0 {
-                incremental_core::backup::DEFAULT_READERS
-            } else {
-                opts.parallel
-            };
-            (r.report.clone(), Some(r), 0.0, threads)
-        }
-        None => {
-            let plan = BackupPlan::new(&opts)?;
-            let plan_seconds = t_plan.elapsed().as_secs_f64();
-            match &plan.kind {
-                BackupKind::Full => eprintln!(
-                    "xb: cold full backup of {} (no server holds it) at checkpoint {} (redo to \
-                     {})",
-                    datadir.display(),
-                    plan.redo.checkpoint_lsn,
-                    plan.redo.end_lsn
-                ),
-                BackupKind::Incremental {
-                    from_lsn,
-                    threshold,
-                    why,
-                    ..
-                } => eprintln!(
-                    "xb: cold incremental backup of {} (no server holds it) from LSN \
-                     {from_lsn} to checkpoint {}: copying pages with LSN >= {threshold} \
-                     ({why}), method {}",
-                    datadir.display(),
-                    plan.redo.checkpoint_lsn,
-                    plan.method.name()
-                ),
-            }
-            let mut sink = new_sink()?;
-            let report = plan.run(&mut sink, &progress, &Cancel::new())?;
-            (report, None, plan_seconds, plan.reader_threads())
-        }
-    };
-    print_report(&a, &report, hot_report.as_ref(), plan_seconds, threads)
+    let plan = BackupPlan::new(&backup_options(&a)).map_err(|e| planning_error(&a, e))?;
+    ui::note(describe(&plan));
+    let mut sink = DirSink::new(&a.target_dir).map_err(words)?.sync(!a.no_sync);
+    let progress = CliProgress::new("backup");
+    let report = plan
+        .run(&mut sink, &progress, &Cancel::new())
+        .map_err(words)?;
+    progress.finish();
+    print_report(&a, &report)
 }
 
-fn print_report(
-    a: &Args,
-    report: &BackupReport,
-    hot: Option<&HotReport>,
-    plan_seconds: f64,
-    threads: usize,
-) -> anyhow::Result<u8> {
-    let corrupt: usize = report.tablespaces.iter().map(|t| t.corrupt.len()).sum();
+fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
     let p = report.phases;
-    eprintln!(
-        "xb: time: plan {plan_seconds:.3} s, files {:.3} s, redo {:.3} s, sync {:.3} s; \
-         {threads} reader threads",
-        p.files, p.redo, p.sync,
-    );
-    eprintln!(
-        "xb: done in {:.1} s: {} tablespaces, {} pages read, {} copied, {} skipped; {} other \
+    ui::note(format!(
+        "time: plan {:.3} s, files {:.3} s, redo {:.3} s, sync {:.3} s; {} reader threads",
+        p.plan, p.files, p.redo, p.sync, report.threads
+    ));
+    ui::note(format!(
+        "done in {:.1} s: {} tablespaces, {} pages read, {} copied, {} skipped; {} other \
          files; redo {} bytes (LSN {} to {}); method {}",
         report.seconds,
         report.tablespaces.len(),
@@ -350,104 +348,50 @@ fn print_report(
         report.to_lsn,
         report.last_lsn,
         report.method.name()
-    );
-    if let Some(h) = hot {
-        let f = h.follower;
-        eprintln!(
-            "xb: hot: redo copied from checkpoint {} to {} (end LSN {} under BLOCK_COMMIT); \
-             server checkpoint {} after the copy; redo written by the server {:.2} MB/s, read \
-             by xb up to {:.0} MB/s ({:.0}x headroom); commits blocked {:.2} s, DDL blocked \
-             {:.2} s",
-            report.to_lsn,
-            report.last_lsn,
-            h.end_lsn,
-            h.copy_end_checkpoint,
-            h.server_redo_rate() / 1e6,
-            f.parse_rate() / 1e6,
-            f.parse_rate() / h.server_redo_rate().max(1e-9),
-            h.commits_blocked_seconds,
-            h.ddl_blocked_seconds
-        );
-        if !(h.deleted.is_empty() && h.renamed.is_empty() && h.new.is_empty()) {
-            eprintln!(
-                "xb: DDL during the backup: {} dropped (.del), {} renamed (.ren), {} created \
-                 or rebuilt (.new)",
-                h.deleted.len(),
-                h.renamed.len(),
-                h.new.len()
-            );
-        }
+    ));
+    if let Some(h) = report.hot() {
+        print_hot(report, h);
     }
+    let corrupt = report.corrupt_pages();
     if corrupt > 0 {
-        eprintln!(
-            "xb: {corrupt} corrupt pages recorded in {}/innodb_corrupted_pages",
+        ui::note(format!(
+            "{corrupt} corrupt pages recorded in {}/innodb_corrupted_pages",
             a.target_dir.display()
-        );
+        ));
     }
     if a.json {
-        let ts: Vec<_> = report
-            .tablespaces
-            .iter()
-            .map(|t| {
-                json!({
-                    "path": t.path.to_string_lossy(),
-                    "space_id": t.space_id,
-                    "method": t.method.name(),
-                    "why": t.why,
-                    "pages_scanned": t.pages_scanned,
-                    "pages_copied": t.pages_copied,
-                    "pages_skipped": t.pages_skipped,
-                    "bytes_read": t.bytes_read,
-                    "bytes_written": t.bytes_written,
-                    "corrupt_pages": t.corrupt.iter().map(|c| c.page_no).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let hot_json = hot.map(|h| {
-            json!({
-                "server": h.server,
-                "end_lsn": h.end_lsn.get(),
-                "copy_end_checkpoint": h.copy_end_checkpoint.get(),
-                "end_checkpoint": h.end_checkpoint.get(),
-                "deleted": h.deleted.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
-                "renamed": h.renamed.iter().map(|(f, t)| json!([f.to_string_lossy(), t.to_string_lossy()])).collect::<Vec<_>>(),
-                "new": h.new.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>(),
-                "commits_blocked_seconds": h.commits_blocked_seconds,
-                "ddl_blocked_seconds": h.ddl_blocked_seconds,
-                "redo_server_bytes_per_second": h.server_redo_rate(),
-                "redo_read_bytes_per_second": h.follower.parse_rate(),
-            })
-        });
-        let v = json!({
-            "mode": if hot.is_some() { "hot" } else { "cold" },
-            "backup_type": if report.incremental { "incremental" } else { "full" },
-            "from_lsn": report.from_lsn.get(),
-            "to_lsn": report.to_lsn.get(),
-            "last_lsn": report.last_lsn.get(),
-            "selection_lsn": report.selection_lsn.get(),
-            "method": report.method.name(),
-            "fallback_reason": report.fallback_reason,
-            "pages_scanned": report.pages_scanned(),
-            "pages_copied": report.pages_copied(),
-            "pages_skipped": report.pages_skipped(),
-            "bytes_read": report.bytes_read(),
-            "other_files": report.other_files,
-            "redo_bytes": report.redo_bytes,
-            "seconds": report.seconds,
-            "phases": {
-                "plan": plan_seconds,
-                "files": p.files,
-                "redo": p.redo,
-                "sync": p.sync,
-            },
-            "hot": hot_json,
-            "tablespaces": ts,
-        });
-        println!("{v}");
+        println!("{}", serde_json::to_value(report)?);
     }
     Ok(if corrupt > 0 {
         EXIT_FOUND_PROBLEM
     } else {
         EXIT_OK
     })
+}
+
+fn print_hot(report: &BackupReport, h: &incremental_core::backup::HotReport) {
+    let f = h.follower;
+    ui::note(format!(
+        "hot: redo copied from checkpoint {} to {} (end LSN {} under BLOCK_COMMIT); server \
+         checkpoint {} after the copy; redo written by the server {:.2} MB/s, read by xb up to \
+         {:.0} MB/s ({:.0}x headroom); commits blocked {:.2} s, DDL blocked {:.2} s",
+        report.to_lsn,
+        report.last_lsn,
+        h.end_lsn,
+        h.copy_end_checkpoint,
+        h.server_redo_rate() / 1e6,
+        f.parse_rate() / 1e6,
+        f.parse_rate() / h.server_redo_rate().max(1e-9),
+        h.commits_blocked_seconds,
+        h.ddl_blocked_seconds
+    ));
+    if !(h.deleted.is_empty() && h.renamed.is_empty() && h.new.is_empty()) {
+        ui::note(format!(
+            "DDL during the backup: {} dropped (.del), {} renamed (.ren), {} created or rebuilt \
+             (.new)",
+            h.deleted.len(),
+            h.renamed.len(),
+            h.new.len()
+        ));
+    }
 }

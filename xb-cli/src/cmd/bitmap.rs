@@ -129,6 +129,7 @@ fn error_kind(e: &Error) -> &'static str {
         Error::InconsistentDir { .. } => "inconsistent_dir",
         Error::NoOpenFile | Error::LsnBackwards { .. } | Error::EmptyRun { .. } => "writer",
         Error::FileExists { .. } => "writer",
+        _ => "other",
     }
 }
 

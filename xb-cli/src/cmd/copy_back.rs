@@ -2,10 +2,9 @@
 
 use std::path::PathBuf;
 
+use incremental_core::copy_back::copy_back;
 use incremental_core::progress::Cancel;
-use incremental_core::restore;
-
-use serde_json::json;
+use incremental_core::source::DirSource;
 
 use crate::ui::{self, CliProgress};
 use crate::EXIT_OK;
@@ -36,7 +35,8 @@ pub struct Args {
 /// Runs `xb copy-back`.
 pub fn run(a: Args) -> anyhow::Result<u8> {
     let progress = CliProgress::new("copy-back");
-    let r = restore::copy_back(&a.target_dir, &a.datadir, &progress, &Cancel::new())?;
+    let source = DirSource::new(&a.target_dir);
+    let r = copy_back(&source, &a.datadir, &progress, &Cancel::new())?;
     progress.finish();
     ui::note(format!(
         "restored {} files ({} bytes) into {}",
@@ -44,30 +44,16 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         r.bytes,
         a.datadir.display()
     ));
-    let opts = r.settings.startup_options();
-    let mut cmd = format!("mariadbd --datadir={}", a.datadir.display());
-    for o in &opts {
-        cmd.push(' ');
-        cmd.push_str(o);
-    }
     if a.json {
-        let v = json!({
-            "backup": a.target_dir.display().to_string(),
-            "datadir": a.datadir.display().to_string(),
-            "files": r.files,
-            "bytes": r.bytes,
-            "startup_options": opts,
-            "start_command": cmd,
-        });
-        println!("{v}");
+        println!("{}", serde_json::to_value(&r)?);
         return Ok(EXIT_OK);
     }
     // The start command is the one thing a user must see, even with --quiet: stdout.
-    println!("{cmd}");
+    println!("{}", r.start_command());
     ui::note(format!(
         "start the server with the command above{}; the files belong to the user who ran xb: \
          give them to the server's user (e.g. chown -R mysql:mysql {})",
-        if opts.is_empty() {
+        if r.startup_options().is_empty() {
             " (no options beyond the defaults are needed)"
         } else {
             ""

@@ -35,7 +35,7 @@ pub fn is_redo_name(path: &Path) -> bool {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    name.starts_with("ib_logfile") || name.starts_with("#ib_redo") || name == "#innodb_redo"
+    innodb_page::redo::file::is_redo_file_name(&name)
 }
 
 /// The files of the tablespace `path` belongs to: for `ibdataN`, every `ibdataN` beside it in

@@ -1,16 +1,20 @@
 //! `xb prepare`: merge incrementals into a base backup (a synthetic full), or process the DDL
 //! marker files of a full backup.
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use incremental_core::apply::{ApplyOptions, ApplyReport, Plan, PlanSummary};
-use incremental_core::progress::{Cancel, NoProgress};
-use serde_json::json;
+use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
+use incremental_core::prepare::{Plan, PrepareOptions, PrepareReport};
+use incremental_core::progress::Cancel;
 
-/// Test-only environment variable: microseconds to sleep after each batch of pages written, so
-/// that tests can kill `xb prepare` in the middle of an apply. Not for production use.
-const TEST_DELAY_ENV: &str = "XB_TEST_APPLY_DELAY_US";
+use crate::ui::{self, CliProgress};
+use crate::EXIT_OK;
+
+/// Environment variable: microseconds to pause after each batch of pages written (the
+/// library's throttle, [`PrepareOptions::throttle`]); the tests use it to kill `xb prepare` in
+/// the middle of a merge.
+const THROTTLE_ENV: &str = "XB_TEST_APPLY_DELAY_US";
 
 /// Arguments.
 #[derive(clap::Args)]
@@ -70,26 +74,26 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<u8> {
-    let (apply_redo, dry_run) = (a.apply_redo, a.dry_run);
-    let (target, mariadbd) = (a.target_dir.clone(), a.mariadbd.clone());
-    let code = run_merge(a)?;
-    if !apply_redo || dry_run || code != crate::EXIT_OK {
+    let code = run_merge(&a)?;
+    if !a.apply_redo || a.dry_run || code != EXIT_OK {
         return Ok(code);
     }
-    let opts = incremental_core::recover::RecoverOptions {
-        mariadbd,
-        ..Default::default()
-    };
-    crate::ui::note(format!(
+    run_apply_redo(&a.target_dir, a.mariadbd.clone())?;
+    Ok(code)
+}
+
+/// `--apply-redo`: the server's crash recovery on the result.
+fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()> {
+    let opts = ApplyRedoOptions::default().mariadbd(mariadbd);
+    ui::note(format!(
         "applying the redo log: starting mariadbd on {} (private socket, no network)",
         target.display()
     ));
-    let r = incremental_core::recover::apply_redo(&target, &opts)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = apply_redo(target, &opts)?;
     for n in &r.notes {
-        crate::ui::note(format!("mariadbd: {n}"));
+        ui::note(format!("mariadbd: {n}"));
     }
-    crate::ui::note(format!(
+    ui::note(format!(
         "{}: {}; it needs no crash recovery at first start",
         target.display(),
         if r.ran {
@@ -102,101 +106,66 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             "already prepared".to_string()
         }
     ));
-    Ok(code)
+    Ok(())
 }
 
-fn report_json(
-    target: &std::path::Path,
-    s: &PlanSummary,
-    r: Option<&ApplyReport>,
-    dry_run: bool,
-    steps: Vec<String>,
-    seconds: f64,
-) -> String {
-    let r = r.cloned().unwrap_or_default();
-    json!({
-        "target": target.display().to_string(),
-        "dry_run": dry_run,
-        "resumed": s.resumed,
-        "incrementals": s.incrementals,
-        "deltas": s.deltas,
-        "delta_pages": s.delta_pages,
-        "steps": s.steps,
-        "plan": steps,
-        "to_lsn": s.to_lsn.map(|l| l.get()),
-        "pages_written": r.pages_written,
-        "bytes_written": r.bytes_written,
-        "files_merged": r.files_merged,
-        "files_created": r.files_created,
-        "files_renamed": r.files_renamed,
-        "files_removed": r.files_removed,
-        "files_copied": r.files_copied,
-        "files_unchanged": r.files_unchanged,
-        "seconds": seconds,
-    })
-    .to_string()
+/// The options the arguments (and the throttle variable) ask for.
+fn options(a: &Args) -> PrepareOptions {
+    let throttle = std::env::var(THROTTLE_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_micros);
+    PrepareOptions::default()
+        .check_pages(!a.no_page_check)
+        .throttle(throttle)
+}
+
+/// Prints a report as the JSON record of `xb prepare --json`.
+fn print_json(r: &PrepareReport) -> anyhow::Result<u8> {
+    println!("{}", serde_json::to_value(r)?);
+    Ok(EXIT_OK)
 }
 
 /// Runs the merge (or the DDL files of a full backup).
-fn run_merge(a: Args) -> anyhow::Result<u8> {
-    let t0 = Instant::now();
-    let opts = ApplyOptions {
-        check_pages: !a.no_page_check,
-        test_delay: std::env::var(TEST_DELAY_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_micros),
-    };
-    // The library's messages are complete sentences naming the files: print only them.
-    let plan =
-        Plan::new(&a.target_dir, &a.incremental_dir, &opts).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let s = plan.summary().clone();
-    if a.dry_run && a.json {
-        let secs = t0.elapsed().as_secs_f64();
-        println!(
-            "{}",
-            report_json(plan.target(), &s, None, true, plan.describe(), secs)
-        );
-        return Ok(crate::EXIT_OK);
-    }
+fn run_merge(a: &Args) -> anyhow::Result<u8> {
+    let plan = Plan::new(&a.target_dir, &a.incremental_dir, &options(a))?;
     if a.dry_run {
-        for line in plan.describe() {
+        let r = plan.dry_run();
+        if a.json {
+            return print_json(&r);
+        }
+        for line in &r.plan {
             println!("{line}");
         }
+        let s = &r.summary;
         println!(
             "{} step(s), {} delta(s) with {} page(s); nothing changed (--dry-run)",
             s.steps, s.deltas, s.delta_pages
         );
-        return Ok(crate::EXIT_OK);
+        return Ok(EXIT_OK);
     }
-    if s.steps == 0 {
-        if a.json {
-            let secs = t0.elapsed().as_secs_f64();
-            println!(
-                "{}",
-                report_json(plan.target(), &s, None, false, Vec::new(), secs)
-            );
-            return Ok(crate::EXIT_OK);
-        }
+    if plan.summary().steps == 0 && !a.json {
         println!("{}: nothing to do", plan.target().display());
-        return Ok(crate::EXIT_OK);
+        return Ok(EXIT_OK);
     }
-    let target = plan.target().to_path_buf();
-    let r = plan
-        .execute(&NoProgress, &Cancel::new())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let progress = CliProgress::new("prepare");
+    let r = plan.execute(&progress, &Cancel::new())?;
+    if r.steps_run > 0 {
+        progress.finish();
+    }
     if a.json {
-        let secs = t0.elapsed().as_secs_f64();
-        println!(
-            "{}",
-            report_json(&target, &s, Some(&r), false, Vec::new(), secs)
-        );
-        return Ok(crate::EXIT_OK);
+        return print_json(&r);
     }
+    print_summary(&r);
+    Ok(EXIT_OK)
+}
+
+/// The one line of a finished prepare.
+fn print_summary(r: &PrepareReport) {
     println!(
         "{}: {}{} page(s) written ({} MiB) in {} file(s), {} created, {} renamed, {} removed, \
          {} copied ({} already identical), in {:.2}s{}",
-        target.display(),
+        r.target.display(),
         if r.resumed {
             "resumed an interrupted prepare; "
         } else {
@@ -210,11 +179,10 @@ fn run_merge(a: Args) -> anyhow::Result<u8> {
         r.files_removed,
         r.files_copied,
         r.files_unchanged,
-        t0.elapsed().as_secs_f64(),
-        match s.to_lsn {
+        r.seconds,
+        match r.summary.to_lsn {
             Some(l) => format!("; now a full backup at to_lsn {l}"),
             None => String::new(),
         }
     );
-    Ok(crate::EXIT_OK)
 }

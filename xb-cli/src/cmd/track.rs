@@ -1,10 +1,11 @@
 //! `xb track`: follow a running MariaDB 10.8+ server's redo log and write changed-page bitmaps.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use lsn_bitmap::track::{track, TrackEvent, TrackObserver, TrackOptions};
+use innodb_page::progress::{Cancel, Event, Progress};
+use lsn_bitmap::track::{track, TrackOptions};
 use lsn_bitmap::WriterOptions;
 
 use crate::ui;
@@ -47,11 +48,14 @@ pub struct Args {
     pub no_sync: bool,
 }
 
-/// Set by SIGINT/SIGTERM.
-static STOP: AtomicBool = AtomicBool::new(false);
+/// Cancelled by SIGINT/SIGTERM (set before the handlers are installed).
+static STOP: OnceLock<Cancel> = OnceLock::new();
 
 extern "C" fn on_signal(sig: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+    // OnceLock::get is an atomic load and Cancel::cancel an atomic store: async-signal-safe.
+    if let Some(stop) = STOP.get() {
+        stop.cancel();
+    }
     // A second signal ends the process at once.
     // SAFETY: signal() is async-signal-safe; SIG_DFL is a valid disposition.
     unsafe {
@@ -73,10 +77,10 @@ fn install_signal_handlers() {
 /// Prints what the tracker does.
 struct Notes;
 
-impl TrackObserver for Notes {
-    fn event(&self, e: TrackEvent<'_>) {
+impl Progress for Notes {
+    fn event(&self, e: Event<'_>) {
         match e {
-            TrackEvent::Started {
+            Event::TrackStarted {
                 read_lsn,
                 run_start,
                 resumed,
@@ -87,12 +91,12 @@ impl TrackObserver for Notes {
                     format!("track: reading the redo log from LSN {read_lsn}; runs start at {run_start}")
                 })
             }
-            TrackEvent::Gap { from, to, reason } => ui::note(format!(
+            Event::TrackGap { from, to, reason } => ui::note(format!(
                 "track: GAP: changes from LSN {} to {to} are not tracked (incrementals across \
                  it will scan every page): {reason}",
                 from.map_or_else(|| "?".into(), |l| l.to_string())
             )),
-            TrackEvent::Run {
+            Event::TrackRun {
                 start,
                 end,
                 pages,
@@ -104,7 +108,7 @@ impl TrackObserver for Notes {
                     |n| n.to_string_lossy().into()
                 )
             )),
-            TrackEvent::Pass { .. } => {}
+            _ => {}
         }
     }
 }
@@ -115,15 +119,13 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         anyhow::bail!("--interval must be a positive number of seconds");
     }
     let bitmap_dir = a.bitmap_dir.clone().unwrap_or_else(|| a.datadir.clone());
-    let mut opts = TrackOptions::new(&a.datadir, &bitmap_dir)
+    let opts = TrackOptions::new(&a.datadir, &bitmap_dir)
         .follow(a.follow)
-        .interval(Duration::from_secs_f64(a.interval));
-    opts.writer = WriterOptions {
-        sync: !a.no_sync,
-        ..WriterOptions::default()
-    };
+        .interval(Duration::from_secs_f64(a.interval))
+        .writer(WriterOptions::default().sync(!a.no_sync));
+    let stop = STOP.get_or_init(Cancel::new);
     install_signal_handlers();
-    let report = track(&opts, &Notes, &STOP)?;
+    let report = track(&opts, &Notes, stop)?;
     let secs = report.elapsed.as_secs_f64();
     ui::note(format!(
         "track: tracked to LSN {} (read to {}): {} runs, {} pages, {} gaps; {:.1} MiB of redo \

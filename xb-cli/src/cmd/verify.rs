@@ -5,11 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use incremental_core::apply::verify::{verify_chain, ChainReport, Refusal};
-use incremental_core::apply::ApplyError;
-use incremental_core::checkpoints;
+use incremental_core::format::checkpoints;
 use incremental_core::progress::Cancel;
-use incremental_core::restore::RestoreError;
+use incremental_core::verify::{verify_chain, ChainReport, Refusal};
 use innodb_page::datadir;
 use innodb_page::tablespace::Tablespace;
 use innodb_page::verify;
@@ -180,22 +178,12 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// A refusal that comes from a failure to read, not from the data.
-fn refusal_is_io(r: &Refusal) -> bool {
-    matches!(
-        r,
-        Refusal::Prepare(ApplyError::Io { .. }) | Refusal::Restore(RestoreError::Io { .. })
-    )
-}
-
 /// `xb verify` on a backup chain.
 fn run_chain(target: &Path, incs: &[PathBuf], json_out: bool) -> anyhow::Result<u8> {
     let progress = CliProgress::new("verify");
-    // The library's messages are complete sentences naming the files: print only them.
-    let r = verify_chain(target, incs, &progress, &Cancel::new())
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let r = verify_chain(target, incs, &progress, &Cancel::new())?;
     progress.finish();
-    let io = !r.io_errors.is_empty() || r.refusal.as_ref().is_some_and(refusal_is_io);
+    let io = !r.io_errors.is_empty() || r.refusal.as_ref().is_some_and(Refusal::is_io);
     let code = if io {
         EXIT_ERROR
     } else if r.restorable() {
@@ -240,48 +228,20 @@ fn run_chain(target: &Path, incs: &[PathBuf], json_out: bool) -> anyhow::Result<
         Some(l) => println!("newest to_lsn: {l}"),
         None => println!("newest to_lsn: unknown (unreadable xtrabackup_checkpoints)"),
     }
-    println!("{}", r.verdict());
+    println!("{}", r.verdict_with(word_refusal));
     Ok(code)
 }
 
+/// A refusal as the CLI words it: its message and its remedy in `xb`'s terms.
+fn word_refusal(r: &Refusal) -> String {
+    crate::remedy::with_remedy(r)
+}
+
+/// The chain report's serialization, its refusal worded by the CLI.
 fn print_chain_json(r: &ChainReport) -> anyhow::Result<()> {
-    let backups: Vec<_> = r
-        .backups
-        .iter()
-        .map(|b| {
-            let c = b.checkpoints.as_ref();
-            json!({
-                "dir": b.dir.display().to_string(),
-                "backup_type": c.map(|c| c.backup_type.as_str()),
-                "from_lsn": c.map(|c| c.from_lsn.get()),
-                "to_lsn": c.map(|c| c.to_lsn.get()),
-                "files_checked": b.files_checked,
-                "pages_checked": b.pages_checked,
-            })
-        })
-        .collect();
-    let v = json!({
-        "kind": "chain",
-        "restorable": r.restorable(),
-        "reasons": r.reasons(),
-        "to_lsn": r.to_lsn().map(|l| l.get()),
-        "backups": backups,
-        "files_checked": r.files_checked,
-        "pages_checked": r.pages_checked,
-        "corrupt": r.corrupt.iter().map(|f| json!({
-            "file": f.file.display().to_string(),
-            "page_no": f.page_no,
-            "reason": f.reason,
-        })).collect::<Vec<_>>(),
-        "errors": r.io_errors,
-        "refusal": r.refusal.as_ref().map(|e| e.to_string()),
-        "plan": r.plan.as_ref().map(|p| json!({
-            "incrementals": p.incrementals,
-            "deltas": p.deltas,
-            "delta_pages": p.delta_pages,
-            "steps": p.steps,
-        })),
-    });
+    let mut v = serde_json::to_value(r)?;
+    v["reasons"] = serde_json::to_value(r.reasons_with(word_refusal))?;
+    v["refusal"] = serde_json::to_value(r.refusal.as_ref().map(word_refusal))?;
     println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[allow(unused_imports)] // each test binary uses a part
-pub use incremental_core::sandbox::copy_dir;
-use incremental_core::sandbox::Sandbox;
+pub use xb_testkit::sandbox::copy_dir;
+use xb_testkit::sandbox::Sandbox;
 
 /// What `xb` did: exit code, stdout, stderr.
 pub struct Out {

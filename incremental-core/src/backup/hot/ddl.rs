@@ -15,8 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use crate::backup::plan::{self, OtherFile, TablespacePlan};
-use crate::backup::{BackupError, Filter};
+use crate::backup::contents::{OtherFile, TablespacePlan};
+use crate::backup::source::{self, Filter};
+use crate::backup::BackupError;
 
 /// What the DDL pass found.
 #[derive(Debug, Default)]
@@ -77,7 +78,7 @@ pub(crate) fn compare(
     filter: &Filter,
     redo: &RedoNames,
 ) -> Result<DdlChanges, BackupError> {
-    let files = plan::scan_datadir(dd)?;
+    let files = source::scan_datadir(dd)?;
     let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
     let system: BTreeSet<PathBuf> = files.system.iter().map(|p| rel(p)).collect();
     let undo: BTreeSet<PathBuf> = files.undo.iter().map(|p| rel(p)).collect();
@@ -88,18 +89,15 @@ pub(crate) fn compare(
         if !is_user(&r, &system, &undo) || !filter.keeps_file(&r) {
             continue;
         }
-        match plan::open_tablespace(dd, &group, true) {
+        match source::open_tablespace(dd, &group, true) {
             Ok(t) => {
                 now.insert(t.space_id, t);
             }
             Err(e) => {
                 if first_kib_is_zero(&group[0]) {
                     let size = std::fs::metadata(&group[0]).map(|m| m.len()).unwrap_or(0);
-                    out.raw_new.push(OtherFile {
-                        src: group[0].clone(),
-                        rel: with_ext(&r, ".new"),
-                        size,
-                    });
+                    out.raw_new
+                        .push(OtherFile::new(group[0].clone(), with_ext(&r, ".new"), size));
                 } else {
                     out.notes.push(format!(
                         "{}: not copied ({e}): its tablespace is not usable yet",

@@ -13,33 +13,12 @@ use innodb_page::redo::follow::{FollowError, FollowOptions, Follower, PollStop};
 use innodb_page::redo::mtr::{decode_varint, Records};
 use innodb_page::Lsn;
 
-use super::server::Server;
 use crate::backup::redo_copy::{LogWriteError, LogWriter, RedoCopy, RedoFacts};
+use crate::backup::report::FollowerStats;
+use crate::backup::server::Server;
 use crate::backup::sink::SinkFile;
 use crate::backup::BackupError;
 use crate::progress::Cancel;
-
-/// Figures of the follower, to judge its headroom against the server's redo rate.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct FollowerStats {
-    /// Redo bytes copied.
-    pub bytes: u64,
-    /// Mini-transactions copied.
-    pub mtrs: u64,
-    /// Seconds spent reading, checking and writing (polls that found something).
-    pub busy_seconds: f64,
-    /// Seconds from start to stop.
-    pub wall_seconds: f64,
-    /// Polls.
-    pub polls: u64,
-}
-
-impl FollowerStats {
-    /// Redo bytes the follower parses and writes per second of work (its capacity).
-    pub fn parse_rate(&self) -> f64 {
-        self.bytes as f64 / self.busy_seconds.max(1e-9)
-    }
-}
 
 #[derive(Debug, Default)]
 struct State {
@@ -226,16 +205,6 @@ impl LogCopy {
             }
         }
         self.join()
-    }
-
-    /// The error to report for `e`, which stopped the backup: the redo copy's own error when it
-    /// failed (its failure cancels the file copies), else `e`. Stops the copy.
-    pub(crate) fn cause(self, e: BackupError) -> BackupError {
-        if self.failed() {
-            self.abort().err().unwrap_or(e)
-        } else {
-            e
-        }
     }
 
     /// Stops the copy without waiting for any LSN; returns its error if it had failed.

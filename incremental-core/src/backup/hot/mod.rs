@@ -1,11 +1,11 @@
 //! Hot backups: backing up a running MariaDB 10.8+ server that keeps serving writes.
 //!
 //! Pages copied from a live datadir are fuzzy; the redo log from the checkpoint at the start
-//! of the copy to its end makes them consistent. [`run`] does, on an open [`Server`]
-//! connection:
+//! of the copy to its end makes them consistent. The stages of a hot run (see `stages.rs`),
+//! on the plan's open connection:
 //!
-//! 1. `BACKUP STAGE START` (with [`HotOptions::block_ddl`] also `FLUSH` and `BLOCK_DDL`, held
-//!    to the end: no DDL can run during the backup);
+//! 1. `BACKUP STAGE START` (with [`HotOptions::set_block_ddl`](super::HotOptions::set_block_ddl)
+//!    also `FLUSH` and `BLOCK_DDL`, held to the end: no DDL can run during the backup);
 //! 2. starts following the server's redo log at its newest checkpoint `C` (see
 //!    `log_copy`), writing every mini-transaction into the backup's `ib_logfile0`, whose
 //!    header names `C` as its first LSN and checkpoint; it reads only up to the LSN the server
@@ -22,7 +22,8 @@
 //! 5. `BACKUP STAGE BLOCK_COMMIT`: copies the non-InnoDB files (`.frm`, Aria, MyISAM, ...)
 //!    and the binary log position; reads the server's current LSN `E` (`Innodb_lsn_current`:
 //!    every transaction committed so far ends before it), asks InnoDB to write its log buffer
-//!    (`FLUSH ENGINE LOGS`) and waits until the redo copy reaches `E`;
+//!    (`FLUSH ENGINE LOGS`) and waits until the redo copy reaches `E`; sends
+//!    [`Event::ConsistentPoint`] while commits are still blocked;
 //! 6. `BACKUP STAGE END`; writes the metadata: `to_lsn` = `C` (the checkpoint the copied redo
 //!    starts from, so that an incremental on top selects exactly the pages a merge without
 //!    intermediate redo needs), `last_lsn` = the end of the copied redo (≥ `E`).
@@ -36,132 +37,42 @@
 //! [`FollowError::Overtaken`](innodb_page::redo::follow::FollowError::Overtaken) and
 //! `xtrabackup_checkpoints` is never written: the directory is recognisably incomplete.
 
-pub mod cnf;
 mod ddl;
 mod log_copy;
-pub mod server;
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use innodb_page::Lsn;
 
-pub use log_copy::FollowerStats;
-pub use server::{ConnectOptions, Server, ServerError, Stage};
-
-use super::plan::{self, Mode, Outcome};
-use super::report::{BackupReport, Phases};
-use super::sink::Sink;
-use super::{BackupError, BackupOptions, BackupPlan};
-use crate::progress::{Cancel, Event, Progress};
-
-/// How a hot backup talks to the server and follows its log.
-///
-/// ```
-/// let h = incremental_core::backup::hot::HotOptions::default();
-/// assert!(!h.block_ddl);
-/// assert_eq!(h.poll_interval, std::time::Duration::from_millis(20));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HotOptions {
-    /// Block DDL for the whole backup (`BACKUP STAGE FLUSH` and `BLOCK_DDL` before the copy
-    /// starts): no DDL tracking is needed, but DDL statements wait until the backup ends, and
-    /// so do writes to non-transactional (Aria, MyISAM) tables from the `FLUSH` stage on.
-    pub block_ddl: bool,
-    /// How often the redo follower looks for new log records when it has caught up.
-    pub poll_interval: Duration,
-    /// How long to wait at the end for the redo log to reach the end LSN.
-    pub end_timeout: Duration,
-}
-
-impl Default for HotOptions {
-    fn default() -> Self {
-        HotOptions {
-            block_ddl: false,
-            poll_interval: Duration::from_millis(20),
-            end_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-/// Callbacks into a running hot backup (tests use them to observe the server at the exact end
-/// of the backup).
-pub trait HotHooks: Sync {
-    /// Called while commits are blocked (`BACKUP STAGE BLOCK_COMMIT` held), after the redo copy
-    /// reached `end_lsn`: the server's committed data is exactly what the backup restores to.
-    fn commits_blocked(&self, end_lsn: Lsn) {
-        let _ = end_lsn;
-    }
-}
-
-/// [`HotHooks`] that do nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHooks;
-
-impl HotHooks for NoHooks {}
-
-impl HotReport {
-    /// Redo bytes the server wrote per second while the backup ran (from `start_lsn` to
-    /// `end_lsn`), to compare with the follower's [`parse_rate`](FollowerStats::parse_rate).
-    pub fn server_redo_rate(&self) -> f64 {
-        self.end_lsn.get().saturating_sub(self.start_lsn.get()) as f64
-            / self.report.seconds.max(1e-9)
-    }
-}
-
-/// What a hot backup did, beyond the [`BackupReport`].
-#[derive(Debug, Clone)]
-pub struct HotReport {
-    /// The backup's figures (`to_lsn` = the start checkpoint, `last_lsn` = the redo end).
-    pub report: BackupReport,
-    /// How the server was reached.
-    pub server: String,
-    /// `Innodb_lsn_current` when the copy of the tablespaces started.
-    pub start_lsn: Lsn,
-    /// `Innodb_lsn_current` under `BLOCK_COMMIT`: the copied redo reaches at least this.
-    pub end_lsn: Lsn,
-    /// The server's checkpoint when the tablespaces were copied (above `to_lsn` when the
-    /// server checkpointed during their copy).
-    pub copy_end_checkpoint: Lsn,
-    /// The server's checkpoint when the redo copy stopped.
-    pub end_checkpoint: Lsn,
-    /// Tablespaces dropped during the backup (`.del` written).
-    pub deleted: Vec<PathBuf>,
-    /// Tablespaces renamed during the backup (`.ren` written): (old, new).
-    pub renamed: Vec<(PathBuf, PathBuf)>,
-    /// Tablespaces copied whole at the end (`.new` written).
-    pub new: Vec<PathBuf>,
-    /// Seconds DDL was blocked.
-    pub ddl_blocked_seconds: f64,
-    /// Seconds commits were blocked.
-    pub commits_blocked_seconds: f64,
-    /// The redo follower's figures.
-    pub follower: FollowerStats,
-}
-
-fn put(sink: &mut dyn Sink, name: &Path, bytes: &[u8]) -> Result<(), BackupError> {
-    let err = |source| BackupError::Write {
-        path: name.into(),
-        source,
-    };
-    let mut f = sink.create(name).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    f.finish().map_err(err)
-}
+use super::contents::{Contents, TablespacePlan};
+use super::copy::{self, Batch, Target};
+use super::plan::{plan_hot_contents, BackupPlan};
+use super::report::HotReport;
+use super::scan::{Mode, OtherTotals};
+use super::server::{Server, Stage};
+use super::sink::{put, FileMeta};
+use super::source;
+use super::stages::{Copied, End, Run, Stages};
+use super::BackupError;
+use crate::format::ddl_files::{marker_path, table_name, DdlFile};
+use crate::progress::{Cancel, Event};
 
 /// Forwards the caller's cancel token to the run's own token until the run ends.
 struct CancelBridge {
-    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    done: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl CancelBridge {
     fn new(outer: &Cancel, inner: &Cancel) -> CancelBridge {
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
         let (o, i, d) = (outer.clone(), inner.clone(), done.clone());
         let thread = std::thread::spawn(move || {
-            while !d.load(std::sync::atomic::Ordering::Relaxed) {
+            while !d.load(Ordering::Relaxed) {
                 if o.is_cancelled() {
                     i.cancel();
                     return;
@@ -178,252 +89,312 @@ impl CancelBridge {
 
 impl Drop for CancelBridge {
     fn drop(&mut self) {
-        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.done.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-/// Takes a hot backup of the server behind `server`, whose datadir is `options.datadir`.
-/// See the [module docs](self) for the steps. On failure the server is released
-/// (`BACKUP STAGE END`) and the destination lacks `xtrabackup_checkpoints`.
-pub fn run(
-    server: &mut Server,
-    options: &BackupOptions,
-    hot: &HotOptions,
-    sink: &mut dyn Sink,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-    hooks: &dyn HotHooks,
-) -> Result<HotReport, BackupError> {
-    if !server::same_dir(&server.datadir, &options.datadir) {
-        return Err(BackupError::Inconsistent {
-            what: format!(
-                "the server reached through {} serves the datadir {}, not {}: connect to the \
-                 server of {} (--socket) or give its datadir",
-                server.how,
-                server.datadir.display(),
-                options.datadir.display(),
-                options.datadir.display()
-            ),
-        });
-    }
-    let r = run_staged(server, options, hot, sink, progress, cancel, hooks);
-    if r.is_err() && server.current_stage().is_some() {
-        let _ = server.stage(Stage::End);
-    }
-    r
+/// What the DDL pass wrote.
+#[derive(Debug, Default)]
+struct Ddl {
+    deleted: Vec<PathBuf>,
+    renamed: Vec<(PathBuf, PathBuf)>,
+    new: Vec<PathBuf>,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run_staged(
-    server: &mut Server,
-    options: &BackupOptions,
-    hot: &HotOptions,
-    sink: &mut dyn Sink,
-    progress: &dyn Progress,
-    cancel: &Cancel,
-    hooks: &dyn HotHooks,
-) -> Result<HotReport, BackupError> {
-    let t0 = Instant::now();
-    let start_time = SystemTime::now();
-    let inner = Cancel::new();
-    let _bridge = CancelBridge::new(cancel, &inner);
-    let dd = &options.datadir;
+/// The stages of a hot backup of the server behind `server`.
+pub(crate) struct Hot<'a> {
+    plan: &'a BackupPlan,
+    server: &'a mut Server,
+    /// Fired by the caller's token (through the bridge) or by the redo copy when it fails.
+    inner: Cancel,
+    _bridge: CancelBridge,
+    log: Option<log_copy::LogCopy>,
+    t_ddl: Option<Instant>,
+    start_lsn: Lsn,
+    copy_end_checkpoint: Lsn,
+    ddl: Ddl,
+}
 
-    server.stage(Stage::Start)?;
-    let mut t_ddl = None;
-    if hot.block_ddl {
-        server.stage(Stage::Flush)?;
-        server.stage(Stage::BlockDdl)?;
-        t_ddl = Some(Instant::now());
-        progress.event(Event::Note {
-            message: "DDL is blocked for the whole backup (BACKUP STAGE BLOCK_DDL)",
-        });
+impl<'a> Hot<'a> {
+    /// Stages of a hot run of `plan` through `server`, stopped by `cancel`.
+    pub(crate) fn new(plan: &'a BackupPlan, server: &'a mut Server, cancel: &Cancel) -> Hot<'a> {
+        let inner = Cancel::new();
+        Hot {
+            plan,
+            server,
+            _bridge: CancelBridge::new(cancel, &inner),
+            inner,
+            log: None,
+            t_ddl: None,
+            start_lsn: Lsn::ZERO,
+            copy_end_checkpoint: Lsn::ZERO,
+            ddl: Ddl::default(),
+        }
     }
-    let log_rel = Path::new("ib_logfile0");
-    let log_out = sink.create(log_rel).map_err(|source| BackupError::Write {
-        path: log_rel.into(),
-        source,
-    })?;
-    let log = log_copy::LogCopy::start(
-        dd.join("ib_logfile0"),
-        log_out,
-        hot.poll_interval,
-        inner.clone(),
-        server.another()?,
-    )?;
-    let start_ck = log.facts.checkpoint_lsn;
-    progress.event(Event::Note {
-        message: &format!(
-            "hot backup through {}: redo copied from checkpoint {start_ck}",
-            server.how
-        ),
-    });
 
-    let start_lsn = server.lsn_current()?;
-    // The same engine as for a stopped server, reading through descriptors opened now.
-    let plan = BackupPlan::new_hot(options, log.facts.clone())?;
-    plan.announce(progress, &[]);
-    let copied = plan.copy_files(
-        &plan.tablespaces,
-        &[],
-        plan.mode(),
-        true,
-        sink,
-        progress,
-        &inner,
-    );
-    let failed = log.failed();
-    let (mut reports, _) = match copied {
-        Err(e) => {
-            // the redo copy's failure is the cause when it made the copy stop
-            let log_err = log.abort().err();
-            return Err(match (failed, log_err) {
-                (true, Some(le)) => le,
-                (_, _) if cancel.is_cancelled() => BackupError::Cancelled,
-                _ => e,
+    fn log(&self) -> Result<&log_copy::LogCopy, BackupError> {
+        self.log.as_ref().ok_or_else(not_started)
+    }
+
+    /// The redo copy's error, if it failed.
+    fn check_log(&mut self) -> Result<(), BackupError> {
+        match self.log.take() {
+            Some(log) if log.failed() => Err(log.abort().err().unwrap_or(BackupError::Cancelled)),
+            log => {
+                self.log = log;
+                Ok(())
+            }
+        }
+    }
+
+    /// `BACKUP STAGE FLUSH` and `BLOCK_DDL`.
+    fn block_ddl(&mut self) -> Result<(), BackupError> {
+        self.server.stage(Stage::Flush)?;
+        self.server.stage(Stage::BlockDdl)?;
+        self.t_ddl = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Starts following the server's redo log into the backup's `ib_logfile0`.
+    fn start_log(&mut self, run: &mut Run<'_>) -> Result<(), BackupError> {
+        let log_rel = Path::new("ib_logfile0");
+        let out = run
+            .sink
+            .create(&FileMeta::new(log_rel, None))
+            .map_err(|source| BackupError::Write {
+                path: log_rel.into(),
+                source,
+            })?;
+        let interval = self.plan.options().hot().poll_interval();
+        let path = self.plan.datadir().join("ib_logfile0");
+        let second = self.server.another()?;
+        let log = log_copy::LogCopy::start(path, out, interval, self.inner.clone(), second)?;
+        self.log = Some(log);
+        Ok(())
+    }
+
+    /// Writes the DDL files of `changes` and copies the tablespaces created meanwhile.
+    fn write_ddl(
+        &mut self,
+        run: &mut Run<'_>,
+        changes: ddl::DdlChanges,
+        copied: &mut Copied,
+    ) -> Result<(), BackupError> {
+        for rel in &changes.deleted {
+            put(run.sink, &marker_path(rel, DdlFile::Deleted), b"")?;
+        }
+        for (from, to) in &changes.renamed {
+            let name = table_name(to);
+            put(
+                run.sink,
+                &marker_path(from, DdlFile::Renamed),
+                name.as_bytes(),
+            )?;
+        }
+        if !changes.new.is_empty() || !changes.raw_new.is_empty() {
+            let batch = Batch {
+                tablespaces: &changes.new,
+                others: &changes.raw_new,
+                mode: Mode::Copy,
+                hot: true,
+            };
+            let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+            copied.reports.extend(more);
+        }
+        let rel = |t: &TablespacePlan| t.files[0].rel.clone();
+        self.ddl = Ddl {
+            new: changes
+                .new
+                .iter()
+                .map(rel)
+                .chain(changes.raw_new.iter().map(|f| f.rel.clone()))
+                .collect(),
+            deleted: changes.deleted,
+            renamed: changes.renamed,
+        };
+        Ok(())
+    }
+
+    fn target<'r>(&'r self, run: &'r mut Run<'_>) -> Target<'r> {
+        Target {
+            sink: &mut *run.sink,
+            progress: run.progress,
+            cancel: &self.inner,
+        }
+    }
+
+    /// Copies the non-InnoDB files as they are now (under `BLOCK_COMMIT`).
+    fn copy_others(&mut self, run: &mut Run<'_>) -> Result<OtherTotals, BackupError> {
+        let dd = self.plan.datadir();
+        let listing = source::scan_datadir(dd)?;
+        let filter = self.plan.options().filter();
+        let (others, _) = source::list_other_files(dd, &listing, filter)?;
+        let batch = Batch {
+            tablespaces: &[],
+            others: &others,
+            mode: Mode::Copy,
+            hot: true,
+        };
+        let (_, totals) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+        Ok(totals)
+    }
+}
+
+fn not_started() -> BackupError {
+    BackupError::Inconsistent {
+        what: "internal error: the redo copy is not running".into(),
+    }
+}
+
+impl Stages for Hot<'_> {
+    fn begin(&mut self, run: &mut Run<'_>) -> Result<Contents, BackupError> {
+        self.server.stage(Stage::Start)?;
+        if self.plan.options().hot().block_ddl() {
+            self.block_ddl()?;
+            run.progress.event(Event::Note {
+                message: "DDL is blocked for the whole backup (BACKUP STAGE BLOCK_DDL)",
             });
         }
-        Ok(x) => x,
-    };
-    if failed {
-        return Err(log.abort().err().unwrap_or(BackupError::Cancelled));
+        self.start_log(run)?;
+        let facts = self.log()?.facts.clone();
+        run.progress.event(Event::Note {
+            message: &format!(
+                "hot backup through {}: redo copied from checkpoint {}",
+                self.server.how, facts.checkpoint_lsn
+            ),
+        });
+        self.start_lsn = self.server.lsn_current()?;
+        plan_hot_contents(
+            self.plan.options(),
+            self.plan.datadir(),
+            self.plan.kind(),
+            &facts,
+        )
     }
-    let files_seconds = t0.elapsed().as_secs_f64();
-    let copy_end_checkpoint = Lsn::new(server.status_u64("Innodb_lsn_last_checkpoint")?);
 
-    if !hot.block_ddl {
-        server.stage(Stage::Flush)?;
-        server.stage(Stage::BlockDdl)?;
-        t_ddl = Some(Instant::now());
+    fn cancel(&self) -> &Cancel {
+        &self.inner
     }
-    // the redo up to now names every file created or renamed before DDL was blocked
-    let now = server.lsn_current()?;
-    server.flush_engine_logs()?;
-    log.wait_until(now, hot.end_timeout)?;
-    if log.failed() {
-        return Err(log.abort().err().unwrap_or(BackupError::Cancelled));
-    }
-    let (names, by_name) = log.file_names();
-    let redo_names = ddl::RedoNames { names, by_name };
-    let changes = ddl::compare(dd, &plan.tablespaces, &options.filter, &redo_names)?;
-    for n in &changes.notes {
-        progress.event(Event::Note { message: n });
-    }
-    for rel in &changes.deleted {
-        put(sink, &ddl::with_ext(rel, ".del"), b"")?;
-    }
-    for (from, to) in &changes.renamed {
-        let target = ddl::with_ext(to, "");
-        put(
-            sink,
-            &ddl::with_ext(from, ".ren"),
-            target.to_string_lossy().as_bytes(),
-        )?;
-    }
-    if !changes.new.is_empty() || !changes.raw_new.is_empty() {
-        let more = plan.copy_files(
-            &changes.new,
-            &changes.raw_new,
-            Mode::Copy,
-            true,
-            sink,
-            progress,
-            &inner,
-        );
-        match more {
-            Ok((more, _)) => reports.extend(more),
-            Err(e) => return Err(log.cause(e)),
+
+    fn after_files(
+        &mut self,
+        run: &mut Run<'_>,
+        contents: &Contents,
+        copied: &mut Copied,
+    ) -> Result<(), BackupError> {
+        self.check_log()?;
+        let checkpoint = self.server.status_u64("Innodb_lsn_last_checkpoint")?;
+        self.copy_end_checkpoint = Lsn::new(checkpoint);
+        if self.t_ddl.is_none() {
+            self.block_ddl()?;
         }
-    }
-    if log.failed() {
-        return Err(log.abort().err().unwrap_or(BackupError::Cancelled));
+        // the redo up to now names every file created or renamed before DDL was blocked
+        let now = self.server.lsn_current()?;
+        self.server.flush_engine_logs()?;
+        let timeout = self.plan.options().hot().end_timeout();
+        self.log()?.wait_until(now, timeout)?;
+        self.check_log()?;
+        let (names, by_name) = self.log()?.file_names();
+        let redo_names = ddl::RedoNames { names, by_name };
+        let filter = self.plan.options().filter();
+        let dd = self.plan.datadir();
+        let changes = ddl::compare(dd, &contents.tablespaces, filter, &redo_names)?;
+        for n in &changes.notes {
+            run.progress.event(Event::Note { message: n });
+        }
+        self.write_ddl(run, changes, copied)?;
+        self.check_log()
     }
 
-    server.stage(Stage::BlockCommit)?;
-    let t_commit = Instant::now();
-    let listing = plan::scan_datadir(dd)?;
-    let (others, _) = plan::list_other_files(dd, &listing, &options.filter)?;
-    let (_, other_totals) =
-        match plan.copy_files(&[], &others, Mode::Copy, true, sink, progress, &inner) {
-            Ok(x) => x,
-            Err(e) => return Err(log.cause(e)),
+    fn end(&mut self, run: &mut Run<'_>, contents: &Contents) -> Result<End, BackupError> {
+        self.server.stage(Stage::BlockCommit)?;
+        let t_commit = Instant::now();
+        let others = self.copy_others(run)?;
+        let binlog = self.server.binlog_position()?;
+        let end_lsn = self.server.lsn_current()?;
+        self.server.flush_engine_logs()?;
+        let timeout = self.plan.options().hot().end_timeout();
+        let log = self.log.take().ok_or_else(not_started)?;
+        let (log_out, redo, follower) = log.stop_at(end_lsn, timeout)?;
+        run.progress.event(Event::ConsistentPoint { lsn: end_lsn });
+        let start_ck = contents.redo.checkpoint_lsn;
+        let end_checkpoint = self
+            .server
+            .status_u64("Innodb_lsn_last_checkpoint")
+            .map_or(start_ck, Lsn::new);
+        self.server.stage(Stage::End)?;
+        let commits_blocked_seconds = t_commit.elapsed().as_secs_f64();
+        let ddl_blocked_seconds = self.t_ddl.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        log_out.finish().map_err(|source| BackupError::Write {
+            path: "ib_logfile0".into(),
+            source,
+        })?;
+        if let Some(b) = &binlog {
+            put(run.sink, Path::new("xtrabackup_binlog_info"), b.as_bytes())?;
+        }
+        let hot = HotReport {
+            server: self.server.how.clone(),
+            start_lsn: self.start_lsn,
+            end_lsn,
+            copy_end_checkpoint: self.copy_end_checkpoint,
+            end_checkpoint,
+            deleted: std::mem::take(&mut self.ddl.deleted),
+            renamed: std::mem::take(&mut self.ddl.renamed),
+            new: std::mem::take(&mut self.ddl.new),
+            ddl_blocked_seconds,
+            commits_blocked_seconds,
+            follower,
+            seconds: 0.0,
         };
-    let binlog = server.binlog_position()?;
-    let end_lsn = server.lsn_current()?;
-    server.flush_engine_logs()?;
-    let (log_out, redo, follower) = log.stop_at(end_lsn, hot.end_timeout)?;
-    hooks.commits_blocked(end_lsn);
-    let end_checkpoint = server
-        .status_u64("Innodb_lsn_last_checkpoint")
-        .map(Lsn::new)
-        .unwrap_or(start_ck);
-    server.stage(Stage::End)?;
-    let commits_blocked_seconds = t_commit.elapsed().as_secs_f64();
-    let ddl_blocked_seconds = t_ddl.map_or(0.0, |t| t.elapsed().as_secs_f64());
-    log_out.finish().map_err(|source| BackupError::Write {
-        path: log_rel.into(),
-        source,
-    })?;
-    if let Some(b) = &binlog {
-        put(sink, Path::new("xtrabackup_binlog_info"), b.as_bytes())?;
+        Ok(End {
+            others,
+            redo,
+            redo_seconds: follower.busy_seconds,
+            info: info_keys(commits_blocked_seconds, end_lsn, binlog.as_deref()),
+            xb_info: xb_info_keys(end_lsn, end_checkpoint),
+            hot: Some(hot),
+        })
     }
-    let new: Vec<PathBuf> = changes
-        .new
-        .iter()
-        .map(|t| t.files[0].rel.clone())
-        .chain(changes.raw_new.iter().map(|f| f.rel.clone()))
-        .collect();
+
+    fn fail(&mut self, e: BackupError) -> BackupError {
+        // the redo copy's failure is the cause when it made the copy stop
+        let e = match self.log.take() {
+            Some(log) if log.failed() => log.abort().err().unwrap_or(e),
+            _ => e,
+        };
+        if self.server.current_stage().is_some() {
+            let _ = self.server.stage(Stage::End);
+        }
+        e
+    }
+}
+
+/// The `xtrabackup_info` keys of a hot backup.
+fn info_keys(commits_blocked: f64, end_lsn: Lsn, binlog: Option<&str>) -> Vec<(String, String)> {
     let mut info = vec![
         (
             "lock_time".to_string(),
-            format!("{:.0}", commits_blocked_seconds.ceil()),
+            format!("{:.0}", commits_blocked.ceil()),
         ),
         ("innodb_log_end_lsn".to_string(), end_lsn.get().to_string()),
     ];
-    if let Some(b) = &binlog {
+    if let Some(b) = binlog {
         info.push(("binlog_pos".into(), b.trim_end().replace('\t', ", ")));
     }
-    let xb_info = vec![
+    info
+}
+
+/// The `xb_backup_info` keys of a hot backup.
+fn xb_info_keys(end_lsn: Lsn, end_checkpoint: Lsn) -> Vec<(String, String)> {
+    vec![
         ("source".to_string(), "hot".to_string()),
         ("end_lsn".to_string(), end_lsn.get().to_string()),
         (
             "end_checkpoint_lsn".to_string(),
             end_checkpoint.get().to_string(),
         ),
-    ];
-    let phases = Phases {
-        files: files_seconds,
-        redo: follower.busy_seconds,
-        sync: 0.0,
-    };
-    let report = plan.write_metadata(
-        sink,
-        Outcome {
-            reports,
-            others: other_totals,
-            redo,
-            start_time,
-            t0,
-            phases,
-            info,
-            xb_info,
-        },
-    )?;
-    Ok(HotReport {
-        report,
-        server: server.how.clone(),
-        start_lsn,
-        end_lsn,
-        copy_end_checkpoint,
-        end_checkpoint,
-        deleted: changes.deleted,
-        renamed: changes.renamed,
-        new,
-        ddl_blocked_seconds,
-        commits_blocked_seconds,
-        follower,
-    })
+    ]
 }

@@ -1,0 +1,129 @@
+//! Full or incremental: from which LSN an incremental copies pages, read from its base.
+
+use std::path::{Path, PathBuf};
+
+use innodb_page::Lsn;
+
+use super::contents::PlanNote;
+use super::options::{BackupOptions, Incremental};
+use super::BackupError;
+use crate::format::backup_info::BackupInfo;
+use crate::format::checkpoints::{BackupType, Checkpoints};
+use crate::format::info::Info;
+
+/// Full or incremental, with the LSNs that decide it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BackupKind {
+    /// A full backup.
+    Full,
+    /// An incremental backup.
+    #[non_exhaustive]
+    Incremental {
+        /// `from_lsn` written to `xtrabackup_checkpoints` (the base's `to_lsn`).
+        from_lsn: Lsn,
+        /// Pages with an LSN at or above this are copied.
+        threshold: Lsn,
+        /// The base directory (`None` when the start LSN was given).
+        base: Option<PathBuf>,
+        /// The base was a partial backup.
+        base_partial: bool,
+        /// How the threshold was chosen.
+        why: String,
+    },
+}
+
+/// The base's `to_lsn`, the threshold, whether it is partial, and why that threshold.
+fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> {
+    let cps = Checkpoints::read_dir(base)?;
+    let to = cps.to_lsn;
+    let xb = BackupInfo::read_dir(base)?;
+    let partial_info = Info::read_dir(base)
+        .ok()
+        .and_then(|i| i.partial().ok().flatten())
+        .unwrap_or(false);
+    let partial = xb.as_ref().is_some_and(|i| i.partial) || partial_info;
+    if matches!(
+        cps.backup_type,
+        BackupType::LogApplied | BackupType::FullPrepared
+    ) {
+        let why = format!("base is prepared ({}): its to_lsn {to}", cps.backup_type);
+        return Ok((to, to, partial, why));
+    }
+    let redo_start = match &xb {
+        Some(i) => Some((i.redo_start_lsn, "xb_backup_info redo_start_lsn")),
+        None => innodb_page::redo::open(&base.join("ib_logfile0"))
+            .ok()
+            .map(|l| (l.checkpoint_lsn(), "checkpoint in its ib_logfile0")),
+    };
+    let Some((start, whence)) = redo_start else {
+        return Err(BackupError::BaseRedoStartUnknown {
+            path: base.to_path_buf(),
+        });
+    };
+    let why = format!("lower of the base's to_lsn {to} and its redo start {start} ({whence})");
+    Ok((to, to.min(start), partial, why))
+}
+
+/// Full or incremental, from the options (reading the base), with the notes it gives.
+pub(crate) fn plan_kind(
+    options: &BackupOptions,
+) -> Result<(BackupKind, Vec<PlanNote>), BackupError> {
+    let kind = match options.incremental() {
+        None => BackupKind::Full,
+        Some(Incremental::Lsn(n)) => BackupKind::Incremental {
+            from_lsn: *n,
+            threshold: *n,
+            base: None,
+            base_partial: false,
+            why: format!("--incremental-lsn {n}"),
+        },
+        Some(Incremental::Basedir(b)) => {
+            let (from_lsn, threshold, base_partial, why) = base_threshold(b)?;
+            if base_partial && !options.accept_partial_base() {
+                return Err(BackupError::PartialBase { path: b.clone() });
+            }
+            let notes = match base_partial {
+                true => vec![PlanNote::PartialBaseAccepted { base: b.clone() }],
+                false => Vec::new(),
+            };
+            let kind = BackupKind::Incremental {
+                from_lsn,
+                threshold,
+                base: Some(b.clone()),
+                base_partial,
+                why,
+            };
+            return Ok((kind, notes));
+        }
+    };
+    Ok((kind, Vec::new()))
+}
+
+/// Refuses an incremental whose start is after the source's checkpoint.
+pub(crate) fn check_start(
+    kind: &BackupKind,
+    dd: &Path,
+    checkpoint: Lsn,
+) -> Result<(), BackupError> {
+    let BackupKind::Incremental { from_lsn, base, .. } = kind else {
+        return Ok(());
+    };
+    if *from_lsn <= checkpoint {
+        return Ok(());
+    }
+    Err(match base {
+        None => BackupError::StartAfterCheckpoint {
+            path: dd.to_path_buf(),
+            lsn: *from_lsn,
+            checkpoint,
+        },
+        Some(b) => BackupError::Base {
+            path: b.clone(),
+            what: format!(
+                "the base ends at LSN {from_lsn}, after this datadir's checkpoint \
+                 {checkpoint}: the base is not an earlier backup of this datadir"
+            ),
+        },
+    })
+}

@@ -1,0 +1,428 @@
+//! What a backup is asked to do: [`BackupOptions`] (the source, full or incremental, how pages
+//! are read), with the settings of a hot backup: how to reach the server
+//! ([`ConnectOptions`]) and how to follow it ([`HotOptions`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use innodb_page::Lsn;
+
+use super::source::Filter;
+
+/// Where an incremental backup starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Incremental {
+    /// On top of this previous backup (full or incremental, ours or mariabackup's).
+    Basedir(PathBuf),
+    /// Copy the pages with an LSN at or above this; `from_lsn` = this.
+    Lsn(Lsn),
+}
+
+/// How to reach a running server. Settings left unset come from the option files, then from
+/// the defaults (the socket of the process holding the datadir, the usual socket paths, the
+/// login name as user, no password).
+///
+/// ```
+/// use incremental_core::backup::ConnectOptions;
+/// let mut o = ConnectOptions::new();
+/// o.set_socket("/run/mysqld/mysqld.sock").set_user("backup");
+/// assert_eq!(o.user(), Some("backup"));
+/// assert!(!o.no_defaults());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectOptions {
+    user: Option<String>,
+    password: Option<String>,
+    socket: Option<PathBuf>,
+    host: Option<String>,
+    port: Option<u16>,
+    defaults_file: Option<PathBuf>,
+    defaults_extra_file: Option<PathBuf>,
+    no_defaults: bool,
+}
+
+impl ConnectOptions {
+    /// Everything from the option files and the defaults.
+    pub fn new() -> ConnectOptions {
+        ConnectOptions::default()
+    }
+
+    /// The user name.
+    pub fn set_user(&mut self, user: impl Into<String>) -> &mut Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The password.
+    pub fn set_password(&mut self, password: impl Into<String>) -> &mut Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// The server's Unix socket.
+    pub fn set_socket(&mut self, socket: impl Into<PathBuf>) -> &mut Self {
+        self.socket = Some(socket.into());
+        self
+    }
+
+    /// A TCP host (used only when no socket is given or configured).
+    pub fn set_host(&mut self, host: impl Into<String>) -> &mut Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// The TCP port (default 3306).
+    pub fn set_port(&mut self, port: u16) -> &mut Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Read only this option file.
+    pub fn set_defaults_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.defaults_file = Some(path.into());
+        self
+    }
+
+    /// Read this option file after the global ones.
+    pub fn set_defaults_extra_file(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.defaults_extra_file = Some(path.into());
+        self
+    }
+
+    /// Read no option file.
+    pub fn set_no_defaults(&mut self, no_defaults: bool) -> &mut Self {
+        self.no_defaults = no_defaults;
+        self
+    }
+
+    /// The user name set.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// The password set.
+    pub fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    /// The socket set.
+    pub fn socket(&self) -> Option<&Path> {
+        self.socket.as_deref()
+    }
+
+    /// The TCP host set.
+    pub fn host(&self) -> Option<&str> {
+        self.host.as_deref()
+    }
+
+    /// The TCP port set.
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The only option file to read, if set.
+    pub fn defaults_file(&self) -> Option<&Path> {
+        self.defaults_file.as_deref()
+    }
+
+    /// The extra option file, if set.
+    pub fn defaults_extra_file(&self) -> Option<&Path> {
+        self.defaults_extra_file.as_deref()
+    }
+
+    /// True when no option file is read.
+    pub fn no_defaults(&self) -> bool {
+        self.no_defaults
+    }
+}
+
+/// How a hot backup treats the server and follows its redo log.
+///
+/// ```
+/// let h = incremental_core::backup::HotOptions::default();
+/// assert!(!h.block_ddl());
+/// assert_eq!(h.poll_interval(), std::time::Duration::from_millis(20));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HotOptions {
+    block_ddl: bool,
+    poll_interval: Duration,
+    end_timeout: Duration,
+}
+
+impl Default for HotOptions {
+    fn default() -> Self {
+        HotOptions {
+            block_ddl: false,
+            poll_interval: Duration::from_millis(20),
+            end_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl HotOptions {
+    /// Block DDL for the whole backup (`BACKUP STAGE FLUSH` and `BLOCK_DDL` before the copy
+    /// starts): no DDL tracking is needed, but DDL statements wait until the backup ends, and
+    /// so do writes to non-transactional (Aria, MyISAM) tables from the `FLUSH` stage on.
+    /// Default: off (DDL run during the copy is tracked and written as DDL files).
+    pub fn set_block_ddl(&mut self, block: bool) -> &mut Self {
+        self.block_ddl = block;
+        self
+    }
+
+    /// How often the redo follower looks for new log records once it has caught up (default
+    /// 20 ms; at least 1 ms).
+    pub fn set_poll_interval(&mut self, every: Duration) -> &mut Self {
+        self.poll_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long to wait at the end for the copied redo log to reach the end LSN (default
+    /// 60 s; at least 1 s).
+    pub fn set_end_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.end_timeout = timeout.max(Duration::from_secs(1));
+        self
+    }
+
+    /// See [`set_block_ddl`](Self::set_block_ddl).
+    pub fn block_ddl(&self) -> bool {
+        self.block_ddl
+    }
+
+    /// See [`set_poll_interval`](Self::set_poll_interval).
+    pub fn poll_interval(&self) -> Duration {
+        self.poll_interval
+    }
+
+    /// See [`set_end_timeout`](Self::set_end_timeout).
+    pub fn end_timeout(&self) -> Duration {
+        self.end_timeout
+    }
+}
+
+/// What to back up and how: made by [`BackupOptions::new`] (or [`BackupOptions::of_server`])
+/// and changed by the `set_*` methods, which can be chained.
+///
+/// Cold or hot: a datadir no server holds is copied as it is (cold). One a running server holds
+/// is backed up hot, through that server, when connection settings were given
+/// ([`set_connect`](Self::set_connect); [`ConnectOptions::new`] means "from the option files and the
+/// server's own socket"); without them it is refused
+/// ([`BackupError::ServerRunning`](super::BackupError::ServerRunning)).
+///
+/// ```
+/// use incremental_core::backup::{BackupOptions, Incremental, DEFAULT_READERS};
+/// use innodb_page::Lsn;
+/// let mut o = BackupOptions::new("/var/lib/mysql");
+/// o.set_incremental(Some(Incremental::Lsn(Lsn::new(2_500_000))))
+///     .set_parallel(2);
+/// assert_eq!(o.reader_threads(), 2);
+/// assert!(!o.force_scan() && o.connect().is_none());
+/// assert_eq!(DEFAULT_READERS, 4);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackupOptions {
+    datadir: Option<PathBuf>,
+    incremental: Option<Incremental>,
+    force_scan: bool,
+    bitmap_dir: Option<PathBuf>,
+    parallel: usize,
+    filter: Filter,
+    accept_partial_base: bool,
+    log_innodb_page_corruption: bool,
+    chunk_bytes: usize,
+    tool_command: String,
+    throttle: Option<Duration>,
+    connect: Option<ConnectOptions>,
+    hot: HotOptions,
+}
+
+impl BackupOptions {
+    /// A full backup of `datadir` (a stopped server's, a filesystem snapshot, or a running
+    /// server's with [`set_connect`](Self::set_connect)) with default settings.
+    pub fn new(datadir: impl Into<PathBuf>) -> BackupOptions {
+        BackupOptions::with_source(Some(datadir.into()), None)
+    }
+
+    /// A hot full backup of the running server reached through `connect`, whose datadir
+    /// (`@@datadir`) is backed up.
+    pub fn of_server(connect: ConnectOptions) -> BackupOptions {
+        BackupOptions::with_source(None, Some(connect))
+    }
+
+    fn with_source(datadir: Option<PathBuf>, connect: Option<ConnectOptions>) -> BackupOptions {
+        BackupOptions {
+            datadir,
+            incremental: None,
+            force_scan: false,
+            bitmap_dir: None,
+            parallel: 0,
+            filter: Filter::default(),
+            accept_partial_base: false,
+            log_innodb_page_corruption: false,
+            chunk_bytes: 2 << 20,
+            tool_command: String::new(),
+            throttle: None,
+            connect,
+            hot: HotOptions::default(),
+        }
+    }
+
+    /// Full (`None`, the default) or incremental.
+    pub fn set_incremental(&mut self, from: Option<Incremental>) -> &mut Self {
+        self.incremental = from;
+        self
+    }
+
+    /// Never use changed-page bitmaps: read every page (default off).
+    pub fn set_force_scan(&mut self, force: bool) -> &mut Self {
+        self.force_scan = force;
+        self
+    }
+
+    /// The directory of changed-page bitmap files (`ib_modified_log_*.xdb`); default: the
+    /// datadir.
+    pub fn set_bitmap_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.bitmap_dir = Some(dir.into());
+        self
+    }
+
+    /// Reader threads (0, the default: [`DEFAULT_READERS`](super::DEFAULT_READERS)).
+    pub fn set_parallel(&mut self, threads: usize) -> &mut Self {
+        self.parallel = threads;
+        self
+    }
+
+    /// The tables of a partial backup (default: everything).
+    pub fn set_filter(&mut self, filter: Filter) -> &mut Self {
+        self.filter = filter;
+        self
+    }
+
+    /// Take an incremental on top of a partial base anyway (tables the base lacks stay
+    /// missing from the result). Default off: refused with
+    /// [`BackupError::PartialBase`](super::BackupError::PartialBase).
+    pub fn set_accept_partial_base(&mut self, accept: bool) -> &mut Self {
+        self.accept_partial_base = accept;
+        self
+    }
+
+    /// On a corrupt page, record it (in `innodb_corrupted_pages`, and copy it into the delta
+    /// whatever its LSN, as mariabackup's `--log-innodb-page-corruption` does) instead of
+    /// failing. Default off.
+    pub fn set_log_innodb_page_corruption(&mut self, record: bool) -> &mut Self {
+        self.log_innodb_page_corruption = record;
+        self
+    }
+
+    /// Bytes per read batch (default 2 MiB; at least 1).
+    pub fn set_chunk_bytes(&mut self, bytes: usize) -> &mut Self {
+        self.chunk_bytes = bytes.max(1);
+        self
+    }
+
+    /// The command line, recorded in `xtrabackup_info` (`tool_command`).
+    pub fn set_tool_command(&mut self, command: impl Into<String>) -> &mut Self {
+        self.tool_command = command.into();
+        self
+    }
+
+    /// Throttling: each reader thread pauses this long after each batch of data-file pages
+    /// it reads (up to [`set_chunk_bytes`](Self::set_chunk_bytes)), which lightens the load a backup
+    /// puts on a running server's disk at the cost of a longer run (a hot backup then also
+    /// needs a redo log large enough for the longer copy). Default: no pause.
+    pub fn set_throttle(&mut self, pause: Option<Duration>) -> &mut Self {
+        self.throttle = pause;
+        self
+    }
+
+    /// Allows a hot backup: when a running server holds the datadir, reach it with these
+    /// settings. Without them (the default for [`new`](Self::new)) such a datadir is refused.
+    pub fn set_connect(&mut self, connect: ConnectOptions) -> &mut Self {
+        self.connect = Some(connect);
+        self
+    }
+
+    /// How a hot backup treats the server.
+    pub fn set_hot(&mut self, hot: HotOptions) -> &mut Self {
+        self.hot = hot;
+        self
+    }
+
+    /// The source datadir (`None`: the datadir of the server reached).
+    pub fn datadir(&self) -> Option<&Path> {
+        self.datadir.as_deref()
+    }
+
+    /// Full (`None`) or incremental.
+    pub fn incremental(&self) -> Option<&Incremental> {
+        self.incremental.as_ref()
+    }
+
+    /// See [`set_force_scan`](Self::set_force_scan).
+    pub fn force_scan(&self) -> bool {
+        self.force_scan
+    }
+
+    /// See [`set_bitmap_dir`](Self::set_bitmap_dir).
+    pub fn bitmap_dir(&self) -> Option<&Path> {
+        self.bitmap_dir.as_deref()
+    }
+
+    /// See [`set_parallel`](Self::set_parallel).
+    pub fn parallel(&self) -> usize {
+        self.parallel
+    }
+
+    /// See [`set_filter`](Self::set_filter).
+    pub fn filter(&self) -> &Filter {
+        &self.filter
+    }
+
+    /// See [`set_accept_partial_base`](Self::set_accept_partial_base).
+    pub fn accept_partial_base(&self) -> bool {
+        self.accept_partial_base
+    }
+
+    /// See [`set_log_innodb_page_corruption`](Self::set_log_innodb_page_corruption).
+    pub fn log_innodb_page_corruption(&self) -> bool {
+        self.log_innodb_page_corruption
+    }
+
+    /// See [`set_chunk_bytes`](Self::set_chunk_bytes).
+    pub fn chunk_bytes(&self) -> usize {
+        self.chunk_bytes
+    }
+
+    /// See [`set_tool_command`](Self::set_tool_command).
+    pub fn tool_command(&self) -> &str {
+        &self.tool_command
+    }
+
+    /// See [`set_throttle`](Self::set_throttle).
+    pub fn throttle(&self) -> Option<Duration> {
+        self.throttle
+    }
+
+    /// See [`set_connect`](Self::set_connect).
+    pub fn connect(&self) -> Option<&ConnectOptions> {
+        self.connect.as_ref()
+    }
+
+    /// See [`set_hot`](Self::set_hot).
+    pub fn hot(&self) -> &HotOptions {
+        &self.hot
+    }
+
+    /// Reader threads: [`set_parallel`](Self::set_parallel), or by default
+    /// [`DEFAULT_READERS`](super::DEFAULT_READERS).
+    pub fn reader_threads(&self) -> usize {
+        match self.parallel {
+            0 => super::DEFAULT_READERS,
+            n => n,
+        }
+    }
+}

@@ -1,0 +1,501 @@
+//! Restoring a prepared backup into a data directory (`xb copy-back`).
+//!
+//! The backup's files are copied into an empty (or absent) datadir, except the backup's own
+//! metadata (`xtrabackup_*`, `mariadb_backup_*`, `backup-my.cnf`, `xb_backup_info`). The redo log
+//! `ib_logfile0` is copied: the server's crash recovery applies it on first start.
+//!
+//! The backup is read through a [`BackupSource`] (a local directory: [`DirSource`]), each file
+//! from start to end.
+//!
+//! While copying, the datadir holds a marker file ([`MARKER`]); a copy that was interrupted is
+//! recognised by it, and running the restore again clears what the interrupted run copied and
+//! starts over. Nothing outside the datadir is changed, and the backup is only read.
+//!
+//! ```no_run
+//! use incremental_core::copy_back::copy_back;
+//! use incremental_core::progress::{Cancel, NoProgress};
+//! use incremental_core::source::DirSource;
+//! let r = copy_back(&DirSource::new("/backups/full"), "/var/lib/mysql".as_ref(), &NoProgress,
+//!                   &Cancel::new())?;
+//! println!("{} files; start the server with: {}", r.files, r.start_command());
+//! # Ok::<(), incremental_core::copy_back::CopyBackError>(())
+//! ```
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::format::backup_my_cnf::{self, ServerSettings};
+use crate::format::checkpoints::{self, BackupType, Checkpoints};
+use crate::progress::{Cancel, Event, Progress};
+use crate::source::{BackupSource, SourceError, SourceFile};
+use crate::Remedy;
+
+#[cfg(doc)]
+use crate::source::DirSource;
+
+/// Marker present in the datadir while a restore is in progress.
+pub const MARKER: &str = ".xb-copy-back-in-progress";
+
+/// Largest read or write issued at once while copying a file.
+const CHUNK: usize = 1 << 20;
+
+/// Names of backup metadata files that are not copied into a datadir.
+pub fn is_backup_metadata(name: &str) -> bool {
+    name.starts_with("xtrabackup_")
+        || name.starts_with("mariadb_backup_")
+        || name == backup_my_cnf::FILE_NAME
+        || name == crate::format::backup_info::FILE_NAME
+        || name.starts_with("xb_prepare")
+}
+
+/// Why a copy-back was refused or failed.
+///
+/// Every variant names the backup or file concerned; where there is a way out that a front end
+/// words in its own terms, [`CopyBackError::remedy`] returns it and the message leaves it out.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CopyBackError {
+    /// A file could not be read, written or listed.
+    #[error("{}: {action}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The backup's checkpoints file is missing or unreadable.
+    #[error(transparent)]
+    Format(#[from] crate::format::error::Error),
+    /// The backup is an incremental: it must be prepared onto its base first.
+    #[error("{}: this is an incremental backup", path.display())]
+    Incremental {
+        /// The backup directory.
+        path: PathBuf,
+    },
+    /// A prepare of the backup was interrupted (its journal is still there).
+    #[error("{}: a prepare was interrupted ({})", path.display(), journal.display())]
+    PrepareInterrupted {
+        /// The backup directory.
+        path: PathBuf,
+        /// The journal of the interrupted prepare.
+        journal: PathBuf,
+    },
+    /// The backup still holds a delta: it is not a full backup.
+    #[error(
+        "{}: {} is an unapplied delta: this directory is not a full backup",
+        path.display(),
+        delta.display()
+    )]
+    UnappliedDelta {
+        /// The backup directory.
+        path: PathBuf,
+        /// The delta.
+        delta: PathBuf,
+    },
+    /// The datadir has files in it that this restore did not put there.
+    #[error("{}: the datadir is not empty ({first} and possibly more); restore into an empty or new directory", path.display())]
+    DatadirNotEmpty {
+        /// The datadir.
+        path: PathBuf,
+        /// One of the entries found.
+        first: String,
+    },
+    /// The caller cancelled.
+    #[error("cancelled; run the restore again to start over")]
+    Cancelled,
+}
+
+impl CopyBackError {
+    /// What the caller can do about it, when it is an action a front end words (the message
+    /// leaves it out).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            CopyBackError::Incremental { .. } => Some(Remedy::PrepareOntoBase),
+            CopyBackError::PrepareInterrupted { .. } => Some(Remedy::FinishPrepare),
+            _ => None,
+        }
+    }
+}
+
+impl From<SourceError> for CopyBackError {
+    fn from(e: SourceError) -> CopyBackError {
+        CopyBackError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> CopyBackError + 'a {
+    move |source| CopyBackError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What a copy-back did. With the `serde` feature it serializes as the record of
+/// `xb copy-back --json` (schema in the README).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CopyBackReport {
+    /// The backup (its source's location).
+    pub backup: PathBuf,
+    /// The datadir restored into.
+    pub datadir: PathBuf,
+    /// Files copied.
+    pub files: u64,
+    /// Bytes copied.
+    pub bytes: u64,
+    /// The server settings the datadir needs (from `backup-my.cnf`).
+    pub settings: ServerSettings,
+}
+
+impl CopyBackReport {
+    /// The `mariadbd` options the datadir needs beyond the defaults.
+    pub fn startup_options(&self) -> Vec<String> {
+        self.settings.startup_options()
+    }
+
+    /// The command that starts a server on the restored datadir.
+    pub fn start_command(&self) -> String {
+        let mut cmd = format!("mariadbd --datadir={}", self.datadir.display());
+        for o in self.startup_options() {
+            cmd.push(' ');
+            cmd.push_str(&o);
+        }
+        cmd
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for CopyBackReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("CopyBackReport", 6)?;
+        m.serialize_field("backup", &self.backup.display().to_string())?;
+        m.serialize_field("datadir", &self.datadir.display().to_string())?;
+        m.serialize_field("files", &self.files)?;
+        m.serialize_field("bytes", &self.bytes)?;
+        m.serialize_field("startup_options", &self.startup_options())?;
+        m.serialize_field("start_command", &self.start_command())?;
+        m.end()
+    }
+}
+
+/// Reads the whole file `name` of `source`; `None` when it does not exist.
+fn read_small(source: &dyn BackupSource, name: &str) -> Result<Option<Vec<u8>>, CopyBackError> {
+    let mut r = match source.open(Path::new(name)) {
+        Ok(r) => r,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let path = source.location().join(name);
+    let mut bytes = Vec::new();
+    r.read_to_end(&mut bytes)
+        .map_err(|e| crate::Error::io(&path, e))?;
+    Ok(Some(bytes))
+}
+
+/// The backup's checkpoints (`xtrabackup_checkpoints`, else `mariadb_backup_checkpoints`).
+fn read_checkpoints(source: &dyn BackupSource) -> Result<Checkpoints, CopyBackError> {
+    for name in checkpoints::FILE_NAMES {
+        if let Some(bytes) = read_small(source, name)? {
+            return Checkpoints::parse(&bytes).map_err(|e| {
+                crate::Error::Checkpoints {
+                    path: source.location().join(name),
+                    source: e,
+                }
+                .into()
+            });
+        }
+    }
+    Err(crate::Error::NotFound {
+        dir: source.location().to_path_buf(),
+        names: checkpoints::FILE_NAMES,
+    }
+    .into())
+}
+
+/// The server settings of the backup's `backup-my.cnf` (none if it has none).
+fn read_settings(source: &dyn BackupSource) -> Result<ServerSettings, CopyBackError> {
+    let Some(bytes) = read_small(source, backup_my_cnf::FILE_NAME)? else {
+        return Ok(ServerSettings::default());
+    };
+    let path = source.location().join(backup_my_cnf::FILE_NAME);
+    let text = String::from_utf8(bytes).map_err(|_| {
+        crate::Error::io(
+            path,
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ),
+        )
+    })?;
+    Ok(ServerSettings::parse(&text))
+}
+
+/// Checks that the backup can be restored: a full backup (`full-backuped`, `log-applied` or
+/// `full-prepared`), no `.delta` files left, no prepare in progress. Returns its checkpoints.
+pub fn check_restorable(source: &dyn BackupSource) -> Result<Checkpoints, CopyBackError> {
+    let cp = read_checkpoints(source)?;
+    let path = source.location().to_path_buf();
+    if cp.backup_type == BackupType::Incremental {
+        return Err(CopyBackError::Incremental { path });
+    }
+    for f in source.files()? {
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("xb_prepare") && name.ends_with("journal") {
+            let journal = path.join(&f.path);
+            return Err(CopyBackError::PrepareInterrupted { path, journal });
+        }
+        if name.ends_with(".delta") {
+            let delta = path.join(&f.path);
+            return Err(CopyBackError::UnappliedDelta { path, delta });
+        }
+    }
+    Ok(cp)
+}
+
+fn create_private_dir(p: &Path) -> Result<(), CopyBackError> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(p)
+        .map_err(io_err("cannot create directory", p))
+}
+
+/// Prepares `datadir` for a restore: creates it (0700) if absent; clears a previous interrupted
+/// restore (recognised by [`MARKER`]); refuses any other content.
+fn prepare_datadir(datadir: &Path) -> Result<(), CopyBackError> {
+    if !datadir.exists() {
+        return create_private_dir(datadir);
+    }
+    let mut entries: Vec<_> = fs::read_dir(datadir)
+        .map_err(io_err("cannot list", datadir))?
+        .collect::<Result<_, _>>()
+        .map_err(io_err("cannot list", datadir))?;
+    if entries.is_empty() {
+        return Ok(());
+    }
+    if !datadir.join(MARKER).exists() {
+        entries.sort_by_key(|e| e.file_name());
+        return Err(CopyBackError::DatadirNotEmpty {
+            path: datadir.to_path_buf(),
+            first: entries[0].file_name().to_string_lossy().into_owned(),
+        });
+    }
+    // An interrupted restore: everything here was put by it (the datadir was empty before).
+    for e in entries {
+        let p = e.path();
+        if p.file_name().is_some_and(|n| n == MARKER) {
+            continue;
+        }
+        let r = if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            fs::remove_dir_all(&p)
+        } else {
+            fs::remove_file(&p)
+        };
+        r.map_err(io_err(
+            "cannot remove the leftover of an interrupted restore",
+            &p,
+        ))?;
+    }
+    Ok(())
+}
+
+/// The files of the backup that go into the datadir: all but the backup's own metadata at the
+/// top and the `.meta` files (left beside applied deltas by mariabackup's prepare).
+fn files_to_copy(source: &dyn BackupSource) -> Result<Vec<SourceFile>, CopyBackError> {
+    let mut files = source.files()?;
+    files.retain(|f| {
+        let top_level = f.path.components().count() == 1;
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        !(name.ends_with(".meta") || (top_level && is_backup_metadata(&name)))
+    });
+    Ok(files)
+}
+
+/// Copies the full backup of `source` into `datadir` (absent or empty), as the server will
+/// read it. Files are fsynced; the marker is removed last.
+pub fn copy_back(
+    source: &dyn BackupSource,
+    datadir: &Path,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<CopyBackReport, CopyBackError> {
+    check_restorable(source)?;
+    let settings = read_settings(source)?;
+    let files = files_to_copy(source)?;
+    prepare_datadir(datadir)?;
+    let marker = datadir.join(MARKER);
+    fs::write(&marker, b"").map_err(io_err("cannot write", &marker))?;
+    progress.event(Event::Planned {
+        files: files.len() as u64,
+        bytes: files.iter().map(|f| f.size).sum(),
+    });
+    let mut report = CopyBackReport {
+        backup: source.location().to_path_buf(),
+        datadir: datadir.to_path_buf(),
+        settings,
+        ..Default::default()
+    };
+    let mut buf = vec![0u8; CHUNK];
+    for f in &files {
+        if cancel.is_cancelled() {
+            return Err(CopyBackError::Cancelled);
+        }
+        progress.event(Event::FileStarted {
+            path: &f.path,
+            bytes: f.size,
+        });
+        report.bytes += copy_file(source, &f.path, datadir, &mut buf, progress)?;
+        report.files += 1;
+        progress.event(Event::FileDone { path: &f.path });
+    }
+    fs::remove_file(&marker).map_err(io_err("cannot remove", &marker))?;
+    fs::File::open(datadir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err("cannot sync", datadir))?;
+    Ok(report)
+}
+
+/// Copies the file `rel` of `source` to `datadir/rel` and fsyncs it; returns its length.
+fn copy_file(
+    source: &dyn BackupSource,
+    rel: &Path,
+    datadir: &Path,
+    buf: &mut [u8],
+    progress: &dyn Progress,
+) -> Result<u64, CopyBackError> {
+    let dst = datadir.join(rel);
+    if let Some(parent) = dst.parent() {
+        create_private_dir(parent)?;
+    }
+    let mut r = source.open(rel)?;
+    let mut w = fs::File::create(&dst).map_err(io_err("cannot copy to the datadir", &dst))?;
+    let mut len = 0u64;
+    loop {
+        let n = match r.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("cannot read", &source.location().join(rel))(e)),
+        };
+        w.write_all(&buf[..n])
+            .map_err(io_err("cannot copy to the datadir", &dst))?;
+        len += n as u64;
+        progress.event(Event::Pages {
+            scanned: 0,
+            copied: 0,
+            bytes: n as u64,
+        });
+    }
+    w.sync_all().map_err(io_err("cannot sync", &dst))?;
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+    use crate::source::DirSource;
+
+    fn src(p: &str) -> DirSource {
+        DirSource::new(fixture(p))
+    }
+
+    fn fixture(p: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data/mariadb-10.11/backup")
+            .join(p)
+    }
+
+    #[test]
+    fn restores_a_full_backup_without_its_metadata() {
+        let t = tempfile::tempdir().unwrap();
+        let dd = t.path().join("data");
+        let r = copy_back(&src("full"), &dd, &NoProgress, &Cancel::new()).unwrap();
+        assert_eq!(r.files, 2);
+        assert_eq!(r.settings.page_size, Some(16384));
+        assert!(r.settings.startup_options().is_empty());
+        assert_eq!(
+            fs::read(dd.join("fx/t_small.ibd")).unwrap(),
+            fs::read(fixture("full/fx/t_small.ibd")).unwrap()
+        );
+        assert!(dd.join("ib_logfile0").exists());
+        for gone in [
+            "xtrabackup_checkpoints",
+            "xtrabackup_info",
+            "backup-my.cnf",
+            MARKER,
+        ] {
+            assert!(!dd.join(gone).exists(), "{gone}");
+        }
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&dd).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        // The datadir is no longer empty: a second restore is refused.
+        let e = copy_back(&src("full"), &dd, &NoProgress, &Cancel::new()).unwrap_err();
+        assert!(matches!(e, CopyBackError::DatadirNotEmpty { .. }), "{e}");
+    }
+
+    #[test]
+    fn refuses_incrementals_and_resumes_interrupted_restores() {
+        let t = tempfile::tempdir().unwrap();
+        let e = copy_back(
+            &src("inc1"),
+            &t.path().join("d"),
+            &NoProgress,
+            &Cancel::new(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("incremental"), "{e}");
+        assert!(!t.path().join("d").exists());
+        // An interrupted restore leaves the marker and partial files; a rerun starts over.
+        let dd = t.path().join("d2");
+        fs::create_dir_all(dd.join("fx")).unwrap();
+        fs::write(dd.join(MARKER), b"").unwrap();
+        fs::write(dd.join("fx/t_small.ibd"), b"partial").unwrap();
+        copy_back(&src("full"), &dd, &NoProgress, &Cancel::new()).unwrap();
+        assert_eq!(
+            fs::metadata(dd.join("fx/t_small.ibd")).unwrap().len(),
+            65536
+        );
+        assert!(!dd.join(MARKER).exists());
+    }
+
+    #[test]
+    fn cancel_leaves_the_marker() {
+        let t = tempfile::tempdir().unwrap();
+        let c = Cancel::new();
+        c.cancel();
+        let dd = t.path().join("d");
+        assert!(matches!(
+            copy_back(&src("full"), &dd, &NoProgress, &c),
+            Err(CopyBackError::Cancelled)
+        ));
+        assert!(dd.join(MARKER).exists());
+    }
+}

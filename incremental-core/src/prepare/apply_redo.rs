@@ -1,0 +1,515 @@
+//! Finishing a backup's recovery with the real server (`xb prepare --apply-redo`; feature
+//! `hot`).
+//!
+//! A prepared xb backup still holds its redo log: a server started on it runs crash recovery
+//! first. [`apply_redo()`] does that once, on the backup itself: it starts the installed
+//! `mariadbd` on the backup directory in a private temporary setup (its own option file,
+//! socket and error log in a new directory under `/tmp`; no network; no grant tables; no
+//! binary log, replication or events), waits until crash recovery and the rollback of the
+//! transactions that were open at the end of the backup are done, and shuts the server down
+//! cleanly. The backup then needs no recovery at its first start; its `xtrabackup_checkpoints`
+//! says `full-prepared`, so no incremental can be merged onto it any more (a server has
+//! changed its pages).
+//!
+//! Only the backup's own files are touched: the server's datadir is the backup directory, and
+//! the settings come from its `backup-my.cnf` (page size, system tablespace, undo
+//! tablespaces, log size).
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mysql::prelude::Queryable;
+
+use innodb_page::redo::file::{log_file_path, LOG_FILE_0};
+
+use crate::copy_back::{self, CopyBackError};
+use crate::format::backup_my_cnf::ServerSettings;
+use crate::format::checkpoints::{self, BackupType, Checkpoints};
+use crate::source::DirSource;
+use crate::Remedy;
+
+/// How to run the server: `ApplyRedoOptions::default()`, then setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use incremental_core::prepare::apply_redo::ApplyRedoOptions;
+/// let o = ApplyRedoOptions::default()
+///     .mariadbd(Some("/usr/sbin/mariadbd".into()))
+///     .timeout(Duration::from_secs(600));
+/// assert_eq!(o.timeout_limit(), Duration::from_secs(600));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ApplyRedoOptions {
+    mariadbd: Option<PathBuf>,
+    timeout: Duration,
+    buffer_pool: String,
+}
+
+impl Default for ApplyRedoOptions {
+    fn default() -> Self {
+        ApplyRedoOptions {
+            mariadbd: None,
+            timeout: Duration::from_secs(3600),
+            buffer_pool: "256M".into(),
+        }
+    }
+}
+
+impl ApplyRedoOptions {
+    /// The server binary (`None`, the default: `mariadbd` on `PATH`, `/usr/sbin`,
+    /// `/usr/local/sbin`, `/usr/local/mysql/bin`).
+    pub fn mariadbd(mut self, path: Option<PathBuf>) -> Self {
+        self.mariadbd = path;
+        self
+    }
+
+    /// How long recovery, rollback and shutdown may take together (default one hour).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
+    /// `innodb_buffer_pool_size` of the private server (default `256M`).
+    pub fn buffer_pool(mut self, size: impl Into<String>) -> Self {
+        self.buffer_pool = size.into();
+        self
+    }
+
+    /// The time limit ([`ApplyRedoOptions::timeout`]).
+    pub fn timeout_limit(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// What [`apply_redo()`] did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApplyRedoReport {
+    /// The server run.
+    pub mariadbd: PathBuf,
+    /// Seconds from start to the end of the shutdown.
+    pub seconds: f64,
+    /// The server's own account of the recovery (its `InnoDB:` notes about the log).
+    pub notes: Vec<String>,
+    /// False when the backup was already `full-prepared` (nothing was run).
+    pub ran: bool,
+}
+
+/// Why [`apply_redo()`] failed. The backup directory may then hold a partly recovered datadir:
+/// run it again (recovery is idempotent), or restore from the backup's source files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyRedoError {
+    /// A file operation failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// No `mariadbd` was found.
+    #[error("{}: mariadbd was not found (PATH, /usr/sbin)", path.display())]
+    ServerNotFound {
+        /// The backup.
+        path: PathBuf,
+    },
+    /// The backup cannot be recovered this way.
+    #[error("{}: {why}", path.display())]
+    Refused {
+        /// The backup.
+        path: PathBuf,
+        /// Why, and what to do.
+        why: String,
+    },
+    /// The server failed.
+    #[error("mariadbd on {}: {why}; its error log ends with:\n{log}", path.display())]
+    Server {
+        /// The backup.
+        path: PathBuf,
+        /// What happened.
+        why: String,
+        /// The last lines of its error log.
+        log: String,
+    },
+    /// The backup cannot be restored as it is (an incremental, an interrupted prepare, ...).
+    #[error(transparent)]
+    CopyBack(#[from] CopyBackError),
+    /// The backup's metadata could not be written.
+    #[error(transparent)]
+    Format(#[from] crate::Error),
+}
+
+impl ApplyRedoError {
+    /// What the caller can do about it, when it is an action a front end words (the message
+    /// leaves it out).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            ApplyRedoError::ServerNotFound { .. } => Some(Remedy::InstallServer),
+            ApplyRedoError::CopyBack(e) => e.remedy(),
+            _ => None,
+        }
+    }
+}
+
+/// Finds `mariadbd`.
+pub fn find_mariadbd() -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.extend(
+        [
+            "/usr/sbin",
+            "/usr/local/sbin",
+            "/usr/local/mysql/bin",
+            "/usr/bin",
+        ]
+        .iter()
+        .map(PathBuf::from),
+    );
+    dirs.into_iter()
+        .map(|d| d.join("mariadbd"))
+        .find(|p| p.is_file())
+}
+
+fn tail(path: &Path, n: usize) -> String {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A private directory for the server's socket and logs, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Result<Scratch, ApplyRedoError> {
+        use std::os::unix::fs::DirBuilderExt;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let p = PathBuf::from(format!("/tmp/xb-redo-{}-{nanos:x}", std::process::id()));
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&p)
+            .map_err(|source| ApplyRedoError::Io {
+                action: "cannot create",
+                path: p.clone(),
+                source,
+            })?;
+        Ok(Scratch(p))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    #[allow(unsafe_code)]
+    let uid = unsafe { libc::geteuid() };
+    uid == 0
+}
+
+/// Runs the server's crash recovery on the backup `dir` and shuts it down cleanly (see the
+/// module docs).
+///
+/// ```no_run
+/// use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
+/// let r = apply_redo("/backups/full".as_ref(), &ApplyRedoOptions::default())?;
+/// println!("recovered in {:.1} s", r.seconds);
+/// # Ok::<(), incremental_core::prepare::apply_redo::ApplyRedoError>(())
+/// ```
+pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport, ApplyRedoError> {
+    let t0 = Instant::now();
+    let dir = fs::canonicalize(dir).map_err(|source| ApplyRedoError::Io {
+        action: "cannot resolve",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let cps = copy_back::check_restorable(&DirSource::new(&dir))?;
+    let mariadbd = opts
+        .mariadbd
+        .clone()
+        .or_else(find_mariadbd)
+        .ok_or_else(|| ApplyRedoError::ServerNotFound { path: dir.clone() })?;
+    if cps.backup_type == BackupType::FullPrepared {
+        return Ok(ApplyRedoReport {
+            mariadbd,
+            seconds: 0.0,
+            notes: vec!["already full-prepared: nothing to do".into()],
+            ran: false,
+        });
+    }
+    check_runnable(&dir)?;
+    let settings = ServerSettings::read_dir(&dir)?;
+    let scratch = Scratch::new()?;
+    let server = Server::new(&dir, &scratch.0);
+    server.write_options(opts, &settings)?;
+    let mut child = server.start(&mariadbd)?;
+    let deadline = t0 + opts.timeout;
+    let mut conn = server.connect(&mut child, deadline)?;
+    server.wait_rollback(&mut conn, deadline)?;
+    conn.query_drop("SHUTDOWN")
+        .map_err(|e| server.failed(format!("SHUTDOWN failed: {e}")))?;
+    drop(conn);
+    let notes = server.wait_shutdown(&mut child, deadline)?;
+    mark_prepared(&dir, &cps)?;
+    Ok(ApplyRedoReport {
+        mariadbd,
+        seconds: t0.elapsed().as_secs_f64(),
+        notes,
+        ran: true,
+    })
+}
+
+/// No server runs on `dir`, and it has a redo log to apply.
+fn check_runnable(dir: &Path) -> Result<(), ApplyRedoError> {
+    if let Some(pid) = innodb_page::datadir::server_holding(dir) {
+        return Err(ApplyRedoError::Refused {
+            path: dir.to_path_buf(),
+            why: format!("a server (process {pid}) is running on this directory"),
+        });
+    }
+    if !log_file_path(dir).is_file() {
+        return Err(ApplyRedoError::Refused {
+            path: dir.to_path_buf(),
+            why: format!("no redo log ({LOG_FILE_0}): not an xb or mariabackup backup"),
+        });
+    }
+    Ok(())
+}
+
+/// The backup's checkpoints say `full-prepared` (written atomically).
+fn mark_prepared(dir: &Path, cps: &Checkpoints) -> Result<(), ApplyRedoError> {
+    let mut done = cps.clone();
+    done.backup_type = BackupType::FullPrepared;
+    let path = dir.join(checkpoints::FILE_NAMES[0]);
+    let tmp = dir.join("xtrabackup_checkpoints.xbtmp");
+    done.write_file(&tmp)?;
+    fs::rename(&tmp, &path).map_err(|source| ApplyRedoError::Io {
+        action: "cannot write",
+        path: path.clone(),
+        source,
+    })
+}
+
+/// The private server on a backup: its datadir and the files of its scratch directory.
+struct Server {
+    dir: PathBuf,
+    scratch: PathBuf,
+    sock: PathBuf,
+    err: PathBuf,
+    cnf: PathBuf,
+}
+
+impl Server {
+    fn new(dir: &Path, scratch: &Path) -> Server {
+        Server {
+            dir: dir.to_path_buf(),
+            scratch: scratch.to_path_buf(),
+            sock: scratch.join("sock"),
+            err: scratch.join("mariadbd.err"),
+            cnf: scratch.join("my.cnf"),
+        }
+    }
+
+    /// A failure of the server, with the end of its error log.
+    fn failed(&self, why: String) -> ApplyRedoError {
+        ApplyRedoError::Server {
+            path: self.dir.clone(),
+            why,
+            log: tail(&self.err, 20),
+        }
+    }
+
+    /// Writes the server's option file.
+    fn write_options(
+        &self,
+        opts: &ApplyRedoOptions,
+        settings: &ServerSettings,
+    ) -> Result<(), ApplyRedoError> {
+        let s = &self.scratch;
+        let mut text = String::from("[mariadbd]\n");
+        let mut line = |k: &str, v: &str| text.push_str(&format!("{k}={v}\n"));
+        line("datadir", &self.dir.to_string_lossy());
+        line("socket", &self.sock.to_string_lossy());
+        line("pid-file", &s.join("pid").to_string_lossy());
+        line("log-error", &self.err.to_string_lossy());
+        line("tmpdir", &s.to_string_lossy());
+        line("innodb_buffer_pool_size", &opts.buffer_pool);
+        line("innodb_fast_shutdown", "1");
+        line("innodb_buffer_pool_load_at_startup", "OFF");
+        line("innodb_buffer_pool_dump_at_shutdown", "OFF");
+        line("event_scheduler", "OFF");
+        if let Some((_, v)) = settings
+            .all
+            .iter()
+            .find(|(k, _)| k == "innodb_log_file_size")
+        {
+            line("innodb_log_file_size", v);
+        }
+        for flag in [
+            "skip-networking",
+            "skip-grant-tables",
+            "skip-slave-start",
+            "skip-log-bin",
+        ] {
+            text.push_str(flag);
+            text.push('\n');
+        }
+        if running_as_root() {
+            text.push_str("user=root\n");
+        }
+        for o in settings.startup_options() {
+            text.push_str(o.trim_start_matches("--"));
+            text.push('\n');
+        }
+        fs::write(&self.cnf, text).map_err(|source| ApplyRedoError::Io {
+            action: "cannot write",
+            path: self.cnf.clone(),
+            source,
+        })
+    }
+
+    /// Starts `mariadbd` with its output into the error log.
+    fn start(&self, mariadbd: &Path) -> Result<Running, ApplyRedoError> {
+        let io = |action: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ApplyRedoError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        let log = fs::File::create(&self.err).map_err(io("cannot create", &self.err))?;
+        let log2 = log.try_clone().map_err(io("cannot open", &self.err))?;
+        let mut arg = std::ffi::OsString::from("--defaults-file=");
+        arg.push(&self.cnf);
+        let child = Command::new(mariadbd)
+            .arg(arg)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(io("cannot run", mariadbd))?;
+        Ok(Running(child))
+    }
+
+    /// Connects once crash recovery is done (the server then listens).
+    fn connect(
+        &self,
+        child: &mut Running,
+        deadline: Instant,
+    ) -> Result<mysql::Conn, ApplyRedoError> {
+        let conn_opts = mysql::OptsBuilder::new()
+            .socket(Some(self.sock.to_string_lossy().into_owned()))
+            .user(Some("root"))
+            .prefer_socket(false);
+        loop {
+            if let Ok(Some(st)) = child.0.try_wait() {
+                return Err(self.failed(format!("exited during recovery ({st})")));
+            }
+            if self.sock.exists()
+                && let Ok(c) = mysql::Conn::new(conn_opts.clone())
+            {
+                return Ok(c);
+            }
+            if Instant::now() > deadline {
+                return Err(self.failed("did not finish recovery in time".into()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until the transactions open at the end of the backup are rolled back (in the
+    /// background, after recovery).
+    fn wait_rollback(
+        &self,
+        conn: &mut mysql::Conn,
+        deadline: Instant,
+    ) -> Result<(), ApplyRedoError> {
+        loop {
+            let open: Option<u64> = conn
+                .query_first("SELECT COUNT(*) FROM information_schema.INNODB_TRX")
+                .map_err(|e| self.failed(format!("cannot query it: {e}")))?;
+            if open.unwrap_or(0) == 0 {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.failed("did not finish rolling back in time".into()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits for a clean shutdown; returns the server's notes about the recovery.
+    fn wait_shutdown(
+        &self,
+        child: &mut Running,
+        deadline: Instant,
+    ) -> Result<Vec<String>, ApplyRedoError> {
+        let status = loop {
+            match child.0.try_wait() {
+                Ok(Some(st)) => break st,
+                Ok(None) => {}
+                Err(e) => return Err(self.failed(format!("cannot wait for it: {e}"))),
+            }
+            if Instant::now() > deadline {
+                return Err(self.failed("did not shut down in time".into()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        if !status.success() {
+            return Err(self.failed(format!("shut down with {status}")));
+        }
+        let text = fs::read_to_string(&self.err).unwrap_or_default();
+        if !text.contains("Shutdown complete") {
+            return Err(self.failed("no clean shutdown".into()));
+        }
+        Ok(recovery_notes(&text))
+    }
+}
+
+/// The lines of the error log about the recovery, without their prefix.
+fn recovery_notes(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| {
+            l.contains("InnoDB: Starting crash recovery")
+                || l.contains("InnoDB: To recover")
+                || l.contains("InnoDB: End of log")
+                || l.contains("InnoDB: Resizing redo log")
+                || l.contains("rolled back")
+                || l.contains("Rolled back")
+        })
+        .map(|l| l.split("[Note] ").last().unwrap_or(l).to_string())
+        .collect()
+}
+
+/// Whether `dir` looks like it was recovered by [`apply_redo()`] (or prepared by mariabackup).
+pub fn is_prepared(dir: &Path) -> bool {
+    Checkpoints::read_dir(dir)
+        .map(|c| c.backup_type == BackupType::FullPrepared)
+        .unwrap_or(false)
+}

@@ -1,0 +1,104 @@
+//! The rules that link the backups of a prepare: states, LSN chain, partial backups, and the
+//! safety rule for merging without applying redo (refined in [`super::safety`]).
+
+use super::backup_dir::BackupDir;
+use super::error::PrepareError;
+use super::safety;
+use crate::format::checkpoints::BackupType;
+
+/// Checks the whole chain: the base's state, every incremental's state and `from_lsn`, partial
+/// backups, and the safety rule for each link.
+pub(crate) fn check(base: &BackupDir, incs: &[BackupDir]) -> Result<(), PrepareError> {
+    check_base_state(base)?;
+    if incs.is_empty() {
+        return Ok(());
+    }
+    check_base_whole(base)?;
+    let mut prev = base;
+    for (k, inc) in incs.iter().enumerate() {
+        check_follows(prev, inc)?;
+        if prev.ckpt.backup_type != BackupType::LogApplied {
+            let start = prev.redo_start_lsn()?;
+            let sel = inc.selection_lsn();
+            if sel > start {
+                // Exact refinement: the merge is still exact if every page the redo of `prev`
+                // changes in (start, sel] is up to date anyway.
+                safety::check_link(base, incs, k, start, sel)?;
+            }
+        }
+        prev = inc;
+    }
+    Ok(())
+}
+
+/// The target is a full backup that still accepts incrementals.
+fn check_base_state(base: &BackupDir) -> Result<(), PrepareError> {
+    let why = match base.ckpt.backup_type {
+        BackupType::FullBackuped | BackupType::LogApplied => return Ok(()),
+        BackupType::Incremental => "the target must be a full backup",
+        BackupType::FullPrepared => {
+            "it was prepared for good by XtraBackup (without --apply-log-only) and accepts no \
+             incremental; start again from an unprepared full backup"
+        }
+    };
+    Err(PrepareError::BaseState {
+        dir: base.dir.clone(),
+        found: base.ckpt.backup_type,
+        why,
+    })
+}
+
+/// The target holds every table (merging into a partial backup would lose tables).
+fn check_base_whole(base: &BackupDir) -> Result<(), PrepareError> {
+    let Some(why) = base.partial() else {
+        return Ok(());
+    };
+    let why = if why.starts_with("partial") {
+        "the target is a partial backup: merging incrementals into it would delete or miss the \
+         tables it does not hold; merge only into a full backup of every table"
+    } else {
+        "the target was taken from a partial base; merge only into a full backup of every table"
+    };
+    Err(PrepareError::Partial {
+        dir: base.dir.clone(),
+        why,
+    })
+}
+
+/// `inc` is a whole incremental whose `from_lsn` is the `to_lsn` of `prev`.
+fn check_follows(prev: &BackupDir, inc: &BackupDir) -> Result<(), PrepareError> {
+    if inc.ckpt.backup_type != BackupType::Incremental {
+        return Err(PrepareError::NotIncremental {
+            dir: inc.dir.clone(),
+            found: inc.ckpt.backup_type,
+        });
+    }
+    let (from, to) = (inc.ckpt.from_lsn, inc.ckpt.to_lsn);
+    let prev_to = prev.ckpt.to_lsn;
+    if from < prev_to && to <= prev_to {
+        return Err(PrepareError::AlreadyApplied {
+            inc: inc.dir.clone(),
+            base: prev.dir.clone(),
+            base_to_lsn: prev_to,
+            inc_from_lsn: from,
+            inc_to_lsn: to,
+        });
+    }
+    if from != prev_to {
+        return Err(PrepareError::ChainBroken {
+            base: prev.dir.clone(),
+            base_to_lsn: prev_to,
+            inc: inc.dir.clone(),
+            inc_from_lsn: from,
+        });
+    }
+    if inc.partial().is_some() {
+        return Err(PrepareError::Partial {
+            dir: inc.dir.clone(),
+            why: "partial incremental (or taken from a partial base): a tablespace without a \
+                  delta means a dropped table, so merging it would delete the tables it left \
+                  out; take incrementals of every table",
+        });
+    }
+    Ok(())
+}

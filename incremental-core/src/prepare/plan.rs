@@ -1,0 +1,809 @@
+//! Planning: read the target and the incrementals, follow every tablespace through the chain by
+//! space id (as mariabackup does, one incremental after the other), and turn the final state into
+//! a list of idempotent [`Step`]s. Nothing is written here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use innodb_page::fsp::physical_page_size;
+use innodb_page::redo::file::LOG_FILE_0;
+
+use super::backup_dir::BackupDir;
+use super::error::PrepareError;
+use super::files::{is_metadata, is_redo};
+use super::files::{list, read_head_opt, tablespace_kind, with_ext, Kind, Listing};
+use super::journal::{Merge, Step};
+use super::names::{check_inside, check_rel};
+use super::options::PrepareOptions;
+use crate::format::backup_info::{self, BackupInfo};
+use crate::format::checkpoints::{self, BackupType};
+use crate::format::ddl_files::{parse_marker, parse_rename_target, DdlFile};
+use crate::format::delta::{Checks, DeltaFile, PageSize};
+use crate::format::meta::{self, Meta};
+
+/// Where the bytes of a tablespace come from before its deltas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    /// A file in the target (relative path), possibly a `.new` copy.
+    Base(PathBuf),
+    /// A new tablespace created from its deltas.
+    Created,
+    /// A full copy (`.new`) in an incremental (absolute path).
+    Installed(PathBuf),
+}
+
+/// One tablespace followed through the chain.
+#[derive(Debug, Clone)]
+struct Space {
+    origin: Origin,
+    kind: Kind,
+    space_id: Option<u32>,
+    /// Physical page size and the file that told it.
+    page_size: Option<(u32, PathBuf)>,
+    /// Deltas to lay on it, oldest first.
+    layers: Vec<PathBuf>,
+    /// Check page numbers (off for the 2nd+ system file).
+    check: bool,
+}
+
+impl Space {
+    /// A tablespace that the chain creates (no file in the target yet).
+    fn created(kind: Kind, space_id: Option<u32>) -> Space {
+        Space {
+            origin: Origin::Created,
+            kind,
+            space_id,
+            page_size: None,
+            layers: Vec::new(),
+            check: true,
+        }
+    }
+}
+
+/// The state of the target as the chain transforms it.
+struct State {
+    spaces: Vec<Space>,
+    /// Relative path → index into `spaces`.
+    at: BTreeMap<PathBuf, usize>,
+}
+
+impl State {
+    fn find_id(&self, id: u32, except: &Path) -> Option<PathBuf> {
+        self.at
+            .iter()
+            .find(|&(p, &i)| {
+                p.as_path() != except
+                    && self.spaces[i].kind == Kind::User
+                    && self.spaces[i].space_id == Some(id)
+            })
+            .map(|(p, _)| p.clone())
+    }
+
+    fn set_page_size(&mut self, i: usize, ps: u32, from: &Path) -> Result<(), PrepareError> {
+        match &self.spaces[i].page_size {
+            Some((have, other)) if *have != ps => Err(PrepareError::PageSizeMismatch {
+                path: from.to_path_buf(),
+                found: ps,
+                other: other.clone(),
+                expected: *have,
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.spaces[i].page_size = Some((ps, from.to_path_buf()));
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The DDL marker files of one directory.
+#[derive(Default)]
+struct Markers {
+    /// `.del` files: (marker rel, tablespace rel).
+    del: Vec<(PathBuf, PathBuf)>,
+    /// `.ren` files: (marker rel, from rel, to rel).
+    ren: Vec<(PathBuf, PathBuf, PathBuf)>,
+    /// `.new` files: (marker rel, marker abs, tablespace rel).
+    new: Vec<(PathBuf, PathBuf, PathBuf)>,
+}
+
+impl Markers {
+    fn marker_rels(&self) -> impl Iterator<Item = &PathBuf> {
+        self.del
+            .iter()
+            .map(|m| &m.0)
+            .chain(self.ren.iter().map(|m| &m.0))
+            .chain(self.new.iter().map(|m| &m.0))
+    }
+}
+
+fn markers(l: &Listing) -> Result<Markers, PrepareError> {
+    let mut m = Markers::default();
+    for (rel, abs) in &l.files {
+        let name = rel.to_string_lossy();
+        if name.ends_with(".new.delta") || name.ends_with(".new.meta") {
+            return Err(PrepareError::Tablespace {
+                path: abs.clone(),
+                why: "incremental re-copies of tablespaces created during the backup \
+                      (XtraBackup 8.0 --lock-ddl=REDUCED) are not supported"
+                    .into(),
+            });
+        }
+        match parse_marker(rel) {
+            Some((DdlFile::Deleted, t)) => {
+                check_rel(&t)?;
+                m.del.push((rel.clone(), t));
+            }
+            Some((DdlFile::Renamed, from)) => {
+                check_rel(&from)?;
+                let content = fs::read(abs).map_err(|e| PrepareError::io(abs, e))?;
+                let to = parse_rename_target(&content).ok_or_else(|| PrepareError::BadName {
+                    path: abs.clone(),
+                    why: "rename marker content is not UTF-8",
+                })?;
+                check_rel(&to).map_err(|_| PrepareError::BadName {
+                    path: abs.clone(),
+                    why: "rename marker names a path outside the backup",
+                })?;
+                m.ren.push((rel.clone(), from, to));
+            }
+            Some((DdlFile::New, t)) => {
+                check_rel(&t)?;
+                m.new.push((rel.clone(), abs.clone(), t));
+            }
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+/// What the markers of an incremental mean for its deltas: names to skip, delta renames, names
+/// seen (not dropped).
+type MarkerEffect = (
+    BTreeSet<PathBuf>,
+    BTreeMap<PathBuf, PathBuf>,
+    BTreeSet<PathBuf>,
+);
+
+/// Applies DDL markers to the state (mariabackup's order: `.del`, `.ren`, `.new`). `base_dir`
+/// is set for the target's own markers (a `.new` there is renamed, not copied). Returns the
+/// delta names to skip (deleted or replaced tablespaces) and the delta renames.
+fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEffect, PrepareError> {
+    let mut skip = BTreeSet::new();
+    let mut renamed = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (_, t) in &m.del {
+        st.at.remove(t);
+        skip.insert(t.clone());
+    }
+    for (_, from, to) in &m.ren {
+        if let Some(i) = st.at.remove(from) {
+            st.at.insert(to.clone(), i);
+        }
+        renamed.insert(from.clone(), to.clone());
+    }
+    for (rel, abs, t) in &m.new {
+        let head = read_head_opt(abs)?;
+        let origin = if in_base {
+            Origin::Base(rel.clone())
+        } else {
+            Origin::Installed(abs.clone())
+        };
+        st.spaces.push(Space {
+            origin,
+            kind: tablespace_kind(t).unwrap_or(Kind::User),
+            space_id: head.map(|(id, _)| id),
+            page_size: head.map(|(_, ps)| (ps, abs.clone())),
+            layers: Vec::new(),
+            check: true,
+        });
+        st.at.insert(t.clone(), st.spaces.len() - 1);
+        skip.insert(t.clone());
+        seen.insert(t.clone());
+    }
+    Ok((skip, renamed, seen))
+}
+
+/// What planning produced.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    pub steps: Vec<Step>,
+    pub delta_pages: u64,
+    pub deltas: u64,
+}
+
+/// The target's own files, as planning found them.
+struct Target {
+    list: Listing,
+    /// Its non-InnoDB files (neither tablespaces, metadata, redo nor markers).
+    other: Vec<PathBuf>,
+    markers: Markers,
+    /// Files of the system tablespace.
+    system_files: usize,
+}
+
+/// Plans the apply of `incs` (checked already) onto `base`.
+pub(crate) fn plan(
+    base: &BackupDir,
+    incs: &[BackupDir],
+    opts: &PrepareOptions,
+) -> Result<Planned, PrepareError> {
+    let mut st = State {
+        spaces: Vec::new(),
+        at: BTreeMap::new(),
+    };
+    let target = read_target(&mut st, base)?;
+    let mut layering = Layering {
+        st,
+        base,
+        opts,
+        delta_pages: 0,
+        deltas: 0,
+    };
+    let mut newest = None;
+    for inc in incs {
+        let l = list(&inc.dir)?;
+        let m = markers(&l)?;
+        layering.incremental(inc, &l, &m)?;
+        newest = Some((inc, l, m));
+    }
+    let Layering {
+        st,
+        delta_pages,
+        deltas,
+        ..
+    } = layering;
+    let mut steps = Steps::default();
+    steps.tablespaces(&st, target.system_files, opts);
+    // The target's own marker files are consumed.
+    for (rel, _) in &target.markers.del {
+        steps.list.push(Step::Delete(rel.clone()));
+    }
+    for (rel, _, _) in &target.markers.ren {
+        steps.list.push(Step::Delete(rel.clone()));
+    }
+    if let Some((newest, l, m)) = newest {
+        steps.newest_files(&target, newest, &l, &m)?;
+        steps.metadata(base, newest)?;
+    }
+    let steps = steps.list;
+    // Every name written, renamed or removed stays inside the target.
+    for s in &steps {
+        for r in step_names(s) {
+            check_rel(r)?;
+            check_inside(&base.dir, r)?;
+        }
+    }
+    Ok(Planned {
+        steps,
+        delta_pages,
+        deltas,
+    })
+}
+
+/// The names a step writes, renames or removes.
+fn step_names(s: &Step) -> Vec<&Path> {
+    match s {
+        Step::Mkdir(r) | Step::Delete(r) | Step::Rmdir(r) => vec![r],
+        Step::Rename { from, to } => vec![from, to],
+        Step::Copy { to, .. } | Step::Write { to, .. } => vec![to],
+        Step::Merge(m) => vec![&m.target],
+    }
+}
+
+/// Reads the target's files into the state: its tablespaces, then its own DDL markers.
+fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError> {
+    let list = list(&base.dir)?;
+    let system_files = list
+        .files
+        .iter()
+        .filter(|(r, _)| tablespace_kind(r) == Some(Kind::System))
+        .count();
+    let mut other = Vec::new();
+    for (rel, abs) in &list.files {
+        check_rel(rel)?;
+        match tablespace_kind(rel) {
+            Some(kind) => {
+                let head = match kind {
+                    Kind::User => read_head_opt(abs)?,
+                    _ => None,
+                };
+                st.spaces.push(Space {
+                    origin: Origin::Base(rel.clone()),
+                    kind,
+                    space_id: head.map(|(id, _)| id),
+                    page_size: head.map(|(_, ps)| (ps, abs.clone())),
+                    layers: Vec::new(),
+                    check: rel.as_os_str() == "ibdata1" || kind != Kind::System,
+                });
+                st.at.insert(rel.clone(), st.spaces.len() - 1);
+            }
+            None if is_metadata(rel) || is_redo(rel) => {}
+            None => other.push(rel.clone()),
+        }
+    }
+    let markers = markers(&list)?;
+    let marker_set: BTreeSet<&PathBuf> = markers.marker_rels().collect();
+    other.retain(|r| !marker_set.contains(r));
+    apply_markers(st, &markers, true)?;
+    Ok(Target {
+        list,
+        other,
+        markers,
+        system_files,
+    })
+}
+
+/// Lays the deltas of the incrementals, one after the other, on the state.
+struct Layering<'a> {
+    st: State,
+    base: &'a BackupDir,
+    opts: &'a PrepareOptions,
+    delta_pages: u64,
+    deltas: u64,
+}
+
+/// What the markers of one incremental say about its deltas.
+struct IncMarkers {
+    skip: BTreeSet<PathBuf>,
+    renamed: BTreeMap<PathBuf, PathBuf>,
+    /// User tablespaces the incremental holds (the others were dropped).
+    seen: BTreeSet<PathBuf>,
+}
+
+/// One `.delta` of an incremental, read and checked.
+struct DeltaIn<'a> {
+    abs: &'a Path,
+    meta_abs: PathBuf,
+    meta: Meta,
+    ps: PageSize,
+    kind: Kind,
+    /// The tablespace it changes (relative), before the renames of its incremental.
+    target: PathBuf,
+    /// It carries page 0.
+    has_page0: bool,
+}
+
+impl Layering<'_> {
+    /// Lays one incremental on the state.
+    fn incremental(
+        &mut self,
+        inc: &BackupDir,
+        l: &Listing,
+        m: &Markers,
+    ) -> Result<(), PrepareError> {
+        let (skip, renamed, seen) = apply_markers(&mut self.st, m, false)?;
+        let mut im = IncMarkers {
+            skip,
+            renamed,
+            seen,
+        };
+        for (rel, abs) in &l.files {
+            check_rel(rel)?;
+            if let Some(d) = self.read_delta(rel, abs)? {
+                self.lay(inc, d, &mut im)?;
+            }
+        }
+        // Dropped: user tablespaces this incremental has no delta for.
+        let st = &mut self.st;
+        st.at
+            .retain(|p, i| st.spaces[*i].kind != Kind::User || im.seen.contains(p));
+        Ok(())
+    }
+
+    /// Reads and validates one file of an incremental: `None` for a file that is not a delta.
+    fn read_delta<'p>(
+        &mut self,
+        rel: &Path,
+        abs: &'p Path,
+    ) -> Result<Option<DeltaIn<'p>>, PrepareError> {
+        if !rel.to_string_lossy().ends_with(".delta") {
+            if tablespace_kind(rel).is_some() {
+                return Err(PrepareError::Tablespace {
+                    path: abs.to_path_buf(),
+                    why: "a whole tablespace file in an incremental backup (expected \
+                          .delta/.meta pairs)"
+                        .into(),
+                });
+            }
+            return Ok(None);
+        }
+        let nameless = || PrepareError::BadName {
+            path: abs.to_path_buf(),
+            why: "a .delta file needs a name",
+        };
+        let meta_abs = meta::path_for_delta(abs).ok_or_else(nameless)?;
+        if !meta_abs.exists() {
+            return Err(PrepareError::MissingMeta { path: meta_abs });
+        }
+        let meta = Meta::read_file(&meta_abs)?;
+        let ps = meta.physical_page_size();
+        let target = with_ext(rel, ".delta", "").ok_or_else(nameless)?;
+        let kind = if meta.space_id == Some(0) {
+            Kind::System
+        } else {
+            tablespace_kind(&target).ok_or_else(|| PrepareError::Tablespace {
+                path: abs.to_path_buf(),
+                why: "a delta of a file that is neither ibdataN, an undo tablespace nor *.ibd"
+                    .into(),
+            })?
+        };
+        // Validate the delta end to end (headers, lengths) before anything is written.
+        let checks = Checks {
+            page_numbers_match: false,
+            ..Checks::STRICT
+        };
+        let file = DeltaFile::open_with(abs, ps, checks)?;
+        let idx = file.index();
+        self.delta_pages += idx.len() as u64;
+        self.deltas += 1;
+        let has_page0 = idx.page_nos().first() == Some(&0);
+        let check_nos =
+            self.opts.page_checks() && !(kind == Kind::System && target.as_os_str() != "ibdata1");
+        if check_nos || has_page0 {
+            check_pages(&file, ps, check_nos, meta.space_id, kind)?;
+        }
+        Ok(Some(DeltaIn {
+            abs,
+            meta_abs,
+            meta,
+            ps,
+            kind,
+            target,
+            has_page0,
+        }))
+    }
+
+    /// Lays one delta on the tablespace it changes.
+    fn lay(
+        &mut self,
+        inc: &BackupDir,
+        d: DeltaIn<'_>,
+        im: &mut IncMarkers,
+    ) -> Result<(), PrepareError> {
+        if im.skip.contains(&d.target) {
+            return Ok(());
+        }
+        let target = im.renamed.get(&d.target).unwrap_or(&d.target).clone();
+        let i = match d.kind {
+            Kind::System | Kind::Undo => self.system_or_undo(inc, &d, &target)?,
+            Kind::User => {
+                im.seen.insert(target.clone());
+                self.user(&d, &target)?
+            }
+        };
+        let st = &mut self.st;
+        st.set_page_size(i, d.ps.get() as u32, d.abs)?;
+        if st.spaces[i].origin == Origin::Created && st.spaces[i].layers.is_empty() && !d.has_page0
+        {
+            return Err(PrepareError::Tablespace {
+                path: d.abs.to_path_buf(),
+                why: format!(
+                    "no tablespace in the target has space id {} and the delta has no page 0, \
+                     so it cannot create one (wrong .meta, or a base that is not the one this \
+                     incremental was taken from?)",
+                    d.meta
+                        .space_id
+                        .map_or("(none)".to_string(), |v| v.to_string())
+                ),
+            });
+        }
+        st.spaces[i].layers.push(d.abs.to_path_buf());
+        Ok(())
+    }
+
+    /// The system or undo tablespace a delta changes (matched by path).
+    fn system_or_undo(
+        &mut self,
+        inc: &BackupDir,
+        d: &DeltaIn<'_>,
+        target: &Path,
+    ) -> Result<usize, PrepareError> {
+        let st = &mut self.st;
+        if let Some(&i) = st.at.get(target) {
+            return Ok(i);
+        }
+        if d.kind == Kind::System {
+            return Err(PrepareError::Tablespace {
+                path: self.base.dir.join(target),
+                why: format!(
+                    "missing in the target, but {} has a delta for it",
+                    inc.dir.display()
+                ),
+            });
+        }
+        st.spaces.push(Space::created(d.kind, d.meta.space_id));
+        st.at.insert(target.to_path_buf(), st.spaces.len() - 1);
+        Ok(st.spaces.len() - 1)
+    }
+
+    /// The user tablespace a delta changes, matched by name and space id: renamed or created
+    /// as the chain says.
+    fn user(&mut self, d: &DeltaIn<'_>, target: &Path) -> Result<usize, PrepareError> {
+        let Some(id) = d.meta.space_id else {
+            return Err(PrepareError::Tablespace {
+                path: d.meta_abs.clone(),
+                why: "no space_id (backup taken by XtraBackup 2.0.1 or older?); cannot follow \
+                      renames"
+                    .into(),
+            });
+        };
+        let st = &mut self.st;
+        // The name is taken by another tablespace: move it out of the way.
+        if let Some(&j) = st.at.get(target)
+            && st.spaces[j].space_id != Some(id)
+        {
+            let old = st.spaces[j].space_id.unwrap_or(u32::MAX);
+            st.at.remove(target);
+            let tmp = target.with_file_name(format!("xtrabackup_tmp_#{old}.ibd"));
+            st.at.insert(tmp, j);
+        }
+        if !st.at.contains_key(target) {
+            if let Some(p) = st.find_id(id, target) {
+                // Renamed between the backups.
+                if let Some(j) = st.at.remove(&p) {
+                    st.at.insert(target.to_path_buf(), j);
+                }
+            } else {
+                st.spaces.push(Space::created(Kind::User, Some(id)));
+                st.at.insert(target.to_path_buf(), st.spaces.len() - 1);
+            }
+        }
+        Ok(st.at[target])
+    }
+}
+
+/// The steps of the plan, in order, and the directories they create.
+#[derive(Default)]
+struct Steps {
+    list: Vec<Step>,
+    made: BTreeSet<PathBuf>,
+}
+
+impl Steps {
+    /// Creates the parent directory of `f` (once).
+    fn mkdir(&mut self, f: &Path) {
+        if let Some(parent) = f.parent().filter(|p| !p.as_os_str().is_empty())
+            && self.made.insert(parent.to_path_buf())
+        {
+            self.list.push(Step::Mkdir(parent.to_path_buf()));
+        }
+    }
+
+    /// The tablespace steps, in order: removal of the target's tablespaces that no longer
+    /// exist, moves (through temporary names: renames may swap names), full copies from
+    /// incrementals, then the pages.
+    fn tablespaces(&mut self, st: &State, system_files: usize, opts: &PrepareOptions) {
+        let alive: BTreeMap<usize, PathBuf> = st.at.iter().map(|(p, &i)| (i, p.clone())).collect();
+        for (i, s) in st.spaces.iter().enumerate() {
+            if let Origin::Base(o) = &s.origin
+                && !alive.contains_key(&i)
+            {
+                self.list.push(Step::Delete(o.clone()));
+            }
+        }
+        let mut moves = Vec::new();
+        for (&i, f) in &alive {
+            if let Origin::Base(o) = &st.spaces[i].origin
+                && o != f
+            {
+                let tmp = PathBuf::from(format!("xb_prepare.mv.{}", moves.len()));
+                self.list.push(Step::Rename {
+                    from: o.clone(),
+                    to: tmp.clone(),
+                });
+                moves.push((tmp, f.clone()));
+            }
+        }
+        for (tmp, f) in moves {
+            self.mkdir(&f);
+            self.list.push(Step::Rename { from: tmp, to: f });
+        }
+        for (&i, f) in &alive {
+            self.space(&st.spaces[i], f, system_files, opts);
+        }
+    }
+
+    /// The full copy and the merge of one tablespace that the result holds.
+    fn space(&mut self, s: &Space, f: &Path, system_files: usize, opts: &PrepareOptions) {
+        if let Origin::Installed(src) = &s.origin {
+            self.mkdir(f);
+            self.list.push(Step::Copy {
+                src: src.clone(),
+                to: f.to_path_buf(),
+            });
+        }
+        let create = s.origin == Origin::Created;
+        if s.layers.is_empty() && !create {
+            return;
+        }
+        if create {
+            self.mkdir(f);
+        }
+        let extend = match s.kind {
+            Kind::System => f.as_os_str() == "ibdata1" && system_files <= 1,
+            _ => true,
+        };
+        self.list.push(Step::Merge(Merge {
+            target: f.to_path_buf(),
+            page_size: s.page_size.as_ref().map_or(0, |p| p.0),
+            create,
+            extend,
+            check: s.check && opts.page_checks(),
+            layers: s.layers.clone(),
+        }));
+    }
+
+    /// Non-InnoDB files and the redo log: the newest incremental's (the target's other files
+    /// removed, `xtrabackup_info` rewritten as that of a full backup).
+    fn newest_files(
+        &mut self,
+        target: &Target,
+        newest: &BackupDir,
+        l: &Listing,
+        m: &Markers,
+    ) -> Result<(), PrepareError> {
+        let inc_markers: BTreeSet<&PathBuf> = m.marker_rels().collect();
+        let inc_other: BTreeSet<PathBuf> = l
+            .files
+            .iter()
+            .map(|(rel, _)| rel)
+            .filter(|rel| {
+                let name = rel.to_string_lossy();
+                !(name.ends_with(".delta")
+                    || name.ends_with(".meta")
+                    || inc_markers.contains(rel)
+                    || is_metadata(rel))
+            })
+            .cloned()
+            .collect();
+        if !inc_other.contains(Path::new(LOG_FILE_0)) {
+            return Err(PrepareError::Tablespace {
+                path: newest.dir.join(LOG_FILE_0),
+                why: "missing: the newest incremental's redo log is needed to recover the result"
+                    .into(),
+            });
+        }
+        for rel in &target.other {
+            if !inc_other.contains(rel) {
+                self.list.push(Step::Delete(rel.clone()));
+            }
+        }
+        for rel in &inc_other {
+            self.mkdir(rel);
+            self.list.push(newest_file(newest, rel));
+        }
+        for d in &target.list.dirs {
+            if !l.dirs.contains(d) {
+                self.list.push(Step::Rmdir(d.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Metadata last: `xb_backup_info`, then the checkpoints.
+    fn metadata(&mut self, base: &BackupDir, newest: &BackupDir) -> Result<(), PrepareError> {
+        let mut ck = base.ckpt.clone();
+        ck.backup_type = BackupType::FullBackuped;
+        ck.to_lsn = newest.ckpt.to_lsn;
+        ck.last_lsn = newest.ckpt.last_lsn;
+        if ck.flushed_lsn.is_some() && newest.ckpt.flushed_lsn.is_some() {
+            ck.flushed_lsn = newest.ckpt.flushed_lsn;
+        }
+        let mut bi = BackupInfo::full(ck.to_lsn, ck.last_lsn);
+        bi.redo_start_lsn = newest.redo_start_lsn()?;
+        self.list.push(Step::Write {
+            to: PathBuf::from(backup_info::FILE_NAME),
+            bytes: bi.to_bytes(),
+        });
+        let ck_name = checkpoints::find(&base.dir)?
+            .file_name()
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(checkpoints::FILE_NAMES[0]));
+        self.list.push(Step::Write {
+            to: ck_name,
+            bytes: ck.to_bytes(),
+        });
+        Ok(())
+    }
+}
+
+/// The step that puts the newest incremental's file `rel` into the target: a copy, or for
+/// `xtrabackup_info` a rewrite as the info of a full backup.
+fn newest_file(newest: &BackupDir, rel: &Path) -> Step {
+    let is_info = rel
+        .to_str()
+        .is_some_and(|n| crate::format::info::FILE_NAMES.contains(&n));
+    if is_info && let Some(info) = &newest.info {
+        let mut info = info.clone();
+        if info.get("innodb_from_lsn").is_some() {
+            info.set("innodb_from_lsn", "0");
+        }
+        if info.get("incremental").is_some() {
+            info.set("incremental", "N");
+        }
+        return Step::Write {
+            to: rel.to_path_buf(),
+            bytes: info.to_bytes(),
+        };
+    }
+    Step::Copy {
+        src: newest.dir.join(rel),
+        to: rel.to_path_buf(),
+    }
+}
+
+/// Checks the pages of a delta: each non-zero page carries its listed number (when `numbers`),
+/// and page 0 of a user or undo tablespace carries the `.meta`'s space id and page size.
+///
+/// Reads only the first 8 bytes of each page (`FIL_PAGE_OFFSET` is at 4..8); a whole page only
+/// for page 0 and for pages whose number differs (all-zero pages, doublewrite copies). That the
+/// delta is whole (every listed page present in full) was checked from its length already.
+fn check_pages(
+    file: &DeltaFile,
+    ps: PageSize,
+    numbers: bool,
+    space_id: Option<u32>,
+    kind: Kind,
+) -> Result<(), PrepareError> {
+    use std::os::unix::fs::FileExt;
+    let path = file.path();
+    let raw = File::open(path).map_err(|e| PrepareError::io(path, e))?;
+    let mut buf = vec![0u8; ps.get()];
+    let n = if numbers { file.index().len() } else { 1 };
+    for k in 0..n {
+        let page_no = file.index().page_nos().get(k).copied().unwrap_or(0);
+        if page_no != 0 {
+            let offset = file.index().page_offset(k).unwrap_or(0);
+            let mut head = [0u8; 8];
+            raw.read_exact_at(&mut head, offset)
+                .map_err(|e| PrepareError::io(path, e))?;
+            if u32::from_be_bytes([head[4], head[5], head[6], head[7]]) == page_no {
+                continue;
+            }
+        }
+        let page_no = file.read_page(k, &mut buf)?;
+        let offset = file.index().page_offset(k).unwrap_or(0);
+        let bad = |why: String| PrepareError::BadPage {
+            path: file.path().to_path_buf(),
+            offset,
+            page_no,
+            why,
+        };
+        if buf.iter().all(|&b| b == 0) {
+            continue;
+        }
+        let found = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+        // The doublewrite buffer of the system tablespace holds copies of other pages.
+        let extent = match ps.get() {
+            4096 => 256,
+            8192 => 128,
+            _ => 64,
+        };
+        let doublewrite = kind == Kind::System && (extent..3 * extent).contains(&page_no);
+        if numbers && found != page_no && !doublewrite {
+            return Err(bad(format!("page number {found} in its FIL header")));
+        }
+        if page_no == 0 && kind != Kind::System {
+            let sid = u32::from_be_bytes([buf[34], buf[35], buf[36], buf[37]]);
+            if let Some(id) = space_id
+                && sid != id
+            {
+                return Err(bad(format!(
+                    "space id {sid}, but the .meta says {id} (wrong .meta?)"
+                )));
+            }
+            match physical_page_size(&buf) {
+                Ok(p) if p == ps.get() => {}
+                Ok(p) => {
+                    return Err(bad(format!(
+                        "flags of a {p}-byte page size, but the .meta says {ps} (wrong .meta?)"
+                    )))
+                }
+                Err(e) => return Err(bad(format!("unreadable FSP header: {e}"))),
+            }
+        }
+    }
+    Ok(())
+}

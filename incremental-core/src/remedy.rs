@@ -1,0 +1,53 @@
+//! What a caller can do about an error, as data: the library names the remedy, a front end
+//! words it (the `xb` CLI turns each into its own flags).
+//!
+//! ```
+//! use incremental_core::Remedy;
+//! fn advice(r: Remedy) -> &'static str {
+//!     match r {
+//!         Remedy::StopServer => "stop the server, or back up a filesystem snapshot",
+//!         _ => "see the error",
+//!     }
+//! }
+//! assert_eq!(advice(Remedy::StopServer), "stop the server, or back up a filesystem snapshot");
+//! ```
+
+/// A way out of an error. Errors that have one return it from their `remedy()` method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Stop the server that holds the datadir (or back up a filesystem snapshot of it).
+    StopServer,
+    /// Record corrupt pages and go on instead of failing (mariabackup's
+    /// `--log-innodb-page-corruption`).
+    RecordCorruptPages,
+    /// Take the incremental on top of a partial base anyway.
+    AcceptPartialBase,
+    /// Make the server's redo log larger (`innodb_log_file_size`), so that it is not
+    /// overwritten before the backup has read it.
+    EnlargeRedoLog,
+    /// Say how to reach the running server (socket or host and port, user, password), or
+    /// which server: it could not be reached, or the one reached serves another datadir.
+    ConnectionSettings,
+    /// Give the incremental's start LSN explicitly (the base's `to_lsn`) instead of the base
+    /// directory, whose redo log start cannot be found.
+    GiveStartLsn,
+    /// Prepare: give a full backup as the target, and the incrementals on top of it as
+    /// incrementals.
+    FullBackupAsTarget,
+    /// Prepare: only incremental backups go on top of the target.
+    IncrementalsOnly,
+    /// Prepare: give the incrementals in the order they were taken, starting with the one taken
+    /// from the base (the error names the `from_lsn` expected).
+    GiveIncrementalsInOrder,
+    /// Prepare: an interrupted prepare is pending on the target; run it again with exactly its
+    /// target and incrementals (the error names them) to finish it.
+    RerunPendingPrepare,
+    /// Copy-back: this is an incremental; prepare it onto its base, then restore the base.
+    PrepareOntoBase,
+    /// Copy-back: a prepare of this backup was interrupted; run the same prepare again to finish
+    /// it.
+    FinishPrepare,
+    /// Apply-redo: install the MariaDB server, or give the path of its `mariadbd`.
+    InstallServer,
+}

@@ -1,0 +1,75 @@
+//! The CLI's words for the libraries' remedies ([`incremental_core::Remedy`]): an error that
+//! returns a remedy leaves it out of its message, and the CLI adds it in its own terms (its
+//! flags), right after the message.
+
+use std::error::Error;
+
+use incremental_core::copy_back::CopyBackError;
+use incremental_core::prepare::apply_redo::ApplyRedoError;
+use incremental_core::prepare::PrepareError;
+use incremental_core::verify::Refusal;
+use incremental_core::Remedy;
+
+/// The remedy of `e` (not of its sources), worded for `xb`, with the punctuation that joins it
+/// to the message; `None` when `e` has none.
+pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
+    let remedy = remedy_of(e)?;
+    Some(match remedy {
+        Remedy::FullBackupAsTarget => " (give incrementals with --incremental-dir)".into(),
+        Remedy::IncrementalsOnly => ": --incremental-dir takes incremental backups".into(),
+        Remedy::GiveIncrementalsInOrder => ": give the incrementals in the order they were \
+                                           taken, starting with the one taken from this base"
+            .into(),
+        Remedy::RerunPendingPrepare => {
+            format!("; run it again with exactly: {}", pending_args(e)?)
+        }
+        Remedy::PrepareOntoBase => "; prepare it onto its base first (xb prepare --target-dir \
+                                   BASE --incremental-dir THIS) and restore the base"
+            .into(),
+        Remedy::FinishPrepare => "; run the same xb prepare again to finish it".into(),
+        Remedy::InstallServer => {
+            ": install the MariaDB server or give its path with --mariadbd".into()
+        }
+        _ => return None,
+    })
+}
+
+/// The message of `e` followed by its worded remedy.
+pub fn with_remedy(e: &(dyn Error + 'static)) -> String {
+    format!("{e}{}", worded(e).unwrap_or_default())
+}
+
+fn remedy_of(e: &(dyn Error + 'static)) -> Option<Remedy> {
+    if let Some(e) = e.downcast_ref::<PrepareError>() {
+        return e.remedy();
+    }
+    if let Some(e) = e.downcast_ref::<CopyBackError>() {
+        return e.remedy();
+    }
+    if let Some(e) = e.downcast_ref::<Refusal>() {
+        return e.remedy();
+    }
+    if let Some(e) = e.downcast_ref::<ApplyRedoError>() {
+        return e.remedy();
+    }
+    None
+}
+
+/// The flags of the pending prepare named by `e`.
+fn pending_args(e: &(dyn Error + 'static)) -> Option<String> {
+    let pending = match e.downcast_ref::<Refusal>() {
+        Some(Refusal::Prepare(p)) => p,
+        _ => e.downcast_ref::<PrepareError>()?,
+    };
+    let PrepareError::PendingOther {
+        base, incrementals, ..
+    } = pending
+    else {
+        return None;
+    };
+    let mut s = format!("--target-dir {}", base.display());
+    for a in incrementals {
+        s.push_str(&format!(" --incremental-dir {}", a.display()));
+    }
+    Some(s)
+}
