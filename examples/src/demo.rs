@@ -29,6 +29,55 @@ pub fn run(xb: &Path, out: &mut dyn Write) -> Result<bool, Error> {
     let work = short_tempdir()?;
     let w = |p: &str| work.path().join(p).to_string_lossy().into_owned();
 
+    let mut src = loaded_source(out)?;
+    let datadir = src.datadir().to_string_lossy().into_owned();
+
+    writeln!(out, "\n== full backup of the stopped server")?;
+    run_xb(
+        xb,
+        &["backup", "--datadir", &datadir, "--target-dir", &w("full")],
+        out,
+    )?;
+
+    writeln!(out, "\n== changes: DML and DDL")?;
+    let source = change(&mut src)?;
+
+    writeln!(
+        out,
+        "\n== incremental backup (pages changed since the full)"
+    )?;
+    run_xb(
+        xb,
+        &[
+            "backup",
+            "--datadir",
+            &datadir,
+            "--target-dir",
+            &w("inc1"),
+            "--incremental-basedir",
+            &w("full"),
+        ],
+        out,
+    )?;
+
+    prepare_and_restore(xb, &w("full"), &w("inc1"), &w("restored"), out)?;
+
+    writeln!(
+        out,
+        "\n== a server on the restored datadir (its crash recovery applies the redo)"
+    )?;
+    let restored = Sandbox::on_datadir(
+        work.path().join("run"),
+        work.path().join("restored"),
+        &SandboxOptions::default(),
+    )?;
+    let got = restored.checksum_tables(TABLES)?;
+    drop(restored);
+    compare(&source, &got, out)
+}
+
+/// A throwaway MariaDB with the demo's tables loaded, stopped.
+fn loaded_source(out: &mut dyn Write) -> Result<Sandbox, Error> {
     writeln!(out, "== a throwaway MariaDB in a temporary directory")?;
     let mut src = Sandbox::in_tempdir(&SandboxOptions::default())?;
     writeln!(out, "datadir {}", src.datadir().display())?;
@@ -49,16 +98,11 @@ pub fn run(xb: &Path, out: &mut dyn Write) -> Result<bool, Error> {
     )?;
     src.checkpoint()?;
     src.stop()?;
-    let datadir = src.datadir().to_string_lossy().into_owned();
+    Ok(src)
+}
 
-    writeln!(out, "\n== full backup of the stopped server")?;
-    run_xb(
-        xb,
-        &["backup", "--datadir", &datadir, "--target-dir", &w("full")],
-        out,
-    )?;
-
-    writeln!(out, "\n== changes: DML and DDL")?;
+/// Starts `src`, changes it (DML and DDL) and stops it again; returns its tables' checksums.
+fn change(src: &mut Sandbox) -> Result<BTreeMap<String, String>, Error> {
     src.start()?;
     src.sql_batch(
         "USE shop;
@@ -73,65 +117,43 @@ pub fn run(xb: &Path, out: &mut dyn Write) -> Result<bool, Error> {
     let source: BTreeMap<String, String> = src.checksum_tables(TABLES)?;
     src.checkpoint()?;
     src.stop()?;
+    Ok(source)
+}
 
-    writeln!(
-        out,
-        "\n== incremental backup (pages changed since the full)"
-    )?;
-    run_xb(
-        xb,
-        &[
-            "backup",
-            "--datadir",
-            &datadir,
-            "--target-dir",
-            &w("inc1"),
-            "--incremental-basedir",
-            &w("full"),
-        ],
-        out,
-    )?;
-
+/// Merges the incremental `inc1` into the full backup `full`, and restores that into the new
+/// datadir `restored`.
+fn prepare_and_restore(
+    xb: &Path,
+    full: &str,
+    inc1: &str,
+    restored: &str,
+    out: &mut dyn Write,
+) -> Result<(), Error> {
     writeln!(
         out,
         "\n== prepare: merge the incremental into the full (one pass)"
     )?;
     run_xb(
         xb,
-        &[
-            "prepare",
-            "--target-dir",
-            &w("full"),
-            "--incremental-dir",
-            &w("inc1"),
-        ],
+        &["prepare", "--target-dir", full, "--incremental-dir", inc1],
         out,
     )?;
 
     writeln!(out, "\n== restore into a new datadir")?;
     run_xb(
         xb,
-        &[
-            "copy-back",
-            "--target-dir",
-            &w("full"),
-            "--datadir",
-            &w("restored"),
-        ],
+        &["copy-back", "--target-dir", full, "--datadir", restored],
         out,
-    )?;
+    )
+}
 
-    writeln!(
-        out,
-        "\n== a server on the restored datadir (its crash recovery applies the redo)"
-    )?;
-    let restored = Sandbox::on_datadir(
-        work.path().join("run"),
-        work.path().join("restored"),
-        &SandboxOptions::default(),
-    )?;
-    let got = restored.checksum_tables(TABLES)?;
-    drop(restored);
+/// Prints the checksums of every table, on the source and restored; returns whether they all
+/// match.
+fn compare(
+    source: &BTreeMap<String, String>,
+    got: &BTreeMap<String, String>,
+    out: &mut dyn Write,
+) -> Result<bool, Error> {
     writeln!(out, "\n{:<14} {:>12} {:>12}", "table", "source", "restored")?;
     let mut all = true;
     for t in TABLES {

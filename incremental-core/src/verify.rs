@@ -14,7 +14,7 @@
 //!   or earlier in the chain), and no two deltas of one incremental claim the same space id;
 //! * whether the chain would restore, by the very checks of the prepare and of the copy-back:
 //!   [`copy_back::check_restorable`] on the target (no interrupted prepare, not an incremental, no
-//!   stray delta), then [`Plan::new`] as a dry run (states, each `from_lsn` equal to the previous
+//!   stray delta), then [`PreparePlan::new`] as a dry run (states, each `from_lsn` equal to the previous
 //!   `to_lsn`, partial backups, the safety rule, every delta well formed end to end, page 0
 //!   against its `.meta`, names). Nothing of those rules is restated here.
 //!
@@ -41,10 +41,10 @@ use innodb_page::{Lsn, Page};
 
 use crate::copy_back::{self, CopyBackError};
 use crate::format::checkpoints::{self, BackupType, Checkpoints};
-use crate::format::delta::{Checks, DeltaFile};
+use crate::format::delta::{Checks, DeltaFile, PageSize};
 use crate::format::meta::{self, Meta};
 use crate::prepare::files::list;
-use crate::prepare::{Plan, PlanSummary, PrepareError, PrepareOptions};
+use crate::prepare::{PlanSummary, PrepareError, PrepareOptions, PreparePlan};
 use crate::progress::{Cancel, Event, Progress};
 use crate::source::DirSource;
 use crate::Remedy;
@@ -424,7 +424,7 @@ fn would_restore(report: &mut ChainReport, target: &Path, incs: &[PathBuf]) {
             BackupType::FullBackuped | BackupType::LogApplied
         );
     if plannable {
-        match Plan::new(target, incs, &PrepareOptions::default()) {
+        match PreparePlan::new(target, incs, &PrepareOptions::default()) {
             Ok(plan) => report.plan = Some(plan.summary().clone()),
             Err(e) => report.refusal = Some(Refusal::Prepare(e)),
         }
@@ -542,143 +542,28 @@ impl Run<'_> {
         abs: &Path,
         ids: &mut HashMap<u32, PathBuf>,
     ) -> Result<u64, VerifyError> {
-        let Some(meta_abs) = meta::path_for_delta(abs) else {
-            self.find(abs, None, "a .delta file needs a name".into());
+        let Ok((meta_abs, meta)) = self.delta_meta(abs) else {
             return Ok(0);
         };
-        if !meta_abs.exists() {
-            self.find(
-                &meta_abs,
-                None,
-                "missing (every .delta needs its .meta beside it)".into(),
-            );
-            return Ok(0);
-        }
-        let meta = match Meta::read_file(&meta_abs) {
-            Ok(m) => m,
-            Err(crate::Error::Io { source, .. }) => {
-                self.report
-                    .io_errors
-                    .push(format!("{}: {source}", meta_abs.display()));
-                return Ok(0);
-            }
-            Err(e) => {
-                self.find(&meta_abs, None, reason_of(&e));
-                return Ok(0);
-            }
-        };
-        if let Some(id) = meta.space_id
-            && let Some(other) = ids.insert(id, abs.to_path_buf())
-        {
-            self.find(
-                &meta_abs,
-                None,
-                format!(
-                    "space_id = {id}, as for {} in the same backup: one of the two .meta \
-                         files is wrong",
-                    other.display()
-                ),
-            );
-        }
+        self.check_space_id_unique(&meta_abs, &meta, abs, ids);
         let ps = meta.physical_page_size();
-        let checks = Checks {
-            page_numbers_match: false,
-            ..Checks::STRICT
+        let Ok(file) = self.open_delta(abs, ps) else {
+            return Ok(0);
         };
-        let file = match DeltaFile::open_with(abs, ps, checks) {
-            Ok(f) => f,
-            Err(crate::Error::Io { source, .. }) => {
-                self.report
-                    .io_errors
-                    .push(format!("{}: {source}", abs.display()));
-                return Ok(0);
-            }
-            Err(e) => {
-                self.find(
-                    abs,
-                    None,
-                    format!(
-                        "{} (read with the page size {ps} of its .meta)",
-                        reason_of(&e)
-                    ),
-                );
-                return Ok(0);
-            }
-        };
-        let idx_len = file.index().len();
         // Files of the system tablespace after the first list file-relative page numbers.
         let system = meta.space_id == Some(0);
         let later_system_file = system && rel_path != Path::new("ibdata1.delta");
         let mut buf = vec![0u8; ps.get()];
-        let mut own: Option<TablespaceFormat> = None;
-        if file.index().page_nos().first() == Some(&0) && !later_system_file {
-            match file.read_page(0, &mut buf) {
-                Ok(_) if buf.iter().all(|&b| b == 0) => {}
-                Ok(_) => match TablespaceFormat::detect(&buf) {
-                    Ok(f) => own = Some(f),
-                    Err(e) => self.find(
-                        abs,
-                        Some(0),
-                        format!("page 0 is not a readable tablespace header: {e}"),
-                    ),
-                },
-                Err(e) => {
-                    self.report.io_errors.push(e.to_string());
-                    return Ok(0);
-                }
-            }
-        }
-        let earlier = meta
-            .space_id
-            .and_then(|id| self.known.get(&id).map(|k| k.format));
-        let Some(format) = own.or(earlier) else {
-            if idx_len > 0 {
-                self.find(
-                    abs,
-                    None,
-                    format!(
-                        "no page 0 in it and no tablespace with space id {} earlier in the \
-                         chain, so its pages cannot be checked (wrong .meta, or a base that is \
-                         not the one this incremental was taken from?)",
-                        meta.space_id
-                            .map_or("(none in the .meta)".to_string(), |v| v.to_string())
-                    ),
-                );
-            }
+        let Ok(own) = self.own_format(&file, later_system_file, &mut buf) else {
             return Ok(0);
         };
-        // The .meta against page 0 (this delta's, or the newest earlier one).
-        let from = if own.is_some() {
-            "page 0 of this delta"
-        } else {
-            "the tablespace's page 0 earlier in the chain"
-        };
-        let physical = format.physical_page_size();
-        if physical != ps.get() {
-            self.find(
-                &meta_abs,
-                None,
-                format!(
-                    "page size {ps}, but {from} says {physical}: the .meta does not belong to \
-                     this delta"
-                ),
-            );
+        let Ok(format) = self.delta_format(&file, &meta, own) else {
             return Ok(0);
-        }
-        if let (Some(id), true) = (meta.space_id, own.is_some())
-            && id != format.space_id
-            && !later_system_file
+        };
+        if let Err(Reported) =
+            self.meta_against_page0(&meta_abs, &meta, &file, format, own, later_system_file)
         {
-            self.find(
-                &meta_abs,
-                None,
-                format!(
-                    "space_id = {id}, but page 0 of {} carries space id {}: the .meta \
-                         does not belong to this delta",
-                    abs.display(),
-                    format.space_id
-                ),
-            );
+            return Ok(0);
         }
         // Every page: checksum, the listed page number, the .meta's space id (page 0's when the
         // two disagree: that was reported once, above).
@@ -704,19 +589,215 @@ impl Run<'_> {
         };
         let pages = self.delta_each_page(&d, &mut buf)?;
         if let (Some(f), false) = (own, later_system_file) {
-            let doublewrite = self
-                .known
-                .get(&f.space_id)
-                .and_then(|k| k.doublewrite.clone());
-            self.known.insert(
-                f.space_id,
-                Known {
-                    format: f,
-                    doublewrite,
-                },
-            );
+            self.remember_format(f);
         }
         Ok(pages)
+    }
+
+    /// The `.meta` beside the delta `abs`, read; a missing or unreadable one is reported.
+    fn delta_meta(&mut self, abs: &Path) -> Result<(PathBuf, Meta), Reported> {
+        let Some(meta_abs) = meta::path_for_delta(abs) else {
+            self.find(abs, None, "a .delta file needs a name".into());
+            return Err(Reported);
+        };
+        if !meta_abs.exists() {
+            self.find(
+                &meta_abs,
+                None,
+                "missing (every .delta needs its .meta beside it)".into(),
+            );
+            return Err(Reported);
+        }
+        match Meta::read_file(&meta_abs) {
+            Ok(m) => Ok((meta_abs, m)),
+            Err(crate::Error::Io { source, .. }) => {
+                self.report
+                    .io_errors
+                    .push(format!("{}: {source}", meta_abs.display()));
+                Err(Reported)
+            }
+            Err(e) => {
+                self.find(&meta_abs, None, reason_of(&e));
+                Err(Reported)
+            }
+        }
+    }
+
+    /// Reports a `.meta` that claims the space id of another delta of the same incremental
+    /// (`ids`: the deltas seen so far, by space id).
+    fn check_space_id_unique(
+        &mut self,
+        meta_abs: &Path,
+        meta: &Meta,
+        abs: &Path,
+        ids: &mut HashMap<u32, PathBuf>,
+    ) {
+        if let Some(id) = meta.space_id
+            && let Some(other) = ids.insert(id, abs.to_path_buf())
+        {
+            self.find(
+                meta_abs,
+                None,
+                format!(
+                    "space_id = {id}, as for {} in the same backup: one of the two .meta \
+                         files is wrong",
+                    other.display()
+                ),
+            );
+        }
+    }
+
+    /// Opens the delta `abs` with the page size `ps` of its `.meta`; a failure is reported.
+    fn open_delta(&mut self, abs: &Path, ps: PageSize) -> Result<DeltaFile, Reported> {
+        let checks = Checks {
+            page_numbers_match: false,
+            ..Checks::STRICT
+        };
+        match DeltaFile::open_with(abs, ps, checks) {
+            Ok(f) => Ok(f),
+            Err(crate::Error::Io { source, .. }) => {
+                self.report
+                    .io_errors
+                    .push(format!("{}: {source}", abs.display()));
+                Err(Reported)
+            }
+            Err(e) => {
+                self.find(
+                    abs,
+                    None,
+                    format!(
+                        "{} (read with the page size {ps} of its .meta)",
+                        reason_of(&e)
+                    ),
+                );
+                Err(Reported)
+            }
+        }
+    }
+
+    /// The format that the delta's own page 0 gives, when it carries a non-zero one (not for a
+    /// later system file, whose first page is not the tablespace header). An unreadable header
+    /// is reported as a finding and gives `None`; an I/O error ends the delta's check.
+    fn own_format(
+        &mut self,
+        file: &DeltaFile,
+        later_system_file: bool,
+        buf: &mut [u8],
+    ) -> Result<Option<TablespaceFormat>, Reported> {
+        if file.index().page_nos().first() != Some(&0) || later_system_file {
+            return Ok(None);
+        }
+        match file.read_page(0, buf) {
+            Ok(_) if buf.iter().all(|&b| b == 0) => Ok(None),
+            Ok(_) => match TablespaceFormat::detect(buf) {
+                Ok(f) => Ok(Some(f)),
+                Err(e) => {
+                    self.find(
+                        file.path(),
+                        Some(0),
+                        format!("page 0 is not a readable tablespace header: {e}"),
+                    );
+                    Ok(None)
+                }
+            },
+            Err(e) => {
+                self.report.io_errors.push(e.to_string());
+                Err(Reported)
+            }
+        }
+    }
+
+    /// The delta's tablespace format: its own page 0's (`own`), else the newest earlier one of
+    /// its space id in the chain. Neither, for a delta with pages, is reported.
+    fn delta_format(
+        &mut self,
+        file: &DeltaFile,
+        meta: &Meta,
+        own: Option<TablespaceFormat>,
+    ) -> Result<TablespaceFormat, Reported> {
+        let earlier = meta
+            .space_id
+            .and_then(|id| self.known.get(&id).map(|k| k.format));
+        if let Some(format) = own.or(earlier) {
+            return Ok(format);
+        }
+        if !file.index().is_empty() {
+            self.find(
+                file.path(),
+                None,
+                format!(
+                    "no page 0 in it and no tablespace with space id {} earlier in the \
+                     chain, so its pages cannot be checked (wrong .meta, or a base that is \
+                     not the one this incremental was taken from?)",
+                    meta.space_id
+                        .map_or("(none in the .meta)".to_string(), |v| v.to_string())
+                ),
+            );
+        }
+        Err(Reported)
+    }
+
+    /// The .meta against page 0 (this delta's, or the newest earlier one): a wrong page size
+    /// ends the delta's check, a wrong space id is reported and the check goes on.
+    fn meta_against_page0(
+        &mut self,
+        meta_abs: &Path,
+        meta: &Meta,
+        file: &DeltaFile,
+        format: TablespaceFormat,
+        own: Option<TablespaceFormat>,
+        later_system_file: bool,
+    ) -> Result<(), Reported> {
+        let (abs, ps) = (file.path(), meta.physical_page_size());
+        let from = if own.is_some() {
+            "page 0 of this delta"
+        } else {
+            "the tablespace's page 0 earlier in the chain"
+        };
+        let physical = format.physical_page_size();
+        if physical != ps.get() {
+            self.find(
+                meta_abs,
+                None,
+                format!(
+                    "page size {ps}, but {from} says {physical}: the .meta does not belong to \
+                     this delta"
+                ),
+            );
+            return Err(Reported);
+        }
+        if let (Some(id), true) = (meta.space_id, own.is_some())
+            && id != format.space_id
+            && !later_system_file
+        {
+            self.find(
+                meta_abs,
+                None,
+                format!(
+                    "space_id = {id}, but page 0 of {} carries space id {}: the .meta \
+                         does not belong to this delta",
+                    abs.display(),
+                    format.space_id
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Records `f` (from a delta's page 0) as the newest format of its space id, keeping the
+    /// doublewrite area known for it.
+    fn remember_format(&mut self, f: TablespaceFormat) {
+        let doublewrite = self
+            .known
+            .get(&f.space_id)
+            .and_then(|k| k.doublewrite.clone());
+        self.known.insert(
+            f.space_id,
+            Known {
+                format: f,
+                doublewrite,
+            },
+        );
     }
 
     /// Checks every page of a delta (checksum, the listed page number, the space id); returns
@@ -764,27 +845,43 @@ impl Run<'_> {
                 }
                 Some(Problem::SpaceId { found, expected }) => {
                     foreign = Some((self.report.corrupt.len(), 0));
-                    format!(
-                        "space id field is {found}, but {} says {expected} (wrong .meta, or a \
-                         page of another tablespace)",
-                        meta_abs
-                            .file_name()
-                            .map_or(String::from("the .meta"), |n| n.to_string_lossy().into()),
-                    )
+                    foreign_page_reason(meta_abs, found, expected)
                 }
                 Some(p) => p.to_string(),
             };
             self.find(abs, Some(u64::from(listed)), reason);
         }
+        self.count_more_foreign(foreign);
+        Ok(pages)
+    }
+
+    /// Adds to the finding of a delta's first page of another space id (`foreign`: its index in
+    /// the report, and the pages after it likewise) how many more there were.
+    fn count_more_foreign(&mut self, foreign: Option<(usize, u64)>) {
         if let Some((at, more @ 1..)) = foreign
             && let Some(f) = self.report.corrupt.get_mut(at)
         {
             f.reason
                 .push_str(&format!("; {more} more page(s) of this delta likewise"));
         }
-        Ok(pages)
     }
 }
+
+/// The reason given for a delta page whose space id field is `found`, where the `.meta` at
+/// `meta_abs` says `expected`.
+fn foreign_page_reason(meta_abs: &Path, found: u32, expected: u32) -> String {
+    format!(
+        "space id field is {found}, but {} says {expected} (wrong .meta, or a \
+         page of another tablespace)",
+        meta_abs
+            .file_name()
+            .map_or(String::from("the .meta"), |n| n.to_string_lossy().into()),
+    )
+}
+
+/// A problem of a delta that went into the report and ends its check (no page of it is
+/// checked).
+struct Reported;
 
 /// A delta being checked page by page.
 struct DeltaCheck<'a> {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use incremental_core::prepare::{self, Plan, PrepareError, PrepareOptions};
+use incremental_core::prepare::{self, PrepareError, PrepareOptions, PreparePlan};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
 use incremental_core::Remedy;
 use xb_testkit::sandbox::copy_dir;
@@ -388,7 +388,7 @@ fn ddl_markers_of_a_full_backup() {
     // Not prepared: the state stays full-backuped, the checkpoints untouched.
     assert_eq!(fs::read(base.join("xtrabackup_checkpoints")).unwrap(), ck);
     // Nothing left to do.
-    let plan = Plan::new(&base, &[], &PrepareOptions::default()).unwrap();
+    let plan = PreparePlan::new(&base, &[], &PrepareOptions::default()).unwrap();
     assert_eq!(plan.summary().steps, 0);
 }
 
@@ -410,7 +410,7 @@ fn interrupted_apply_resumes_and_refuses_other_arguments() {
     run(&reference, &[inc2]).unwrap();
 
     let cancel = Cancel::new();
-    let plan = Plan::new(
+    let plan = PreparePlan::new(
         &base,
         std::slice::from_ref(&inc),
         &PrepareOptions::default(),
@@ -426,7 +426,7 @@ fn interrupted_apply_resumes_and_refuses_other_arguments() {
     assert!(matches!(e, PrepareError::PendingOther { .. }), "{e}");
     assert_eq!(e.remedy(), Some(Remedy::RerunPendingPrepare), "{e}");
     // The same one resumes and ends like an uninterrupted run.
-    let plan = Plan::new(
+    let plan = PreparePlan::new(
         &base,
         std::slice::from_ref(&inc),
         &PrepareOptions::default(),

@@ -6,7 +6,6 @@ use std::io::{Cursor, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 
 use incremental_core::format::checkpoints::{self, BackupType, Checkpoints};
-use incremental_core::format::{Dialect as CpDialect, Dialect as MetaDialect};
 use incremental_core::format::delta::{
     validate, validate_file, Checks, DeltaFile, DeltaIndex, DeltaReader, DeltaSummary, DeltaWriter,
     PageSize, SeekDeltaWriter,
@@ -14,6 +13,7 @@ use incremental_core::format::delta::{
 use incremental_core::format::error::{DeltaError, DeltaWriteError, Error};
 use incremental_core::format::info::Info;
 use incremental_core::format::meta::{self, Meta};
+use incremental_core::format::{Dialect as CpDialect, Dialect as MetaDialect};
 use innodb_page::Lsn;
 use proptest::prelude::*;
 
@@ -392,10 +392,7 @@ fn damaged_deltas_report_their_first_problem_and_offset() {
         s
     );
     assert_eq!(stream_pages(&b, k16, c).unwrap().len(), 1);
-    let strict = Checks {
-        no_trailing_bytes: true,
-        ..c
-    };
+    let strict = c.with_no_trailing_bytes(true);
     assert!(matches!(
         both_fail(&b, k16, strict),
         DeltaError::TrailingBytes {
@@ -408,10 +405,7 @@ fn damaged_deltas_report_their_first_problem_and_offset() {
     let mut b = zip1.clone();
     b[8..12].copy_from_slice(&0u32.to_be_bytes()); // slot 2: page 0 again
     assert!(!validate(&b[..], k1, c).unwrap().ascending);
-    let order = Checks {
-        ascending_page_numbers: true,
-        ..c
-    };
+    let order = c.with_ascending_page_numbers(true);
     assert!(matches!(
         both_fail(&b, k1, order),
         DeltaError::PageOrder {
@@ -421,10 +415,7 @@ fn damaged_deltas_report_their_first_problem_and_offset() {
         }
     ));
     // ... and the page then does not carry its listed number.
-    let numbers = Checks {
-        page_numbers_match: true,
-        ..c
-    };
+    let numbers = c.with_page_numbers_match(true);
     assert!(matches!(
         both_fail(&b, k1, numbers),
         DeltaError::PageNumberMismatch {
@@ -438,10 +429,7 @@ fn damaged_deltas_report_their_first_problem_and_offset() {
     let mut b = small.clone();
     b[9000] = 1;
     assert!(validate(&b[..], k16, c).is_ok());
-    let tail = Checks {
-        zero_header_tail: true,
-        ..c
-    };
+    let tail = c.with_zero_header_tail(true);
     assert!(matches!(
         both_fail(&b, k16, tail),
         DeltaError::HeaderTail { offset: 9000 }

@@ -143,6 +143,27 @@ pub fn system_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     Ok(system.into_iter().map(|(_, p)| p).collect())
 }
 
+/// The files of the tablespace `path` belongs to: for `ibdataN`, every `ibdataN` beside it in
+/// numeric order; otherwise the file alone.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// for f in ["ibdata1", "ibdata2", "t.ibd"] {
+///     std::fs::write(dir.path().join(f), b"").unwrap();
+/// }
+/// let files = innodb_page::datadir::tablespace_files(&dir.path().join("ibdata2"));
+/// assert_eq!(files, [dir.path().join("ibdata1"), dir.path().join("ibdata2")]);
+/// let files = innodb_page::datadir::tablespace_files(&dir.path().join("t.ibd"));
+/// assert_eq!(files, [dir.path().join("t.ibd")]);
+/// ```
+pub fn tablespace_files(path: &Path) -> Vec<PathBuf> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    match system_files(dir) {
+        Ok(system) if system.iter().any(|p| p.file_name() == path.file_name()) => system,
+        _ => vec![path.to_path_buf()],
+    }
+}
+
 /// Lists the files of `datadir` by role (see the module documentation).
 ///
 /// ```

@@ -89,7 +89,15 @@ pub fn physical_page_size(head: &[u8]) -> Result<usize, PageError> {
 pub const MARIADB_CRYPT_MAGIC: [u8; 6] = [0x73, 0x0E, 0x0C, 0x52, 0x45, 0x74];
 
 /// Encryption information found on page 0.
+///
+/// With the `serde` feature it serializes as an object whose `kind` is `mariadb` or `mysql`,
+/// followed by the variant's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "kind", rename_all = "lowercase")
+)]
 pub enum Encryption {
     /// MariaDB data-at-rest encryption ("crypt data").
     MariaDb {

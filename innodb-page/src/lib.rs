@@ -12,6 +12,8 @@ pub mod page;
 pub mod page_type;
 pub mod progress;
 pub mod redo;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod tablespace;
 pub mod verify;
 

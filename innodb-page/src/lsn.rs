@@ -14,6 +14,7 @@ use std::fmt;
 /// assert_eq!(a.to_string(), "2500178");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct Lsn(pub u64);
 
 impl Lsn {

@@ -6,10 +6,13 @@
 //! Pages of the system tablespace's doublewrite area are copies of other tablespaces' pages and
 //! are not judged.
 
+use std::path::{Path, PathBuf};
+
 use crate::checksum::{self, ChecksumContext, Verdict};
-use crate::flags::PageCompression;
-use crate::fsp::TablespaceFormat;
-use crate::page_type::PageType;
+use crate::datadir;
+use crate::flags::{PageCompression, TablespaceFlags};
+use crate::fsp::{Encryption, TablespaceFormat};
+use crate::page_type::{PageType, Vendor};
 use crate::tablespace::{Doublewrite, Tablespace};
 use crate::{Error, Lsn, Page};
 
@@ -89,6 +92,45 @@ pub struct PageCheck {
     pub verdict: Option<Verdict>,
     /// The first problem found, if any.
     pub problem: Option<Problem>,
+}
+
+impl PageCheck {
+    /// The name of the checksum verdict: the algorithm that matched, or `empty`,
+    /// `unverifiable`, `corrupt`, `doublewrite` (a copy in the system tablespace's doublewrite
+    /// area, not judged), `misplaced` (a sound checksum but the wrong page number or space id).
+    ///
+    /// ```
+    /// use innodb_page::tablespace::Tablespace;
+    /// let ts = Tablespace::open(concat!(env!("CARGO_MANIFEST_DIR"),
+    ///     "/../tests/data/mariadb-10.11/datadir-16k/t_small.ibd")).unwrap();
+    /// let r = innodb_page::verify::verify_tablespace(&ts, true).unwrap();
+    /// assert_eq!(r.page_checks[0].checksum_name(), "full_crc32");
+    /// ```
+    pub fn checksum_name(&self) -> &'static str {
+        match (&self.problem, &self.verdict) {
+            (Some(Problem::Checksum(_)), _) => "corrupt",
+            (Some(_), _) => "misplaced",
+            (None, Some(v)) => v.algorithm().map(|a| a.name()).unwrap_or(v.name()),
+            (None, None) => "doublewrite",
+        }
+    }
+}
+
+/// Serializes as `page_no`, `page_type` (its name), `lsn`, `checksum_ok`, `checksum`
+/// ([`PageCheck::checksum_name`]) and `reason` (the problem in words, or null).
+#[cfg(feature = "serde")]
+impl serde::Serialize for PageCheck {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("PageCheck", 6)?;
+        st.serialize_field("page_no", &self.page_no)?;
+        st.serialize_field("page_type", &self.page_type)?;
+        st.serialize_field("lsn", &self.lsn)?;
+        st.serialize_field("checksum_ok", &self.problem.is_none())?;
+        st.serialize_field("checksum", self.checksum_name())?;
+        st.serialize_field("reason", &self.problem.as_ref().map(|p| p.to_string()))?;
+        st.end()
+    }
 }
 
 /// Checks one page found at position `page_no` of a tablespace with `format`.
@@ -199,4 +241,224 @@ pub fn verify_tablespace(ts: &Tablespace, keep_pages: bool) -> Result<Tablespace
             acc.page_checks.append(&mut r.page_checks);
             acc
         }))
+}
+
+/// The facts of a tablespace (page 0 and the files) and the verdict on its pages: what
+/// `xb inspect` shows. Made by [`summarize`].
+///
+/// With the `serde` feature it serializes as an object whose `kind` is `tablespace`; `flags`
+/// is the raw word, `vendor` its name, `page_compression` the variant in lower case; `pages` is
+/// present only when the page checks were kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "kind", rename = "tablespace")
+)]
+#[non_exhaustive]
+pub struct TablespaceSummary {
+    /// The files, in order.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::paths"))]
+    pub files: Vec<PathBuf>,
+    /// Space id.
+    pub space_id: u32,
+    /// Decoded flags.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::flags"))]
+    pub flags: TablespaceFlags,
+    /// [`TablespaceFormat::format_name`].
+    pub format: &'static str,
+    /// Server family, as far as page 0 tells.
+    pub vendor: Vendor,
+    /// Logical page size in bytes.
+    pub logical_page_size: usize,
+    /// Physical page size in bytes.
+    pub physical_page_size: usize,
+    /// Compressed page size (ROW_FORMAT=COMPRESSED), if any.
+    pub zip_size: Option<u32>,
+    /// Whole pages in the files.
+    pub page_count: u64,
+    /// Size in pages in the FSP header.
+    pub fsp_size: u32,
+    /// The FSP header's free limit.
+    pub free_limit: u32,
+    /// Highest page LSN.
+    pub max_lsn: Lsn,
+    /// Encryption information on page 0.
+    pub encryption: Option<Encryption>,
+    /// MariaDB page compression, as the flags describe it.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::ser::page_compression")
+    )]
+    pub page_compression: Option<PageCompression>,
+    /// Pages checked.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub pages_checked: u64,
+    /// Unsound pages.
+    pub corrupt_pages: u64,
+    /// Every page's check, in order (when asked for).
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub pages: Option<Vec<PageCheck>>,
+}
+
+/// Checks every page of `ts` ([`verify_tablespace`]) and sums up its facts; with `keep_pages`,
+/// every page's [`PageCheck`] is kept in [`TablespaceSummary::pages`].
+///
+/// ```
+/// use innodb_page::tablespace::Tablespace;
+/// let ts = Tablespace::open(concat!(env!("CARGO_MANIFEST_DIR"),
+///     "/../tests/data/mariadb-10.11/datadir-16k/t_comp.ibd")).unwrap();
+/// let s = innodb_page::verify::summarize(&ts, false).unwrap();
+/// assert_eq!((s.space_id, s.format, s.physical_page_size), (6, "compressed", 8192));
+/// assert_eq!((s.corrupt_pages, s.pages), (0, None));
+/// ```
+pub fn summarize(ts: &Tablespace, keep_pages: bool) -> Result<TablespaceSummary, Error> {
+    let f = ts.format();
+    let report = verify_tablespace(ts, keep_pages)?;
+    Ok(TablespaceSummary {
+        files: ts.files().map(|d| d.path.clone()).collect(),
+        space_id: f.space_id,
+        flags: f.flags,
+        format: f.format_name(),
+        vendor: f.vendor,
+        logical_page_size: f.logical_page_size(),
+        physical_page_size: f.physical_page_size(),
+        zip_size: f.flags.zip_size(),
+        page_count: ts.page_count(),
+        fsp_size: f.header.size,
+        free_limit: f.header.free_limit,
+        max_lsn: report.max_lsn,
+        encryption: f.encryption,
+        page_compression: f.flags.page_compression(),
+        pages_checked: report.pages,
+        corrupt_pages: report.corrupt.len() as u64,
+        pages: keep_pages.then_some(report.page_checks),
+    })
+}
+
+/// A page or file found unsound by [`verify_paths`]; it displays as `FILE: page N: REASON`
+/// (or `FILE: REASON`).
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let t = dir.path().join("t.ibd");
+/// let page0 = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"),
+///     "/../tests/data/mariadb-10.11/datadir-16k/t_small.ibd")).unwrap();
+/// std::fs::write(&t, &page0[..20000]).unwrap();
+/// let r = innodb_page::verify::verify_paths(&[&t]).unwrap();
+/// assert_eq!(r.corrupt[0].page_no, None);
+/// assert!(r.corrupt[0].to_string().starts_with(&format!("{}: ", t.display())));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct Finding {
+    /// The file.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::path"))]
+    pub file: PathBuf,
+    /// The page (`None` when the file as a whole is wrong, e.g. its size).
+    pub page_no: Option<u64>,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.page_no {
+            Some(n) => write!(f, "{}: page {n}: {}", self.file.display(), self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+/// The result of checking tablespace files and datadirs ([`verify_paths`]).
+///
+/// With the `serde` feature it serializes as `files_checked`, `pages_checked`, `corrupt` (the
+/// findings) and `errors` (the errors' messages).
+#[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+#[non_exhaustive]
+pub struct PathsReport {
+    /// Tablespaces checked or tried.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    pub tablespaces: u64,
+    /// Files of the tablespaces checked.
+    pub files_checked: u64,
+    /// Pages checked.
+    pub pages_checked: u64,
+    /// Unsound pages and files, in the order found.
+    pub corrupt: Vec<Finding>,
+    /// Tablespaces that could not be read.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::displays"))]
+    pub errors: Vec<Error>,
+}
+
+impl PathsReport {
+    /// Whether every page is sound and every file was read.
+    ///
+    /// ```
+    /// assert!(innodb_page::verify::PathsReport::default().is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        self.corrupt.is_empty() && self.errors.is_empty()
+    }
+}
+
+/// Checks every page of every InnoDB tablespace of `paths`: datadirs (every tablespace in
+/// them, [`datadir::scan`]) or tablespace files ([`datadir::tablespace_files`]). A tablespace that
+/// cannot be opened is a finding when its bytes are wrong (a bad page 0, a size that does not
+/// fit) and an error when it cannot be read; `Err` only when a path cannot be listed.
+///
+/// ```
+/// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/mariadb-10.11/datadir-16k");
+/// let r = innodb_page::verify::verify_paths(&[dir]).unwrap();
+/// assert!(r.is_clean());
+/// assert_eq!((r.files_checked, r.pages_checked), (3, 16));
+/// ```
+pub fn verify_paths<P: AsRef<Path>>(paths: &[P]) -> Result<PathsReport, Error> {
+    let mut groups: Vec<Vec<PathBuf>> = Vec::new();
+    for p in paths {
+        let p = p.as_ref();
+        let md = std::fs::metadata(p).map_err(|e| Error::io(p, 0, e))?;
+        if md.is_dir() {
+            groups.extend(datadir::scan(p)?.tablespace_groups());
+        } else {
+            groups.push(datadir::tablespace_files(p));
+        }
+    }
+    groups.dedup();
+    let mut r = PathsReport {
+        tablespaces: groups.len() as u64,
+        ..PathsReport::default()
+    };
+    for g in &groups {
+        match Tablespace::open_with(g, Default::default()) {
+            Ok(ts) => {
+                let v = verify_tablespace(&ts, false)?;
+                r.files_checked += g.len() as u64;
+                r.pages_checked += v.pages;
+                r.corrupt.extend(v.corrupt.into_iter().map(|c| Finding {
+                    file: ts.path_of(c.page_no).to_path_buf(),
+                    page_no: Some(c.page_no),
+                    reason: c.problem.map(|p| p.to_string()).unwrap_or_default(),
+                }));
+            }
+            Err(Error::Page {
+                path,
+                offset,
+                source,
+            }) => r.corrupt.push(Finding {
+                page_no: Some(offset / 1024),
+                file: path,
+                reason: source.to_string(),
+            }),
+            Err(Error::Layout { path, what }) => r.corrupt.push(Finding {
+                file: path,
+                page_no: None,
+                reason: what,
+            }),
+            Err(e) => r.errors.push(e),
+        }
+    }
+    Ok(r)
 }

@@ -43,6 +43,7 @@ pub(crate) const LAST_BLOCK_VALID_BITS: usize = (u32::MAX - LAST_BLOCK_FIRST_PAG
 /// assert_eq!(BlockKey::for_page(7, 40000), BlockKey { space_id: 7, first_page_id: 32448 });
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct BlockKey {
     /// Tablespace id.
     pub space_id: u32,

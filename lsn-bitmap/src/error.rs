@@ -171,12 +171,56 @@ pub enum Error {
 }
 
 impl Error {
+    /// A short, stable name of the variant, for scripts and JSON: `io`, `invalid_range`,
+    /// `no_bitmap_files`, `start_not_covered`, `missing_file`, `lsn_gap`, `end_not_covered`,
+    /// `corrupt_block`, `inconsistent_run`, `incomplete_run`, `truncated_file`,
+    /// `inconsistent_dir`, or `writer` for the writer's errors.
+    ///
+    /// ```
+    /// use innodb_page::Lsn;
+    /// let e = lsn_bitmap::Error::InvalidRange { start: Lsn::new(2), end: Lsn::new(1) };
+    /// assert_eq!(e.kind(), "invalid_range");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Io { .. } => "io",
+            Error::InvalidRange { .. } => "invalid_range",
+            Error::NoBitmapFiles { .. } => "no_bitmap_files",
+            Error::StartNotCovered { .. } => "start_not_covered",
+            Error::MissingFile { .. } => "missing_file",
+            Error::LsnGap { .. } => "lsn_gap",
+            Error::EndNotCovered { .. } => "end_not_covered",
+            Error::CorruptBlock { .. } => "corrupt_block",
+            Error::InconsistentRun { .. } => "inconsistent_run",
+            Error::IncompleteRun { .. } => "incomplete_run",
+            Error::TruncatedFile { .. } => "truncated_file",
+            Error::InconsistentDir { .. } => "inconsistent_dir",
+            Error::NoOpenFile
+            | Error::LsnBackwards { .. }
+            | Error::EmptyRun { .. }
+            | Error::FileExists { .. } => "writer",
+        }
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, offset: u64, source: io::Error) -> Error {
         Error::Io {
             path: path.into(),
             offset,
             source,
         }
+    }
+}
+
+/// Serializes as `kind` ([`Error::kind`]) and `message` (the error's message, without its
+/// sources).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Error {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Error", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
     }
 }
 

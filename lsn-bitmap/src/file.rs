@@ -277,6 +277,41 @@ impl Tail {
     }
 }
 
+/// What the tail is, in words (`partial block at byte 4096 (file is 5000 bytes)`).
+///
+/// ```
+/// let t = lsn_bitmap::Tail::Truncated { offset: 4096, len: 5000 };
+/// assert_eq!(t.to_string(), "partial block at byte 4096 (file is 5000 bytes)");
+/// ```
+impl std::fmt::Display for Tail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tail::Truncated { offset, len } => {
+                write!(f, "partial block at byte {offset} (file is {len} bytes)")
+            }
+            Tail::Corrupt { offset, problem } => {
+                write!(f, "torn block at byte {offset}: {problem}")
+            }
+            Tail::IncompleteRun {
+                offset,
+                start_lsn,
+                end_lsn,
+            } => write!(
+                f,
+                "run at byte {offset} (LSN {start_lsn}..{end_lsn}) without its last block"
+            ),
+        }
+    }
+}
+
+/// Serializes as its words ([`Display`](std::fmt::Display)).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Tail {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// One complete write run.
 ///
 /// ```
@@ -285,6 +320,7 @@ impl Tail {
 /// assert!(run.start_lsn < run.end_lsn);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Run {
     /// Offset of its first block.
     pub offset: u64,

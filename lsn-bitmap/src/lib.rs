@@ -7,11 +7,14 @@ pub mod checksum;
 pub mod coverage;
 pub mod datafiles;
 pub mod dir;
+pub mod dump;
 pub mod error;
 pub mod file;
 pub mod name;
 pub mod pageset;
 pub mod purge;
+#[cfg(feature = "serde")]
+mod ser;
 pub mod track;
 pub mod verify;
 pub mod writer;
@@ -20,6 +23,7 @@ pub use block::{Block, BlockBuf, BlockError, BlockKey, BLOCK_SIZE, PAGES_PER_BLO
 pub use coverage::QueryStats;
 pub use datafiles::DataFileMap;
 pub use dir::{BitmapDir, BitmapFile};
+pub use dump::{BlockCount, DumpReport, FileDump, RangeDump, RunDump};
 pub use error::{DirProblem, Error, RunProblem};
 pub use file::{BlockReader, Run, RunReader, Tail};
 pub use name::FileName;

@@ -162,9 +162,9 @@ pub enum TrackError {
     /// Reading or writing the bitmap files failed.
     #[error(transparent)]
     Bitmap(#[from] Error),
-    /// The bitmap directory is missing or unusable.
-    #[error("{}: bitmap directory: {source}; create it (xb does not), or choose another \
-             with --bitmap-dir", path.display())]
+    /// The bitmap directory is missing or unusable: the tracker does not create it; create
+    /// it, or choose another.
+    #[error("{}: bitmap directory: {source}", path.display())]
     Dir {
         /// The directory.
         path: PathBuf,

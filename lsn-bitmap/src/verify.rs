@@ -22,10 +22,18 @@ pub const MAX_PROBLEMS_KEPT: usize = 100;
 /// assert_eq!((r.blocks, r.runs, r.problem_count), (0, 0, 0));
 /// assert!(r.tail.is_some());
 /// ```
+///
+/// With the `serde` feature it serializes with the field `path` named `file`, and the
+/// problems as [`Error`]s serialize (`kind`, `message`).
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 #[non_exhaustive]
 pub struct FileReport {
     /// The file.
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "file", serialize_with = "crate::ser::path")
+    )]
     pub path: PathBuf,
     /// Its length.
     pub len: u64,
@@ -142,9 +150,14 @@ pub fn verify_file(path: impl AsRef<Path>, file_start: Option<Lsn>) -> Result<Fi
 /// let report = lsn_bitmap::BitmapDir::open(dir.path()).unwrap().verify().unwrap();
 /// assert!(report.files.is_empty() && report.problems.is_empty());
 /// ```
+///
+/// With the `serde` feature it serializes as `dir`, `clean` ([`DirReport::is_clean`]),
+/// `files` and `problems`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct DirReport {
+    /// The directory.
+    pub dir: PathBuf,
     /// One report per file, in sequence order.
     pub files: Vec<FileReport>,
     /// Contradictions between file names: duplicate or missing sequence numbers between the
@@ -162,6 +175,19 @@ impl DirReport {
     /// ```
     pub fn is_clean(&self) -> bool {
         self.problems.is_empty() && self.files.iter().all(FileReport::is_clean)
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for DirReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("DirReport", 4)?;
+        st.serialize_field("dir", &self.dir.display().to_string())?;
+        st.serialize_field("clean", &self.is_clean())?;
+        st.serialize_field("files", &self.files)?;
+        st.serialize_field("problems", &self.problems)?;
+        st.end()
     }
 }
 
@@ -209,6 +235,10 @@ impl BitmapDir {
         for f in self.files() {
             files.push(verify_file(&f.path, Some(f.name.start_lsn))?);
         }
-        Ok(DirReport { files, problems })
+        Ok(DirReport {
+            dir: self.path().to_path_buf(),
+            files,
+            problems,
+        })
     }
 }

@@ -1,6 +1,6 @@
-//! The CLI's words for the libraries' remedies ([`incremental_core::Remedy`]): an error that
-//! returns a remedy leaves it out of its message, and the CLI adds it in its own terms (its
-//! flags), right after the message.
+//! The CLI's words for the libraries' remedies ([`incremental_core::Remedy`], and the errors of
+//! the lower crates that call for one): an error that returns a remedy leaves it out of its
+//! message, and the CLI adds it in its own terms (its flags), right after the message.
 
 use std::error::Error;
 
@@ -9,10 +9,14 @@ use incremental_core::prepare::apply_redo::ApplyRedoError;
 use incremental_core::prepare::PrepareError;
 use incremental_core::verify::Refusal;
 use incremental_core::Remedy;
+use lsn_bitmap::track::TrackError;
 
 /// The remedy of `e` (not of its sources), worded for `xb`, with the punctuation that joins it
 /// to the message; `None` when `e` has none.
 pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
+    if let Some(TrackError::Dir { .. }) = e.downcast_ref::<TrackError>() {
+        return Some("; create it (xb does not), or choose another with --bitmap-dir".into());
+    }
     let remedy = remedy_of(e)?;
     Some(match remedy {
         Remedy::FullBackupAsTarget => " (give incrementals with --incremental-dir)".into(),

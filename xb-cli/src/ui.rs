@@ -2,8 +2,9 @@
 //! but errors with `--quiet`. The library reports through [`Progress`]; this turns it into output.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use incremental_core::progress::{Event, Progress};
@@ -43,13 +44,25 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// The last component of `path` (the whole path if it has none).
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into(),
+    )
+}
+
 /// Without a terminal, files at least this large get a log line of their own.
 const LOG_FILE_BYTES: u64 = 1 << 20;
 
-/// A [`Progress`] for the terminal: a bar when stderr is a terminal, otherwise a line per file
-/// and a line at most every 10 seconds with the bytes done.
+/// The [`Progress`] of every command: a bar when stderr is a terminal (drawn from the first
+/// event with bytes to count), otherwise a line per large file and a line at most every 10
+/// seconds with the bytes done; notes and the tracker's events as `xb: WHAT: ...` lines;
+/// nothing under `--quiet`.
 pub struct CliProgress {
-    bar: Option<ProgressBar>,
+    /// Stderr is a terminal (and not `--quiet`): draw a bar.
+    terminal: bool,
+    bar: OnceLock<ProgressBar>,
     what: &'static str,
     total: AtomicU64,
     done: AtomicU64,
@@ -62,20 +75,9 @@ pub struct CliProgress {
 impl CliProgress {
     /// A reporter for an operation named `what` ("backup", "prepare", …).
     pub fn new(what: &'static str) -> CliProgress {
-        let bar = (!quiet() && std::io::stderr().is_terminal()).then(|| {
-            let b = ProgressBar::new(0);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} {wide_msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b.set_prefix(what);
-            b
-        });
         CliProgress {
-            bar,
+            terminal: !quiet() && std::io::stderr().is_terminal(),
+            bar: OnceLock::new(),
             what,
             total: AtomicU64::new(0),
             done: AtomicU64::new(0),
@@ -86,9 +88,36 @@ impl CliProgress {
         }
     }
 
+    /// The bar, drawn from the first call, on a terminal.
+    fn bar(&self) -> Option<&ProgressBar> {
+        self.terminal.then(|| {
+            self.bar.get_or_init(|| {
+                let b = ProgressBar::new(0);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta} \
+                         {wide_msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                b.set_prefix(self.what);
+                b
+            })
+        })
+    }
+
+    /// A log line, above the bar if one is drawn.
+    fn say(&self, msg: impl AsRef<str>) {
+        match self.bar.get() {
+            Some(b) => b.println(format!("xb: {}", msg.as_ref())),
+            None => note(msg),
+        }
+    }
+
     /// Ends the bar and prints a summary line.
     pub fn finish(&self) {
-        if let Some(b) = &self.bar {
+        if let Some(b) = self.bar.get() {
             b.finish_and_clear();
         }
         let secs = self.started.elapsed().as_secs_f64();
@@ -115,12 +144,12 @@ impl Progress for CliProgress {
         match e {
             Event::Planned { files, bytes } => {
                 self.total.store(bytes, Ordering::Relaxed);
-                match &self.bar {
+                match self.bar() {
                     Some(b) => b.set_length(bytes),
                     None => note(format!("{}: {files} files, {}", self.what, human(bytes))),
                 }
             }
-            Event::FileStarted { path, bytes } => match &self.bar {
+            Event::FileStarted { path, bytes } => match self.bar() {
                 Some(b) => b.set_message(path.display().to_string()),
                 // Without a terminal: a line per large file (small ones would drown the log).
                 None if bytes >= LOG_FILE_BYTES => note(format!(
@@ -139,7 +168,7 @@ impl Progress for CliProgress {
                 self.pages_scanned.fetch_add(scanned, Ordering::Relaxed);
                 self.pages_copied.fetch_add(copied, Ordering::Relaxed);
                 let done = self.done.fetch_add(bytes, Ordering::Relaxed) + bytes;
-                match &self.bar {
+                match self.bar() {
                     Some(b) => b.inc(bytes),
                     None => {
                         let mut last = self.last_line.lock().unwrap_or_else(|p| p.into_inner());
@@ -156,10 +185,35 @@ impl Progress for CliProgress {
                 }
             }
             Event::FileDone { .. } => {}
-            Event::Note { message } => match &self.bar {
-                Some(b) => b.println(format!("xb: {message}")),
-                None => note(message),
-            },
+            Event::Note { message } => self.say(message),
+            Event::TrackStarted {
+                read_lsn,
+                run_start,
+                resumed,
+            } => self.say(if resumed {
+                format!("{}: resuming at LSN {run_start}", self.what)
+            } else {
+                format!(
+                    "{}: reading the redo log from LSN {read_lsn}; runs start at {run_start}",
+                    self.what
+                )
+            }),
+            Event::TrackGap { from, to, reason } => self.say(format!(
+                "{}: GAP: changes from LSN {} to {to} are not tracked (incrementals across it \
+                 will scan every page): {reason}",
+                self.what,
+                from.map_or_else(|| "?".into(), |l| l.to_string())
+            )),
+            Event::TrackRun {
+                start,
+                end,
+                pages,
+                path,
+            } => self.say(format!(
+                "{}: run LSN {start}..{end}: {pages} pages -> {}",
+                self.what,
+                file_name(path)
+            )),
             _ => {}
         }
     }

@@ -13,12 +13,13 @@
 //! every page of the chain and stops (exit 1) if it is not restorable. Exit status 0 done,
 //! 1 the chain is not restorable (`--verify`), 2 refused or failed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use incremental_core::prepare::PlanSummary;
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
-use incremental_core::{verify_chain, Plan, PrepareOptions};
+use incremental_core::{verify_chain, PrepareOptions, PreparePlan};
 
 /// Counts pages and prints one line per file merged (called from several threads).
 #[derive(Default)]
@@ -41,49 +42,50 @@ impl Progress for Printer {
     }
 }
 
-fn main() -> ExitCode {
-    let mut dry_run = false;
-    let mut verify = false;
-    let mut dirs: Vec<PathBuf> = Vec::new();
+/// The command line: the options, then the directories (full backup first).
+struct Args {
+    dry_run: bool,
+    verify: bool,
+    dirs: Vec<PathBuf>,
+}
+
+/// Reads the command line; an unknown option leaves no directory (so the usage is printed).
+fn parse_args() -> Args {
+    let mut args = Args {
+        dry_run: false,
+        verify: false,
+        dirs: Vec::new(),
+    };
     for a in std::env::args().skip(1) {
         match a.as_str() {
-            "--dry-run" => dry_run = true,
-            "--verify" => verify = true,
+            "--dry-run" => args.dry_run = true,
+            "--verify" => args.verify = true,
             s if s.starts_with('-') => {
                 eprintln!("apply_chain: unknown option {s}");
-                dirs.clear();
+                args.dirs.clear();
                 break;
             }
-            _ => dirs.push(a.into()),
+            _ => args.dirs.push(a.into()),
         }
     }
-    let Some((full, incs)) = dirs.split_first() else {
+    args
+}
+
+fn main() -> ExitCode {
+    let args = parse_args();
+    let Some((full, incs)) = args.dirs.split_first() else {
         eprintln!("usage: apply_chain [--dry-run] [--verify] FULL [INC1 INC2 ...]");
         return ExitCode::from(2);
     };
 
-    if verify {
-        match verify_chain(full, incs, &NoProgress, &Cancel::new()) {
-            Ok(r) => {
-                println!(
-                    "verified {} files, {} pages: {}",
-                    r.files_checked,
-                    r.pages_checked,
-                    r.verdict()
-                );
-                if !r.restorable() {
-                    return ExitCode::from(1);
-                }
-            }
-            Err(e) => {
-                eprintln!("apply_chain: {e}");
-                return ExitCode::from(2);
-            }
-        }
+    if args.verify
+        && let Err(code) = verify(full, incs)
+    {
+        return code;
     }
 
     // Planning reads and checks everything and writes nothing; its errors name the files.
-    let plan = match Plan::new(full, incs, &PrepareOptions::default()) {
+    let plan = match PreparePlan::new(full, incs, &PrepareOptions::default()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("apply_chain: {e}");
@@ -91,6 +93,41 @@ fn main() -> ExitCode {
         }
     };
     let s = plan.summary().clone();
+    print_summary(&s);
+    if args.dry_run {
+        for line in plan.describe() {
+            println!("  {line}");
+        }
+        println!("nothing changed (--dry-run)");
+        return ExitCode::SUCCESS;
+    }
+    execute(plan, full, &s)
+}
+
+/// Checks every page of the chain; `Err` with the exit status when it is not restorable (1) or
+/// cannot be checked (2).
+fn verify(full: &Path, incs: &[PathBuf]) -> Result<(), ExitCode> {
+    match verify_chain(full, incs, &NoProgress, &Cancel::new()) {
+        Ok(r) => {
+            println!(
+                "verified {} files, {} pages: {}",
+                r.files_checked,
+                r.pages_checked,
+                r.verdict()
+            );
+            if !r.restorable() {
+                return Err(ExitCode::from(1));
+            }
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("apply_chain: {e}");
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
+fn print_summary(s: &PlanSummary) {
     println!(
         "plan: {} incremental(s), {} delta(s) with {} page(s), {} step(s){}",
         s.incrementals,
@@ -103,13 +140,10 @@ fn main() -> ExitCode {
             ""
         }
     );
-    if dry_run {
-        for line in plan.describe() {
-            println!("  {line}");
-        }
-        println!("nothing changed (--dry-run)");
-        return ExitCode::SUCCESS;
-    }
+}
+
+/// Runs the plan with our progress reporter and prints its report.
+fn execute(plan: PreparePlan, full: &Path, s: &PlanSummary) -> ExitCode {
     let printer = Printer::default();
     match plan.execute(&printer, &Cancel::new()) {
         Ok(r) => {

@@ -1,5 +1,6 @@
 //! The stages of a cold backup: the files are read as they are, the redo log copied last.
 
+use innodb_page::redo::file::LOG_FILE_0;
 use std::path::Path;
 use std::time::Instant;
 
@@ -50,7 +51,7 @@ impl Stages for Cold {
 
     fn end(&mut self, run: &mut Run<'_>, contents: &Contents) -> Result<End, BackupError> {
         let redo = &contents.redo;
-        let log_rel = Path::new("ib_logfile0");
+        let log_rel = Path::new(LOG_FILE_0);
         let bytes = redo.end_lsn.get().saturating_sub(redo.checkpoint_lsn.get());
         run.progress.event(Event::FileStarted {
             path: log_rel,

@@ -1,5 +1,6 @@
 //! Full or incremental: from which LSN an incremental copies pages, read from its base.
 
+use innodb_page::redo::file::log_file_path;
 use std::path::{Path, PathBuf};
 
 use innodb_page::Lsn;
@@ -52,7 +53,7 @@ fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> 
     }
     let redo_start = match &xb {
         Some(i) => Some((i.redo_start_lsn, "xb_backup_info redo_start_lsn")),
-        None => innodb_page::redo::open(&base.join("ib_logfile0"))
+        None => innodb_page::redo::open(&log_file_path(base))
             .ok()
             .map(|l| (l.checkpoint_lsn(), "checkpoint in its ib_logfile0")),
     };

@@ -85,7 +85,7 @@
 //! # Modules
 //!
 //! `options` (what is asked), `detect` (cold or hot; `server`: the connection to a running
-//! server), `kind` (full or incremental), `plan` (what will be done), `source`
+//! server), `kind` (full or incremental), `plan` (what will be done), `files`
 //! (the datadir's files and filters), `contents` (what a run copies), `run` (the run, driving
 //! the `stages` of a `cold` or `hot` source), `copy`, `scan`, `read` and `ordered` (the read
 //! pipeline), `redo_copy` (the redo log), `metadata` (the metadata files), `report`, `sink`,
@@ -97,6 +97,7 @@ mod contents;
 mod copy;
 mod detect;
 mod error;
+pub mod files;
 #[cfg(feature = "hot")]
 mod hot;
 mod kind;
@@ -112,15 +113,14 @@ mod scan;
 #[cfg(feature = "hot")]
 mod server;
 pub mod sink;
-pub mod source;
 mod stages;
 
 pub use crate::format::backup_info::Method;
 pub use contents::{DataFilePlan, OtherFile, PlanNote, TablespacePlan};
 pub use detect::{detect, same_dir, Detected, SourceMode};
 pub use error::{BackupError, ServerError};
+pub use files::Filter;
 pub use kind::BackupKind;
 pub use options::{BackupOptions, ConnectOptions, HotOptions, Incremental};
 pub use plan::{BackupPlan, DEFAULT_READERS};
 pub use report::{BackupReport, CorruptPage, FollowerStats, HotReport, Phases, TablespaceReport};
-pub use source::Filter;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use innodb_page::Lsn;
 
-use super::source::Filter;
+use super::files::Filter;
 
 /// Where an incremental backup starts.
 #[derive(Debug, Clone, PartialEq, Eq)]

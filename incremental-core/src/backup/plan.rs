@@ -13,10 +13,10 @@ use innodb_page::Lsn;
 use super::bitmap_source;
 use super::contents::{Contents, OtherFile, PlanNote, TablespacePlan};
 use super::detect::{self, Detected, ServerConn, SourceMode};
+use super::files::{self, rel_to};
 use super::kind::{check_start, plan_kind, BackupKind};
 use super::options::BackupOptions;
 use super::redo_copy::{self, RedoFacts};
-use super::source::{self, rel_to};
 use super::BackupError;
 use crate::format::backup_info::Method;
 
@@ -76,7 +76,7 @@ fn plan_tablespaces(
             continue;
         }
         let path = group[0].clone();
-        match source::open_tablespace(dd, &group, hot) {
+        match files::open_tablespace(dd, &group, hot) {
             Ok(t) => {
                 if t.format.is_encrypted() {
                     notes.push(PlanNote::Encrypted { path });
@@ -164,7 +164,7 @@ pub(crate) fn plan_contents(
     let other_files = if hot {
         Vec::new()
     } else {
-        let (others, more_skipped) = source::list_other_files(dd, files, options.filter())?;
+        let (others, more_skipped) = files::list_other_files(dd, files, options.filter())?;
         skipped.extend(more_skipped);
         others
     };
@@ -200,7 +200,7 @@ pub(crate) fn plan_hot_contents(
 ) -> Result<Contents, BackupError> {
     let mut attempts = 0;
     loop {
-        let files = source::scan_datadir(dd)?;
+        let files = files::scan_datadir(dd)?;
         let contents = plan_contents(options, dd, kind, &files, redo.clone(), true)?;
         let vanished = contents
             .notes
@@ -253,7 +253,7 @@ impl BackupPlan {
         let (kind, notes) = plan_kind(options)?;
         let contents = match mode {
             SourceMode::Cold => {
-                let files = source::scan_datadir(&dd)?;
+                let files = files::scan_datadir(&dd)?;
                 let redo = redo_copy::read_source(&dd)?;
                 Some(plan_contents(options, &dd, &kind, &files, redo, false)?)
             }

@@ -15,6 +15,7 @@
 //! The file is exactly as long as its records, like mariabackup's (its capacity is the records'
 //! length; the server and mariabackup accept any size and resize the log when they start).
 
+use innodb_page::redo::file::{log_file_name, log_file_path, LOG_FILE_0, REDO_DIR};
 use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -74,9 +75,9 @@ impl RedoFacts {
 /// # Ok::<(), incremental_core::backup::BackupError>(())
 /// ```
 pub fn read_source(datadir: &Path) -> Result<RedoFacts, BackupError> {
-    let path = datadir.join("ib_logfile0");
+    let path = log_file_path(datadir);
     if !path.exists() {
-        let mysql = datadir.join("#innodb_redo").exists() || datadir.join("ib_logfile1").exists();
+        let mysql = datadir.join(REDO_DIR).exists() || datadir.join(log_file_name(1)).exists();
         return Err(BackupError::Unsupported {
             path,
             what: if mysql {
@@ -293,7 +294,7 @@ pub fn copy(
         source: e,
     };
     let out_err = |e: io::Error| BackupError::Write {
-        path: PathBuf::from("ib_logfile0"),
+        path: PathBuf::from(LOG_FILE_0),
         source: e,
     };
     let file = File::open(path).map_err(io_err)?;

@@ -279,28 +279,7 @@ impl Reader<'_> {
         let open_path = ts.open_path(file_idx);
         if count > 0 {
             let off = pages.start * ps as u64;
-            let r = self.read(
-                open,
-                unit,
-                &file.src,
-                &open_path,
-                true,
-                buf.get_mut(len),
-                off,
-            );
-            match r {
-                // A live tablespace cut short while it is read (an undo tablespace truncated,
-                // a table dropped): the missing pages become zero pages (never written), and
-                // the redo log or the DDL pass restores what matters.
-                Err(BackupError::Inconsistent { .. }) if self.hot => {
-                    let b = buf.get_mut(len);
-                    b.fill(0);
-                    if let Ok(f) = std::fs::File::open(&open_path) {
-                        let _ = read_upto(&f, b, off);
-                    }
-                }
-                r => r?,
-            }
+            self.read_pages(open, unit, &file.src, &open_path, buf.get_mut(len), off)?;
         }
         let mut out = UnitOut {
             unit: unit.clone(),
@@ -314,32 +293,8 @@ impl Reader<'_> {
         for i in 0..count {
             let bytes = &mut all[i * ps..(i + 1) * ps];
             let local = pages.start + i as u64;
-            let global = file.first_page + local;
-            // Every page read is verified, copied or not: a page whose LSN field is damaged
-            // could otherwise look unchanged and be left out of the delta without a word.
-            let mut problem = page_problem(ts, global, bytes);
-            if problem.is_some() && self.hot {
-                problem = reread_until_sound(ts, &open_path, global, local, bytes);
-                if problem.is_some() && unlinked(ts, file_idx) {
-                    // a dropped table's file: torn pages do not matter, the backup deletes it
-                    problem = None;
-                }
-            }
-            let mut forced = false;
-            if let Some(problem) = problem {
-                if !self.log_corruption {
-                    return Err(BackupError::CorruptPage {
-                        path: file.src.clone(),
-                        page_no: local,
-                        problem,
-                    });
-                }
-                out.corrupt.push(CorruptPage {
-                    page_no: global,
-                    problem,
-                });
-                forced = true;
-            }
+            let forced =
+                self.verify_page(ts, file_idx, &open_path, local, bytes, &mut out.corrupt)?;
             if let Mode::Delta { threshold } = self.mode {
                 let lsn = Page::new(&*bytes).map(|p| p.lsn().get()).unwrap_or(0);
                 if forced || lsn >= threshold {
@@ -348,6 +303,72 @@ impl Reader<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// Reads pages of data file `path` (opened as `open_path`) at `off` into `buf`.
+    fn read_pages(
+        &self,
+        open: &mut OpenFile,
+        unit: &Unit,
+        path: &Path,
+        open_path: &Path,
+        buf: &mut [u8],
+        off: u64,
+    ) -> Result<(), BackupError> {
+        match self.read(open, unit, path, open_path, true, buf, off) {
+            // A live tablespace cut short while it is read (an undo tablespace truncated,
+            // a table dropped): the missing pages become zero pages (never written), and
+            // the redo log or the DDL pass restores what matters.
+            Err(BackupError::Inconsistent { .. }) if self.hot => {
+                buf.fill(0);
+                if let Ok(f) = std::fs::File::open(open_path) {
+                    let _ = read_upto(&f, buf, off);
+                }
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
+    /// Verifies the page `bytes` read as page `local` of file `file_idx` of `ts` (opened as
+    /// `open_path`). A corrupt page fails the backup, or with `log_corruption` is recorded in
+    /// `corrupt`; returns whether it was (it then goes into a delta whatever its LSN).
+    fn verify_page(
+        &self,
+        ts: &TablespacePlan,
+        file_idx: usize,
+        open_path: &Path,
+        local: u64,
+        bytes: &mut [u8],
+        corrupt: &mut Vec<CorruptPage>,
+    ) -> Result<bool, BackupError> {
+        let file = &ts.files[file_idx];
+        let global = file.first_page + local;
+        // Every page read is verified, copied or not: a page whose LSN field is damaged
+        // could otherwise look unchanged and be left out of the delta without a word.
+        let mut problem = page_problem(ts, global, bytes);
+        if problem.is_some() && self.hot {
+            problem = reread_until_sound(ts, open_path, global, local, bytes);
+            if problem.is_some() && unlinked(ts, file_idx) {
+                // a dropped table's file: torn pages do not matter, the backup deletes it
+                problem = None;
+            }
+        }
+        let Some(problem) = problem else {
+            return Ok(false);
+        };
+        if !self.log_corruption {
+            return Err(BackupError::CorruptPage {
+                path: file.src.clone(),
+                page_no: local,
+                problem,
+            });
+        }
+        corrupt.push(CorruptPage {
+            page_no: global,
+            problem,
+        });
+        Ok(true)
     }
 }
 
@@ -527,83 +548,21 @@ impl Writer<'_> {
         file_idx: usize,
     ) -> Result<(), BackupError> {
         let ts = &self.tablespaces[ts_idx];
-        let file = &ts.files[file_idx];
-        let name = out_name(&file.rel, self.mode);
-        let rep = &mut self.reports[ts_idx];
+        let name = out_name(&ts.files[file_idx].rel, self.mode);
         let ps = ts.page_size;
         if o.unit.first {
-            self.progress.event(Event::FileStarted {
-                path: &file.rel,
-                bytes: file.pages * ps as u64,
-            });
-            let page_size = PageSize::new(ps).map_err(|_| BackupError::Unsupported {
-                path: file.src.clone(),
-                what: format!("page size {ps}"),
-            })?;
-            self.current = Some(match self.mode {
-                Mode::Copy => {
-                    let meta = FileMeta::new(&name, Some(file.pages * ps as u64));
-                    Output::Copy(self.sink.create(&meta).map_err(write_err(&name))?)
-                }
-                Mode::Delta { .. } => {
-                    let meta_path = meta_name(&file.rel);
-                    let meta = Meta::new(page_size, ts.compressed, ts.space_id, ts.flags)
-                        .to_bytes(Dialect::MariaDb);
-                    let mut m = self
-                        .sink
-                        .create(&FileMeta::new(&meta_path, Some(meta.len() as u64)))
-                        .map_err(write_err(&meta_path))?;
-                    m.write_all(&meta).map_err(write_err(&meta_path))?;
-                    m.finish().map_err(write_err(&meta_path))?;
-                    rep.bytes_written += meta.len() as u64;
-                    let mut f = self
-                        .sink
-                        .create(&FileMeta::new(&name, None))
-                        .map_err(write_err(&name))?;
-                    if f.seekable().is_some() {
-                        Output::Seek(
-                            SeekDeltaWriter::new(SinkHandle(f), page_size)
-                                .map_err(|e| delta_err(&name, e))?,
-                        )
-                    } else {
-                        Output::Stream(DeltaWriter::new(SinkHandle(f), page_size))
-                    }
-                }
-            });
+            self.open_pages(ts_idx, file_idx, &name)?;
         }
-        let first_page = match &o.unit.src {
-            Source::Pages { pages, .. } => pages.start,
-            Source::Raw { .. } => 0,
-        };
         let data = o.buf.get(o.len);
-        let selected = || {
-            o.selected.iter().filter_map(move |&i| {
-                let at = i as usize * ps;
-                let no = u32::try_from(first_page + u64::from(i)).unwrap_or(u32::MAX);
-                data.get(at..at + ps).map(|page| (no, page))
-            })
-        };
         let copied = match self.mode {
             Mode::Copy => o.scanned,
             Mode::Delta { .. } => o.selected.len() as u64,
         };
-        match self.current.as_mut() {
-            Some(Output::Copy(f)) => {
-                f.write_all(data).map_err(write_err(&name))?;
-                rep.bytes_written += data.len() as u64;
-            }
-            Some(Output::Seek(w)) => {
-                for (no, page) in selected() {
-                    w.push(no, page).map_err(|e| delta_err(&name, e))?;
-                }
-            }
-            Some(Output::Stream(w)) => {
-                for (no, page) in selected() {
-                    w.push(no, page).map_err(|e| delta_err(&name, e))?;
-                }
-            }
-            None => return Err(no_output(&name)),
-        }
+        let rep = &mut self.reports[ts_idx];
+        let Some(out) = self.current.as_mut() else {
+            return Err(no_output(&name));
+        };
+        out.write_unit(data, selected_pages(o, ps), &name, &mut rep.bytes_written)?;
         rep.pages_scanned += o.scanned;
         rep.pages_copied += copied;
         rep.bytes_read += o.scanned * ps as u64;
@@ -614,21 +573,142 @@ impl Writer<'_> {
             bytes: o.scanned * ps as u64,
         });
         if o.unit.last {
-            match self.current.take() {
-                Some(Output::Copy(f)) => f.finish().map_err(write_err(&name))?,
-                Some(Output::Seek(w)) => {
-                    let (h, stats) = w.finish().map_err(|e| delta_err(&name, e))?;
-                    rep.bytes_written += stats.bytes;
-                    h.0.finish().map_err(write_err(&name))?;
-                }
-                Some(Output::Stream(w)) => {
-                    let (h, stats) = w.finish().map_err(|e| delta_err(&name, e))?;
-                    rep.bytes_written += stats.bytes;
-                    h.0.finish().map_err(write_err(&name))?;
-                }
-                None => {}
+            if let Some(out) = self.current.take() {
+                out.finish(&name, &mut rep.bytes_written)?;
             }
             self.progress.event(Event::FileDone { path: &name });
+        }
+        Ok(())
+    }
+
+    /// Opens the output `name` of a data file at its first unit: the copy, or the `.delta`
+    /// after its `.meta` is written whole.
+    fn open_pages(
+        &mut self,
+        ts_idx: usize,
+        file_idx: usize,
+        name: &Path,
+    ) -> Result<(), BackupError> {
+        let tablespaces = self.tablespaces;
+        let ts = &tablespaces[ts_idx];
+        let file = &ts.files[file_idx];
+        let ps = ts.page_size;
+        self.progress.event(Event::FileStarted {
+            path: &file.rel,
+            bytes: file.pages * ps as u64,
+        });
+        let page_size = PageSize::new(ps).map_err(|_| BackupError::Unsupported {
+            path: file.src.clone(),
+            what: format!("page size {ps}"),
+        })?;
+        self.current = Some(match self.mode {
+            Mode::Copy => {
+                let meta = FileMeta::new(name, Some(file.pages * ps as u64));
+                Output::Copy(self.sink.create(&meta).map_err(write_err(name))?)
+            }
+            Mode::Delta { .. } => {
+                self.write_meta(ts_idx, &file.rel, page_size)?;
+                self.open_delta(name, page_size)?
+            }
+        });
+        Ok(())
+    }
+
+    /// Writes the `.meta` of the delta of data file `rel` of tablespace `ts_idx`.
+    fn write_meta(
+        &mut self,
+        ts_idx: usize,
+        rel: &Path,
+        page_size: PageSize,
+    ) -> Result<(), BackupError> {
+        let ts = &self.tablespaces[ts_idx];
+        let meta_path = meta_name(rel);
+        let meta =
+            Meta::new(page_size, ts.compressed, ts.space_id, ts.flags).to_bytes(Dialect::MariaDb);
+        let mut m = self
+            .sink
+            .create(&FileMeta::new(&meta_path, Some(meta.len() as u64)))
+            .map_err(write_err(&meta_path))?;
+        m.write_all(&meta).map_err(write_err(&meta_path))?;
+        m.finish().map_err(write_err(&meta_path))?;
+        self.reports[ts_idx].bytes_written += meta.len() as u64;
+        Ok(())
+    }
+
+    /// Opens the `.delta` `name`: written in place when the sink's file can seek, else as a
+    /// stream.
+    fn open_delta(&mut self, name: &Path, page_size: PageSize) -> Result<Output, BackupError> {
+        let mut f = self
+            .sink
+            .create(&FileMeta::new(name, None))
+            .map_err(write_err(name))?;
+        Ok(if f.seekable().is_some() {
+            Output::Seek(
+                SeekDeltaWriter::new(SinkHandle(f), page_size).map_err(|e| delta_err(name, e))?,
+            )
+        } else {
+            Output::Stream(DeltaWriter::new(SinkHandle(f), page_size))
+        })
+    }
+}
+
+/// The pages of unit `o` that go into a delta: (page number, its `ps` bytes).
+fn selected_pages(o: &UnitOut, ps: usize) -> impl Iterator<Item = (u32, &[u8])> {
+    let first_page = match &o.unit.src {
+        Source::Pages { pages, .. } => pages.start,
+        Source::Raw { .. } => 0,
+    };
+    let data = o.buf.get(o.len);
+    o.selected.iter().filter_map(move |&i| {
+        let at = i as usize * ps;
+        let no = u32::try_from(first_page + u64::from(i)).unwrap_or(u32::MAX);
+        data.get(at..at + ps).map(|page| (no, page))
+    })
+}
+
+impl Output {
+    /// Writes one unit of data file `name`: all its bytes `data` to a copy (counted in
+    /// `written`), its `selected` pages to a delta.
+    fn write_unit<'p>(
+        &mut self,
+        data: &[u8],
+        selected: impl Iterator<Item = (u32, &'p [u8])>,
+        name: &Path,
+        written: &mut u64,
+    ) -> Result<(), BackupError> {
+        match self {
+            Output::Copy(f) => {
+                f.write_all(data).map_err(write_err(name))?;
+                *written += data.len() as u64;
+            }
+            Output::Seek(w) => {
+                for (no, page) in selected {
+                    w.push(no, page).map_err(|e| delta_err(name, e))?;
+                }
+            }
+            Output::Stream(w) => {
+                for (no, page) in selected {
+                    w.push(no, page).map_err(|e| delta_err(name, e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Finishes data file `name`; a delta's bytes are counted in `written`.
+    fn finish(self, name: &Path, written: &mut u64) -> Result<(), BackupError> {
+        match self {
+            Output::Copy(f) => f.finish().map_err(write_err(name))?,
+            Output::Seek(w) => {
+                let (h, stats) = w.finish().map_err(|e| delta_err(name, e))?;
+                *written += stats.bytes;
+                h.0.finish().map_err(write_err(name))?;
+            }
+            Output::Stream(w) => {
+                let (h, stats) = w.finish().map_err(|e| delta_err(name, e))?;
+                *written += stats.bytes;
+                h.0.finish().map_err(write_err(name))?;
+            }
         }
         Ok(())
     }

@@ -32,6 +32,7 @@ pub const FILE_NAME: &str = "xb_backup_info";
 
 /// How the pages of a backup were selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Method {
     /// Every page copied (a full backup).
     Full,

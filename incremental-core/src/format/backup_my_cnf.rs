@@ -67,7 +67,11 @@ impl BackupMyCnf {
              innodb_undo_directory=./\ninnodb_undo_tablespaces={}\n\
              innodb_compression_level=6\n",
             env!("CARGO_PKG_VERSION"),
-            if self.full_crc32 { "full_crc32" } else { "crc32" },
+            if self.full_crc32 {
+                "full_crc32"
+            } else {
+                "crc32"
+            },
             self.data_file_path,
             self.log_file_size,
             self.page_size,

@@ -23,8 +23,8 @@ use std::str::FromStr;
 use innodb_page::Lsn;
 use thiserror::Error as ThisError;
 
-use crate::format::Dialect;
 use crate::format::error::{CheckpointsError, Error};
+use crate::format::Dialect;
 
 /// The file names a backup directory may hold its checkpoints under, in order of preference.
 ///
@@ -43,6 +43,7 @@ pub const FILE_NAMES: &[&str] = &["xtrabackup_checkpoints", "mariadb_backup_chec
 /// assert!("full".parse::<BackupType>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum BackupType {
     /// `full-backuped`: a full backup, not prepared.
     FullBackuped,
@@ -166,6 +167,7 @@ impl FromStr for BackupType {
 /// assert_eq!(e, TransitionError::IncrementalIsNotATarget);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, ThisError)]
+#[non_exhaustive]
 pub enum TransitionError {
     /// An incremental was given as the target of a prepare.
     #[error("an incremental backup cannot be prepared on its own; apply it to its base")]

@@ -235,6 +235,7 @@ impl From<PageSize> for usize {
 /// assert!(validate(&bytes[..], p, Checks::STRICT).is_err());
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Checks {
     /// Reject bytes after the last cluster. The originals never look at them.
     pub no_trailing_bytes: bool,
@@ -267,7 +268,7 @@ impl Checks {
     /// ```
     /// use incremental_core::format::delta::Checks;
     /// // For the second file of a multi-file system tablespace:
-    /// let checks = Checks { page_numbers_match: false, ..Checks::STRICT };
+    /// let checks = Checks::STRICT.with_page_numbers_match(false);
     /// assert!(checks.no_trailing_bytes);
     /// ```
     pub const STRICT: Checks = Checks {
@@ -276,6 +277,35 @@ impl Checks {
         zero_header_tail: true,
         page_numbers_match: true,
     };
+
+    /// These checks with [`no_trailing_bytes`](Self::no_trailing_bytes) set to `on`.
+    ///
+    /// ```
+    /// use incremental_core::format::delta::Checks;
+    /// assert!(Checks::COMPATIBLE.with_no_trailing_bytes(true).no_trailing_bytes);
+    /// ```
+    pub const fn with_no_trailing_bytes(mut self, on: bool) -> Checks {
+        self.no_trailing_bytes = on;
+        self
+    }
+
+    /// These checks with [`ascending_page_numbers`](Self::ascending_page_numbers) set to `on`.
+    pub const fn with_ascending_page_numbers(mut self, on: bool) -> Checks {
+        self.ascending_page_numbers = on;
+        self
+    }
+
+    /// These checks with [`zero_header_tail`](Self::zero_header_tail) set to `on`.
+    pub const fn with_zero_header_tail(mut self, on: bool) -> Checks {
+        self.zero_header_tail = on;
+        self
+    }
+
+    /// These checks with [`page_numbers_match`](Self::page_numbers_match) set to `on`.
+    pub const fn with_page_numbers_match(mut self, on: bool) -> Checks {
+        self.page_numbers_match = on;
+        self
+    }
 }
 
 /// What a writer wrote.
@@ -286,6 +316,7 @@ impl Checks {
 /// assert_eq!((stats.pages, stats.clusters, stats.bytes), (0, 1, 1024));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeltaStats {
     /// Data pages.
     pub pages: u64,

@@ -29,6 +29,7 @@ use thiserror::Error;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 #[error("invalid page size {size}: must be a power of two from 1024 to 65536")]
+#[non_exhaustive]
 pub struct InvalidPageSize {
     /// The rejected value.
     pub size: u64,
@@ -46,6 +47,7 @@ pub struct InvalidPageSize {
 /// assert!(matches!(e, DeltaError::TruncatedHeader { offset: 0, len: 4 }));
 /// ```
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum DeltaError {
     /// Reading failed.
     #[error("at offset {offset}: I/O error: {source}")]
@@ -188,6 +190,7 @@ impl DeltaError {
 /// assert!(matches!(e, DeltaWriteError::PageLength { page_no: 1, len: 512, expected: 1024 }));
 /// ```
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum DeltaWriteError {
     /// Writing (or seeking) failed. The delta written so far is incomplete.
     #[error("at offset {offset}: I/O error: {source}")]
@@ -230,6 +233,7 @@ pub enum DeltaWriteError {
 /// assert_eq!(e, MetaError::MissingPageSize);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum MetaError {
     /// No `page_size` line.
     #[error("no page_size line")]
@@ -286,6 +290,7 @@ pub enum MetaError {
 /// assert_eq!(e, CheckpointsError::Missing { key: "to_lsn" });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum CheckpointsError {
     /// A non-blank line that is not `key = value`.
     #[error("line {line}: not a `key = value` line")]
@@ -349,6 +354,7 @@ pub enum CheckpointsError {
 /// assert_eq!(Info::parse(b"uuid = x\ngarbage\n").unwrap_err(), InfoError::Syntax { line: 2 });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum InfoError {
     /// A non-blank line that is not `key = value`.
     #[error("line {line}: not a `key = value` line")]
@@ -411,6 +417,7 @@ pub enum InfoError {
 /// assert_eq!(e.path(), std::path::Path::new("db/t1.ibd.meta"));
 /// ```
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Opening, reading, or writing the file failed (outside the format parsers, which report
     /// I/O errors inside their own enum with a byte offset).

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use innodb_page::Lsn;
 
 use crate::format::checkpoints::{find_one_of, parse_u64};
-use crate::format::Dialect;
 use crate::format::error::{Error, InfoError};
+use crate::format::Dialect;
 
 /// The file names a backup directory may hold its info under, in order of preference.
 ///

@@ -238,97 +238,128 @@ impl Ctx<'_> {
 
     /// Runs one step, deferring its syncs to `pending`.
     pub fn run(&mut self, step: &Step, pending: &mut Pending) -> Result<(), PrepareError> {
-        let base = self.base;
         match step {
-            Step::Mkdir(r) => {
-                let p = base.join(r);
-                if !p.is_dir() {
-                    fs::create_dir_all(&p).map_err(|e| PrepareError::io(&p, e))?;
-                    // Every level may be new; syncing the existing ones is harmless.
-                    let mut d = p.as_path();
-                    while let Some(parent) = d.parent() {
-                        pending.dirs.insert(d.to_path_buf());
-                        pending.dirs.insert(parent.to_path_buf());
-                        if parent == base || !parent.starts_with(base) {
-                            break;
-                        }
-                        d = parent;
-                    }
-                }
-            }
-            Step::Delete(r) => {
-                let p = base.join(r);
-                match fs::remove_file(&p) {
-                    Ok(()) => self.counters.files_removed += 1,
-                    Err(e) if not_found(&e) => {}
-                    Err(e) => return Err(PrepareError::io(&p, e)),
-                }
-                pending.parent_of(&p);
-            }
+            Step::Mkdir(r) => self.mkdir(r, pending),
+            Step::Delete(r) => self.delete(r, pending),
             Step::Rmdir(r) => {
-                let p = base.join(r);
+                let p = self.base.join(r);
                 // Only an empty directory goes; anything else stays.
                 if fs::remove_dir(&p).is_ok() {
                     pending.parent_of(&p);
                 }
+                Ok(())
             }
-            Step::Rename { from, to } => {
-                let (f, t) = (base.join(from), base.join(to));
-                match fs::symlink_metadata(&f) {
-                    Ok(_) => {
-                        fs::rename(&f, &t).map_err(|e| PrepareError::io(&f, e))?;
-                        self.counters.files_renamed += 1;
-                    }
-                    // Done before the interruption.
-                    Err(e) if not_found(&e) && fs::symlink_metadata(&t).is_ok() => {}
-                    Err(e) => return Err(PrepareError::io(&f, e)),
-                }
-                pending.parent_of(&f);
-                pending.parent_of(&t);
-            }
-            Step::Copy { src, to } => {
-                let t = base.join(to);
-                if same_content(src, &t)? {
-                    // Already the incremental's bytes (unchanged since the target was taken,
-                    // or copied by an interrupted run: then make sure it is durable).
-                    if self.resumed {
-                        pending.file(&t);
-                        pending.parent_of(&t);
-                    }
-                    self.counters.files_kept += 1;
-                } else {
-                    let tmp = tmp_name(&t);
-                    fs::copy(src, &tmp).map_err(|e| PrepareError::io(src, e))?;
-                    fs::rename(&tmp, &t).map_err(|e| PrepareError::io(&t, e))?;
-                    pending.file(&t);
-                    pending.parent_of(&t);
-                    self.counters.files_copied += 1;
-                }
-            }
-            Step::Write { to, bytes } => {
-                let t = base.join(to);
-                if fs::read(&t).is_ok_and(|old| &old == bytes) {
-                    if self.resumed {
-                        pending.file(&t);
-                        pending.parent_of(&t);
-                    }
-                } else {
-                    let tmp = tmp_name(&t);
-                    fs::write(&tmp, bytes).map_err(|e| PrepareError::io(&tmp, e))?;
-                    fs::rename(&tmp, &t).map_err(|e| PrepareError::io(&t, e))?;
-                    pending.file(&t);
-                    pending.parent_of(&t);
-                }
-            }
+            Step::Rename { from, to } => self.rename(from, to, pending),
+            Step::Copy { src, to } => self.copy(src, to, pending),
+            Step::Write { to, bytes } => self.write(to, bytes, pending),
             Step::Merge(m) => {
                 let c = self.merge(m)?;
-                let target = base.join(&m.target);
+                let target = self.base.join(&m.target);
                 pending.file(&target);
                 if m.create {
                     pending.parent_of(&target);
                 }
                 self.counters.add(c);
+                Ok(())
             }
+        }
+    }
+
+    /// [`Step::Mkdir`].
+    fn mkdir(&mut self, r: &Path, pending: &mut Pending) -> Result<(), PrepareError> {
+        let base = self.base;
+        let p = base.join(r);
+        if !p.is_dir() {
+            fs::create_dir_all(&p).map_err(|e| PrepareError::io(&p, e))?;
+            // Every level may be new; syncing the existing ones is harmless.
+            let mut d = p.as_path();
+            while let Some(parent) = d.parent() {
+                pending.dirs.insert(d.to_path_buf());
+                pending.dirs.insert(parent.to_path_buf());
+                if parent == base || !parent.starts_with(base) {
+                    break;
+                }
+                d = parent;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Step::Delete`].
+    fn delete(&mut self, r: &Path, pending: &mut Pending) -> Result<(), PrepareError> {
+        let p = self.base.join(r);
+        match fs::remove_file(&p) {
+            Ok(()) => self.counters.files_removed += 1,
+            Err(e) if not_found(&e) => {}
+            Err(e) => return Err(PrepareError::io(&p, e)),
+        }
+        pending.parent_of(&p);
+        Ok(())
+    }
+
+    /// [`Step::Rename`].
+    fn rename(
+        &mut self,
+        from: &Path,
+        to: &Path,
+        pending: &mut Pending,
+    ) -> Result<(), PrepareError> {
+        let (f, t) = (self.base.join(from), self.base.join(to));
+        match fs::symlink_metadata(&f) {
+            Ok(_) => {
+                fs::rename(&f, &t).map_err(|e| PrepareError::io(&f, e))?;
+                self.counters.files_renamed += 1;
+            }
+            // Done before the interruption.
+            Err(e) if not_found(&e) && fs::symlink_metadata(&t).is_ok() => {}
+            Err(e) => return Err(PrepareError::io(&f, e)),
+        }
+        pending.parent_of(&f);
+        pending.parent_of(&t);
+        Ok(())
+    }
+
+    /// [`Step::Copy`].
+    fn copy(&mut self, src: &Path, to: &Path, pending: &mut Pending) -> Result<(), PrepareError> {
+        let t = self.base.join(to);
+        if same_content(src, &t)? {
+            // Already the incremental's bytes (unchanged since the target was taken,
+            // or copied by an interrupted run: then make sure it is durable).
+            if self.resumed {
+                pending.file(&t);
+                pending.parent_of(&t);
+            }
+            self.counters.files_kept += 1;
+        } else {
+            let tmp = tmp_name(&t);
+            fs::copy(src, &tmp).map_err(|e| PrepareError::io(src, e))?;
+            fs::rename(&tmp, &t).map_err(|e| PrepareError::io(&t, e))?;
+            pending.file(&t);
+            pending.parent_of(&t);
+            self.counters.files_copied += 1;
+        }
+        Ok(())
+    }
+
+    /// [`Step::Write`].
+    fn write(
+        &mut self,
+        to: &Path,
+        bytes: &[u8],
+        pending: &mut Pending,
+    ) -> Result<(), PrepareError> {
+        let t = self.base.join(to);
+        if fs::read(&t).is_ok_and(|old| old == bytes) {
+            if self.resumed {
+                pending.file(&t);
+                pending.parent_of(&t);
+            }
+        } else {
+            let tmp = tmp_name(&t);
+            fs::write(&tmp, bytes).map_err(|e| PrepareError::io(&tmp, e))?;
+            fs::rename(&tmp, &t).map_err(|e| PrepareError::io(&t, e))?;
+            pending.file(&t);
+            pending.parent_of(&t);
         }
         Ok(())
     }

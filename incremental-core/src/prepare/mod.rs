@@ -3,7 +3,7 @@
 //!
 //! What it does, in order:
 //!
-//! 1. **Plan** ([`Plan::new`]), writing nothing: read the target's and every incremental's
+//! 1. **Plan** ([`PreparePlan::new`]), writing nothing: read the target's and every incremental's
 //!    metadata; check the chain (the target is `full-backuped` or `log-applied`, each
 //!    incremental's `from_lsn` equals the previous `to_lsn`, none is already applied, none is
 //!    partial) and the **safety rule** (below); check every `.delta` end to end (headers,
@@ -12,7 +12,7 @@
 //!    `xtrabackup_tmp_#N`, new tablespaces, dropped ones, DDL marker files `.del`, `.ren`,
 //!    `.new`); check that every name stays inside the target (no `..`, no absolute path, no
 //!    symbolic link leading out).
-//! 2. **Execute** ([`Plan::execute`]): write the plan to the journal `xb_prepare.journal`
+//! 2. **Execute** ([`PreparePlan::execute`]): write the plan to the journal `xb_prepare.journal`
 //!    (fsynced), then run its steps, each idempotent, recording each as done: delete dropped
 //!    tablespaces, move renamed ones, install full copies, write each changed page once (the
 //!    newest incremental's copy) at `page_no × physical page size` and extend each file to the
@@ -74,9 +74,9 @@
 //! runs the steps.
 //!
 //! ```no_run
-//! use incremental_core::prepare::{Plan, PrepareOptions};
+//! use incremental_core::prepare::{PreparePlan, PrepareOptions};
 //! use incremental_core::progress::{Cancel, NoProgress};
-//! let plan = Plan::new("backups/full".as_ref(),
+//! let plan = PreparePlan::new("backups/full".as_ref(),
 //!                      &["backups/inc1".into(), "backups/inc2".into()],
 //!                      &PrepareOptions::default())?;
 //! println!("{} delta pages to merge", plan.summary().delta_pages);
@@ -111,12 +111,12 @@ use crate::progress::{Cancel, Event, Progress};
 use backup_dir::BackupDir;
 use journal::Step;
 
-/// A checked plan: build it with [`Plan::new`], run it with [`Plan::execute`].
+/// A checked plan: build it with [`PreparePlan::new`], run it with [`PreparePlan::execute`].
 ///
 /// ```no_run
-/// use incremental_core::prepare::{Plan, PrepareOptions};
+/// use incremental_core::prepare::{PreparePlan, PrepareOptions};
 /// use incremental_core::progress::{Cancel, NoProgress};
-/// let plan = Plan::new("full".as_ref(), &["inc1".into()], &PrepareOptions::default())?;
+/// let plan = PreparePlan::new("full".as_ref(), &["inc1".into()], &PrepareOptions::default())?;
 /// for line in plan.describe() {
 ///     println!("{line}");
 /// }
@@ -124,7 +124,7 @@ use journal::Step;
 /// # Ok::<(), incremental_core::prepare::PrepareError>(())
 /// ```
 #[derive(Debug)]
-pub struct Plan {
+pub struct PreparePlan {
     base: PathBuf,
     args: Vec<PathBuf>,
     steps: Vec<Step>,
@@ -134,12 +134,16 @@ pub struct Plan {
     started: Instant,
 }
 
-impl Plan {
+impl PreparePlan {
     /// Checks everything and plans the merge of `incs` (oldest first) into `base`; with no
     /// incremental, plans the processing of the DDL marker files of a full backup. Writes
     /// nothing. If `base` holds the journal of an interrupted prepare with the same arguments,
     /// the plan resumes it; with other arguments, [`PrepareError::PendingOther`].
-    pub fn new(base: &Path, incs: &[PathBuf], opts: &PrepareOptions) -> Result<Plan, PrepareError> {
+    pub fn new(
+        base: &Path,
+        incs: &[PathBuf],
+        opts: &PrepareOptions,
+    ) -> Result<PreparePlan, PrepareError> {
         let started = Instant::now();
         let canon = |p: &Path| std::fs::canonicalize(p).map_err(|e| PrepareError::io(p, e));
         let base_c = canon(base)?;
@@ -171,7 +175,7 @@ impl Plan {
                 (steps, 0, summary)
             }
         };
-        Ok(Plan {
+        Ok(PreparePlan {
             base: base_c,
             args,
             steps,
@@ -204,7 +208,7 @@ impl Plan {
         &self.base
     }
 
-    /// The report of a dry run: the summary and [`Plan::describe`], nothing written.
+    /// The report of a dry run: the summary and [`PreparePlan::describe`], nothing written.
     pub fn dry_run(&self) -> PrepareReport {
         PrepareReport {
             dry_run: true,
@@ -343,7 +347,7 @@ fn describe_step(s: &Step) -> String {
     }
 }
 
-/// Plans and executes in one call ([`Plan::new`], then [`Plan::execute`]).
+/// Plans and executes in one call ([`PreparePlan::new`], then [`PreparePlan::execute`]).
 ///
 /// ```no_run
 /// use incremental_core::prepare::{prepare, PrepareOptions};
@@ -360,5 +364,5 @@ pub fn prepare(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<PrepareReport, PrepareError> {
-    Plan::new(base, incs, opts)?.execute(progress, cancel)
+    PreparePlan::new(base, incs, opts)?.execute(progress, cancel)
 }

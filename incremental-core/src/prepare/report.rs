@@ -9,8 +9,8 @@ use innodb_page::Lsn;
 /// What a plan will do.
 ///
 /// ```no_run
-/// use incremental_core::prepare::{Plan, PrepareOptions};
-/// let plan = Plan::new("full".as_ref(), &[], &PrepareOptions::default())?;
+/// use incremental_core::prepare::{PreparePlan, PrepareOptions};
+/// let plan = PreparePlan::new("full".as_ref(), &[], &PrepareOptions::default())?;
 /// assert_eq!(plan.summary().incrementals, 0);
 /// # Ok::<(), incremental_core::prepare::PrepareError>(())
 /// ```
@@ -49,11 +49,11 @@ pub struct PlanSummary {
 pub struct PrepareReport {
     /// The target directory (canonical).
     pub target: PathBuf,
-    /// Nothing was written: the plan was only described ([`Plan::dry_run`](super::Plan::dry_run)).
+    /// Nothing was written: the plan was only described ([`PreparePlan::dry_run`](super::PreparePlan::dry_run)).
     pub dry_run: bool,
     /// The plan's summary.
     pub summary: PlanSummary,
-    /// With a dry run, one sentence per step ([`Plan::describe`](super::Plan::describe));
+    /// With a dry run, one sentence per step ([`PreparePlan::describe`](super::PreparePlan::describe));
     /// else empty.
     pub plan: Vec<String>,
     /// Pages written (each page once).

@@ -135,87 +135,111 @@ pub fn parse(
             computed,
         });
     }
-    let get = |off| be_u64(block, off).unwrap_or(0);
     match format {
-        RedoFormat::MariaDb108 => {
-            let l = get(0);
-            let end = get(8);
-            if block
-                .get(16..crc_at)
-                .is_some_and(|r| r.iter().any(|&b| b != 0))
-            {
-                return Err(RedoError::BadField {
-                    what: "checkpoint bytes 16..60",
-                    value: 0,
-                    why: "must be zero",
-                });
-            }
-            if l < first_lsn.get() {
-                return Err(RedoError::BadField {
-                    what: "checkpoint LSN",
-                    value: l,
-                    why: "below the file's first LSN",
-                });
-            }
-            if end < l {
-                return Err(RedoError::BadField {
-                    what: "checkpoint end LSN",
-                    value: end,
-                    why: "below the checkpoint LSN",
-                });
-            }
-            Ok(Checkpoint {
-                block_offset,
-                lsn: lsn(l),
-                checkpoint_no: None,
-                offset: None,
-                end_lsn: Some(lsn(end)),
-            })
+        RedoFormat::MariaDb108 => parse_108(block, block_offset, first_lsn, crc_at),
+        RedoFormat::MySql8030 => parse_8030(block, block_offset, first_lsn, file_size),
+        _ => Ok(parse_ring(format, block, block_offset)),
+    }
+}
+
+/// The big-endian `u64` at `off` of a checkpoint block (0 past its end).
+fn u64_at(block: &[u8], off: usize) -> u64 {
+    be_u64(block, off).unwrap_or(0)
+}
+
+/// A MariaDB 10.8+ checkpoint block (its checksum, at `crc_at`, checked).
+fn parse_108(
+    block: &[u8],
+    block_offset: u64,
+    first_lsn: Lsn,
+    crc_at: usize,
+) -> Result<Checkpoint, RedoError> {
+    let l = u64_at(block, 0);
+    let end = u64_at(block, 8);
+    if block
+        .get(16..crc_at)
+        .is_some_and(|r| r.iter().any(|&b| b != 0))
+    {
+        return Err(RedoError::BadField {
+            what: "checkpoint bytes 16..60",
+            value: 0,
+            why: "must be zero",
+        });
+    }
+    if l < first_lsn.get() {
+        return Err(RedoError::BadField {
+            what: "checkpoint LSN",
+            value: l,
+            why: "below the file's first LSN",
+        });
+    }
+    if end < l {
+        return Err(RedoError::BadField {
+            what: "checkpoint end LSN",
+            value: end,
+            why: "below the checkpoint LSN",
+        });
+    }
+    Ok(Checkpoint {
+        block_offset,
+        lsn: lsn(l),
+        checkpoint_no: None,
+        offset: None,
+        end_lsn: Some(lsn(end)),
+    })
+}
+
+/// A MySQL 8.0.30+ checkpoint block (its checksum checked).
+fn parse_8030(
+    block: &[u8],
+    block_offset: u64,
+    first_lsn: Lsn,
+    file_size: Option<u64>,
+) -> Result<Checkpoint, RedoError> {
+    let l = u64_at(block, 8);
+    if l < first_lsn.get() {
+        return Err(RedoError::BadField {
+            what: "checkpoint LSN",
+            value: l,
+            why: "below the file's start LSN",
+        });
+    }
+    if let Some(size) = file_size {
+        let data = size.saturating_sub(LOG_FILE_HDR_SIZE);
+        let end = first_lsn.get().saturating_add(data);
+        if l >= end {
+            return Err(RedoError::BadField {
+                what: "checkpoint LSN",
+                value: l,
+                why: "past the end of the file's LSN range",
+            });
         }
-        RedoFormat::MySql8030 => {
-            let l = get(8);
-            if l < first_lsn.get() {
-                return Err(RedoError::BadField {
-                    what: "checkpoint LSN",
-                    value: l,
-                    why: "below the file's start LSN",
-                });
-            }
-            if let Some(size) = file_size {
-                let data = size.saturating_sub(LOG_FILE_HDR_SIZE);
-                let end = first_lsn.get().saturating_add(data);
-                if l >= end {
-                    return Err(RedoError::BadField {
-                        what: "checkpoint LSN",
-                        value: l,
-                        why: "past the end of the file's LSN range",
-                    });
-                }
-            }
-            Ok(Checkpoint {
-                block_offset,
-                lsn: lsn(l),
-                checkpoint_no: None,
-                offset: None,
-                end_lsn: None,
-            })
-        }
-        _ => {
-            let end_lsn = if format.vendor() == crate::page_type::Vendor::MariaDb {
-                Some(get(MARIADB_END_LSN_OFFSET))
-                    .filter(|&e| e != 0)
-                    .map(lsn)
-            } else {
-                None
-            };
-            Ok(Checkpoint {
-                block_offset,
-                lsn: lsn(get(8)),
-                checkpoint_no: Some(get(0)),
-                offset: Some(get(16)),
-                end_lsn,
-            })
-        }
+    }
+    Ok(Checkpoint {
+        block_offset,
+        lsn: lsn(l),
+        checkpoint_no: None,
+        offset: None,
+        end_lsn: None,
+    })
+}
+
+/// A checkpoint block of the ring formats (MySQL ≤ 8.0.29, MariaDB 10.2–10.7; its checksum
+/// checked).
+fn parse_ring(format: RedoFormat, block: &[u8], block_offset: u64) -> Checkpoint {
+    let end_lsn = if format.vendor() == crate::page_type::Vendor::MariaDb {
+        Some(u64_at(block, MARIADB_END_LSN_OFFSET))
+            .filter(|&e| e != 0)
+            .map(lsn)
+    } else {
+        None
+    };
+    Checkpoint {
+        block_offset,
+        lsn: lsn(u64_at(block, 8)),
+        checkpoint_no: Some(u64_at(block, 0)),
+        offset: Some(u64_at(block, 16)),
+        end_lsn,
     }
 }
 

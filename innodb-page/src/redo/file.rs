@@ -222,6 +222,57 @@ impl RedoLog {
     }
 }
 
+/// The facts of a redo log that `xb inspect` shows. Made by [`RedoLog::summary`].
+///
+/// With the `serde` feature it serializes as an object whose `kind` is `redo`; `format` and
+/// `encrypted` are their names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "kind", rename = "redo")
+)]
+#[non_exhaustive]
+pub struct RedoSummary {
+    /// The path the log was opened from.
+    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::ser::path"))]
+    pub file: PathBuf,
+    /// The format.
+    pub format: RedoFormat,
+    /// Creator string of the main file.
+    pub creator: String,
+    /// The current checkpoint LSN.
+    pub checkpoint_lsn: Lsn,
+    /// [`RedoLog::checkpoint_end_lsn`].
+    pub checkpoint_end_lsn: Option<Lsn>,
+    /// The scanned end ([`RedoLog::end_lsn`]).
+    pub end_lsn: Option<Lsn>,
+    /// Encryption, as the header says.
+    pub encrypted: Encryption,
+}
+
+impl RedoLog {
+    /// The facts of this log, opened from `path`.
+    ///
+    /// ```
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/mariadb-10.11/backup/full");
+    /// let log = innodb_page::redo::open(std::path::Path::new(dir)).unwrap();
+    /// let s = log.summary(dir.as_ref());
+    /// assert_eq!((s.checkpoint_lsn.get(), s.end_lsn.map(|l| l.get())), (2500178, Some(2500194)));
+    /// ```
+    pub fn summary(&self, path: &Path) -> RedoSummary {
+        RedoSummary {
+            file: path.to_path_buf(),
+            format: self.format,
+            creator: self.creator.clone(),
+            checkpoint_lsn: self.checkpoint_lsn(),
+            checkpoint_end_lsn: self.checkpoint_end_lsn(),
+            end_lsn: self.end_lsn(),
+            encrypted: self.encryption,
+        }
+    }
+}
+
 /// Opens the redo log at `path` (a file or a directory, see the [module docs](self)), reads its
 /// header and checkpoints and scans for its end.
 ///
@@ -611,80 +662,20 @@ fn block_end(scan: block::BlockScan) -> LogEnd {
 
 /// MySQL 8.0.30+: `#ib_redoN` files of `dir`.
 fn open_8030(dir: &Path, paths: Vec<PathBuf>) -> Result<RedoLog, Error> {
-    struct One {
-        file: File,
-        head: Vec<u8>,
-    }
-    let mut ones = Vec::new();
-    let mut files = Vec::new();
     let mut uuid: Option<u32> = None;
+    let mut opened = Vec::new();
     for p in paths {
-        let (file, size, head) = open_head(&p, LOG_FILE_HDR_SIZE as usize)?;
-        let hdr = FileHeader::parse(&head).map_err(|e| redo_err(&p, 0, e))?;
-        if hdr.format() != RedoFormat::MySql8030 {
-            return Err(redo_err(
-                &p,
-                0,
-                RedoError::BadField {
-                    what: "format word",
-                    value: hdr.format_word().into(),
-                    why: "a #ib_redoN file must have format 6 (MySQL 8.0.30+)",
-                },
-            ));
-        }
-        let u = hdr.subformat();
-        if *uuid.get_or_insert(u) != u {
-            return Err(redo_err(
-                &p,
-                4,
-                RedoError::BadGeometry {
-                    why: "log UUID differs from the other #ib_redoN files",
-                    value: u.into(),
-                },
-            ));
-        }
-        let start = hdr.start_lsn();
-        if start.get() % BLOCK_SIZE != 0 {
-            return Err(redo_err(
-                &p,
-                8,
-                RedoError::BadField {
-                    what: "start LSN",
-                    value: start.get(),
-                    why: "must be a multiple of 512",
-                },
-            ));
-        }
-        if size < LOG_FILE_HDR_SIZE + BLOCK_SIZE || size % BLOCK_SIZE != 0 {
-            return Err(redo_err(
-                &p,
-                size,
-                RedoError::BadGeometry {
-                    why: "#ib_redoN size must be a multiple of 512 above 2048",
-                    value: size,
-                },
-            ));
-        }
-        files.push(RedoFile {
-            path: p,
-            size,
-            start_lsn: start,
-        });
-        ones.push(One { file, head });
+        opened.push(open_8030_file(p, &mut uuid)?);
     }
-    if files.is_empty() {
+    if opened.is_empty() {
         return Err(Error::Layout {
             path: dir.to_path_buf(),
             what: "no #ib_redoN file".into(),
         });
     }
     // LSN order.
-    let mut order: Vec<usize> = (0..files.len()).collect();
-    order.sort_by_key(|&i| files[i].start_lsn);
-    let files: Vec<RedoFile> = order.iter().map(|&i| files[i].clone()).collect();
-    let mut taken: Vec<Option<One>> = ones.into_iter().map(Some).collect();
-    let ones: Vec<One> = order.iter().filter_map(|&i| taken[i].take()).collect();
-
+    opened.sort_by_key(|(f, _)| f.start_lsn);
+    let (files, ones): (Vec<RedoFile>, Vec<Open8030>) = opened.into_iter().unzip();
     let mut checkpoints = Vec::new();
     for (i, (f, one)) in files.iter().zip(&ones).enumerate() {
         checkpoints.extend(slots_from(
@@ -702,18 +693,7 @@ fn open_8030(dir: &Path, paths: Vec<PathBuf>) -> Result<RedoLog, Error> {
         .iter()
         .map(|f| f.size - LOG_FILE_HDR_SIZE)
         .fold(0u64, u64::saturating_add);
-    let rules = ScanRules::for_format(RedoFormat::MySql8030, capacity / BLOCK_SIZE);
-    let scan = block::scan(checkpoint.lsn, rules, |l, buf| {
-        for (f, one) in files.iter().zip(&ones) {
-            let s = f.start_lsn.get();
-            let data = f.size - LOG_FILE_HDR_SIZE;
-            if l >= s && l - s < data {
-                let off = LOG_FILE_HDR_SIZE + (l - s);
-                return Ok(read_at(&one.file, &f.path, off, buf)? == buf.len());
-            }
-        }
-        Ok::<bool, Error>(false)
-    })?;
+    let scan = scan_8030(&files, &ones, checkpoint.lsn, capacity)?;
     Ok(RedoLog {
         format: RedoFormat::MySql8030,
         format_word: main.format_word(),
@@ -726,6 +706,104 @@ fn open_8030(dir: &Path, paths: Vec<PathBuf>) -> Result<RedoLog, Error> {
         files,
         capacity,
         end: block_end(scan),
+    })
+}
+
+/// An open `#ib_redoN` file and its header bytes.
+struct Open8030 {
+    file: File,
+    head: Vec<u8>,
+}
+
+/// Opens the `#ib_redoN` file `p` and checks its header; `uuid` is the log UUID of the files
+/// opened before (set by the first one).
+fn open_8030_file(p: PathBuf, uuid: &mut Option<u32>) -> Result<(RedoFile, Open8030), Error> {
+    let (file, size, head) = open_head(&p, LOG_FILE_HDR_SIZE as usize)?;
+    let hdr = FileHeader::parse(&head).map_err(|e| redo_err(&p, 0, e))?;
+    check_8030_header(&p, &hdr, size, uuid)?;
+    let start_lsn = hdr.start_lsn();
+    let redo_file = RedoFile {
+        path: p,
+        size,
+        start_lsn,
+    };
+    Ok((redo_file, Open8030 { file, head }))
+}
+
+/// The checks of one `#ib_redoN` file of `size` bytes: its format, its log UUID (the same as
+/// `uuid`, the other files'), the alignment of its start LSN and of its size.
+fn check_8030_header(
+    p: &Path,
+    hdr: &FileHeader<'_>,
+    size: u64,
+    uuid: &mut Option<u32>,
+) -> Result<(), Error> {
+    if hdr.format() != RedoFormat::MySql8030 {
+        return Err(redo_err(
+            p,
+            0,
+            RedoError::BadField {
+                what: "format word",
+                value: hdr.format_word().into(),
+                why: "a #ib_redoN file must have format 6 (MySQL 8.0.30+)",
+            },
+        ));
+    }
+    let u = hdr.subformat();
+    if *uuid.get_or_insert(u) != u {
+        return Err(redo_err(
+            p,
+            4,
+            RedoError::BadGeometry {
+                why: "log UUID differs from the other #ib_redoN files",
+                value: u.into(),
+            },
+        ));
+    }
+    let start = hdr.start_lsn();
+    if !start.get().is_multiple_of(BLOCK_SIZE) {
+        return Err(redo_err(
+            p,
+            8,
+            RedoError::BadField {
+                what: "start LSN",
+                value: start.get(),
+                why: "must be a multiple of 512",
+            },
+        ));
+    }
+    if size < LOG_FILE_HDR_SIZE + BLOCK_SIZE || !size.is_multiple_of(BLOCK_SIZE) {
+        return Err(redo_err(
+            p,
+            size,
+            RedoError::BadGeometry {
+                why: "#ib_redoN size must be a multiple of 512 above 2048",
+                value: size,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Scans the `#ib_redoN` files (in LSN order, `capacity` bytes of data in all) from the
+/// checkpoint LSN `from` for the end of the log.
+fn scan_8030(
+    files: &[RedoFile],
+    ones: &[Open8030],
+    from: Lsn,
+    capacity: u64,
+) -> Result<block::BlockScan, Error> {
+    let rules = ScanRules::for_format(RedoFormat::MySql8030, capacity / BLOCK_SIZE);
+    block::scan(from, rules, |l, buf| {
+        for (f, one) in files.iter().zip(ones) {
+            let s = f.start_lsn.get();
+            let data = f.size - LOG_FILE_HDR_SIZE;
+            if l >= s && l - s < data {
+                let off = LOG_FILE_HDR_SIZE + (l - s);
+                return Ok(read_at(&one.file, &f.path, off, buf)? == buf.len());
+            }
+        }
+        Ok::<bool, Error>(false)
     })
 }
 

@@ -65,7 +65,7 @@ pub mod mtr;
 pub mod record;
 
 pub use checkpoint::Checkpoint;
-pub use file::{open, LogEnd, RedoFile, RedoLog, StopReason};
+pub use file::{open, LogEnd, RedoFile, RedoLog, RedoSummary, StopReason};
 pub use format::{Encryption, RedoFormat};
 
 /// Reads a big-endian u32 at `off`, or `None` if the slice is too short.

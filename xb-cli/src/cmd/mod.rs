@@ -7,3 +7,11 @@ pub mod inspect;
 pub mod prepare;
 pub mod track;
 pub mod verify;
+
+/// Prints a library report as the pretty JSON of `--json`: its serialization, with the keys of
+/// every object in alphabetical order (as `serde_json::Value` holds them).
+pub fn print_json(report: &impl serde::Serialize) -> anyhow::Result<()> {
+    let value = serde_json::to_value(report)?;
+    println!("{}", serde_json::to_string_pretty(&value)?);
+    Ok(())
+}

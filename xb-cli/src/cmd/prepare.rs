@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
-use incremental_core::prepare::{Plan, PrepareOptions, PrepareReport};
+use incremental_core::prepare::{PrepareOptions, PreparePlan, PrepareReport};
 use incremental_core::progress::Cancel;
 
 use crate::ui::{self, CliProgress};
@@ -128,7 +128,7 @@ fn print_json(r: &PrepareReport) -> anyhow::Result<u8> {
 
 /// Runs the merge (or the DDL files of a full backup).
 fn run_merge(a: &Args) -> anyhow::Result<u8> {
-    let plan = Plan::new(&a.target_dir, &a.incremental_dir, &options(a))?;
+    let plan = PreparePlan::new(&a.target_dir, &a.incremental_dir, &options(a))?;
     if a.dry_run {
         let r = plan.dry_run();
         if a.json {

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use innodb_page::progress::{Cancel, Event, Progress};
+use innodb_page::progress::Cancel;
 use lsn_bitmap::track::{track, TrackOptions};
 use lsn_bitmap::WriterOptions;
 
-use crate::ui;
+use crate::ui::{self, CliProgress};
 use crate::{EXIT_FOUND_PROBLEM, EXIT_OK};
 
 /// Arguments of `xb track`.
@@ -74,45 +74,6 @@ fn install_signal_handlers() {
     }
 }
 
-/// Prints what the tracker does.
-struct Notes;
-
-impl Progress for Notes {
-    fn event(&self, e: Event<'_>) {
-        match e {
-            Event::TrackStarted {
-                read_lsn,
-                run_start,
-                resumed,
-            } => {
-                ui::note(if resumed {
-                    format!("track: resuming at LSN {run_start}")
-                } else {
-                    format!("track: reading the redo log from LSN {read_lsn}; runs start at {run_start}")
-                })
-            }
-            Event::TrackGap { from, to, reason } => ui::note(format!(
-                "track: GAP: changes from LSN {} to {to} are not tracked (incrementals across \
-                 it will scan every page): {reason}",
-                from.map_or_else(|| "?".into(), |l| l.to_string())
-            )),
-            Event::TrackRun {
-                start,
-                end,
-                pages,
-                path,
-            } => ui::note(format!(
-                "track: run LSN {start}..{end}: {pages} pages -> {}",
-                path.file_name().map_or_else(
-                    || path.display().to_string(),
-                    |n| n.to_string_lossy().into()
-                )
-            )),
-            _ => {}
-        }
-    }
-}
-
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<u8> {
     if !(a.interval.is_finite() && a.interval > 0.0) {
@@ -125,7 +86,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         .writer(WriterOptions::default().sync(!a.no_sync));
     let stop = STOP.get_or_init(Cancel::new);
     install_signal_handlers();
-    let report = track(&opts, &Notes, stop)?;
+    let report = track(&opts, &CliProgress::new("track"), stop)?;
     let secs = report.elapsed.as_secs_f64();
     ui::note(format!(
         "track: tracked to LSN {} (read to {}): {} runs, {} pages, {} gaps; {:.1} MiB of redo \

@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::backup::contents::{OtherFile, TablespacePlan};
-use crate::backup::source::{self, Filter};
+use crate::backup::files::{self, Filter};
 use crate::backup::BackupError;
+use crate::format::ddl_files::{marker_path, table_name, DdlFile};
 
 /// What the DDL pass found.
 #[derive(Debug, Default)]
@@ -35,17 +36,6 @@ pub(crate) struct DdlChanges {
     pub raw_new: Vec<OtherFile>,
     /// Things worth telling.
     pub notes: Vec<String>,
-}
-
-/// `db/t.ibd` → `db/t` + `ext`.
-pub(crate) fn with_ext(rel: &Path, ext: &str) -> PathBuf {
-    let s = rel.to_string_lossy();
-    let stem = s.strip_suffix(".ibd").unwrap_or(&s);
-    PathBuf::from(format!("{stem}{ext}"))
-}
-
-fn is_user(rel: &Path, system: &BTreeSet<PathBuf>, undo: &BTreeSet<PathBuf>) -> bool {
-    !system.contains(rel) && !undo.contains(rel)
 }
 
 /// The names a tablespace had in the redo log copied by this backup (from its start
@@ -78,39 +68,83 @@ pub(crate) fn compare(
     filter: &Filter,
     redo: &RedoNames,
 ) -> Result<DdlChanges, BackupError> {
-    let files = source::scan_datadir(dd)?;
+    let files = files::scan_datadir(dd)?;
     let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
-    let system: BTreeSet<PathBuf> = files.system.iter().map(|p| rel(p)).collect();
-    let undo: BTreeSet<PathBuf> = files.undo.iter().map(|p| rel(p)).collect();
+    let fixed = FixedFiles {
+        system: files.system.iter().map(|p| rel(p)).collect(),
+        undo: files.undo.iter().map(|p| rel(p)).collect(),
+    };
     let mut out = DdlChanges::default();
     let mut now: BTreeMap<u32, TablespacePlan> = BTreeMap::new();
     for group in files.tablespace_groups() {
         let r = rel(&group[0]);
-        if !is_user(&r, &system, &undo) || !filter.keeps_file(&r) {
+        if !fixed.is_user(&r) || !filter.keeps_file(&r) {
             continue;
         }
-        match source::open_tablespace(dd, &group, true) {
+        match files::open_tablespace(dd, &group, true) {
             Ok(t) => {
                 now.insert(t.space_id, t);
             }
-            Err(e) => {
-                if first_kib_is_zero(&group[0]) {
-                    let size = std::fs::metadata(&group[0]).map(|m| m.len()).unwrap_or(0);
-                    out.raw_new
-                        .push(OtherFile::new(group[0].clone(), with_ext(&r, ".new"), size));
-                } else {
-                    out.notes.push(format!(
-                        "{}: not copied ({e}): its tablespace is not usable yet",
-                        group[0].display()
-                    ));
-                }
-            }
+            Err(e) => unusable_now(&group[0], &r, e, &mut out),
         }
     }
+    let copied_ids = compare_copied(copied, &now, &fixed, &mut out);
+    for (id, mut t) in now {
+        if copied_ids.contains(&id) {
+            continue;
+        }
+        for f in &mut t.files {
+            f.rel = marker_path(&f.rel, DdlFile::New);
+        }
+        t.why = "created during the backup: copied whole under BACKUP STAGE BLOCK_DDL".into();
+        out.new.push(t);
+    }
+    delete_older_names(dd, copied, redo, &fixed, &mut out);
+    Ok(out)
+}
+
+/// The system and undo tablespace files of the datadir (relative paths), never part of DDL.
+struct FixedFiles {
+    system: BTreeSet<PathBuf>,
+    undo: BTreeSet<PathBuf>,
+}
+
+impl FixedFiles {
+    fn is_user(&self, rel: &Path) -> bool {
+        !self.system.contains(rel) && !self.undo.contains(rel)
+    }
+}
+
+/// A tablespace file `path` (`rel` in the datadir) that does not open now: copied as it is to
+/// `.new` when its first page was never written, else told in a note.
+fn unusable_now(path: &Path, rel: &Path, e: BackupError, out: &mut DdlChanges) {
+    if first_kib_is_zero(path) {
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        out.raw_new.push(OtherFile::new(
+            path.to_path_buf(),
+            marker_path(rel, DdlFile::New),
+            size,
+        ));
+    } else {
+        out.notes.push(format!(
+            "{}: not copied ({e}): its tablespace is not usable yet",
+            path.display()
+        ));
+    }
+}
+
+/// The user tablespaces copied, against those of the datadir now (`now`, by space id): the
+/// dropped ones and the renamed ones go into `out`. Returns the space ids copied.
+fn compare_copied(
+    copied: &[TablespacePlan],
+    now: &BTreeMap<u32, TablespacePlan>,
+    fixed: &FixedFiles,
+    out: &mut DdlChanges,
+) -> BTreeSet<u32> {
     let mut copied_ids = BTreeSet::new();
     for t in copied {
         let r = &t.files[0].rel;
-        if !is_user(r, &system, &undo) {
+        if !fixed.is_user(r) {
             continue;
         }
         copied_ids.insert(t.space_id);
@@ -122,31 +156,54 @@ pub(crate) fn compare(
             Some(_) => {}
         }
     }
-    for (id, mut t) in now {
-        if copied_ids.contains(&id) {
-            continue;
-        }
-        for f in &mut t.files {
-            f.rel = with_ext(&f.rel, ".new");
-        }
-        t.why = "created during the backup: copied whole under BACKUP STAGE BLOCK_DDL".into();
-        out.new.push(t);
-    }
+    copied_ids
+}
+
+/// `rel` with `.ibd` at its end: kept, or added (`db/t.ibd`, `db/t` → `db/t.ibd`).
+fn ibd_name(rel: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.ibd", table_name(rel)))
+}
+
+/// Adds to `out.deleted` the older names of the tablespaces copied whole now.
+fn delete_older_names(
+    dd: &Path,
+    copied: &[TablespacePlan],
+    redo: &RedoNames,
+    fixed: &FixedFiles,
+    out: &mut DdlChanges,
+) {
     // Older names of the tablespaces copied whole now, unless another tablespace has the name.
     let current: BTreeSet<PathBuf> = copied
         .iter()
         .map(|t| t.files[0].rel.clone())
-        .chain(out.new.iter().map(|t| with_ext(&t.files[0].rel, ".ibd")))
-        .chain(out.raw_new.iter().map(|f| with_ext(&f.rel, ".ibd")))
+        .chain(out.new.iter().map(|t| ibd_name(&t.files[0].rel)))
+        .chain(out.raw_new.iter().map(|f| ibd_name(&f.rel)))
         .chain(out.renamed.iter().map(|(_, to)| to.clone()))
         .collect();
+    for (id, rel) in copied_whole(dd, redo, out) {
+        for n in redo.names.get(&id).into_iter().flatten() {
+            let Some(old) = redo_rel(dd, n) else { continue };
+            if old != rel
+                && !current.contains(&old)
+                && !out.deleted.contains(&old)
+                && fixed.is_user(&old)
+            {
+                out.deleted.push(old);
+            }
+        }
+    }
+}
+
+/// The tablespaces copied whole now, with their space ids: those that opened, and those copied
+/// as they are whose space the redo names.
+fn copied_whole(dd: &Path, redo: &RedoNames, out: &DdlChanges) -> Vec<(u32, PathBuf)> {
     let mut whole: Vec<(u32, PathBuf)> = out
         .new
         .iter()
-        .map(|t| (t.space_id, with_ext(&t.files[0].rel, ".ibd")))
+        .map(|t| (t.space_id, ibd_name(&t.files[0].rel)))
         .collect();
     for f in &out.raw_new {
-        let rel = with_ext(&f.rel, ".ibd");
+        let rel = ibd_name(&f.rel);
         let id = redo
             .by_name
             .iter()
@@ -156,19 +213,7 @@ pub(crate) fn compare(
             whole.push((id, rel));
         }
     }
-    for (id, rel) in whole {
-        for n in redo.names.get(&id).into_iter().flatten() {
-            let Some(old) = redo_rel(dd, n) else { continue };
-            if old != rel
-                && !current.contains(&old)
-                && !out.deleted.contains(&old)
-                && is_user(&old, &system, &undo)
-            {
-                out.deleted.push(old);
-            }
-        }
-    }
-    Ok(out)
+    whole
 }
 
 /// Whether the file's first KiB is all zero (a first page never written).
@@ -188,10 +233,15 @@ mod tests {
     #[test]
     fn marker_names() {
         assert_eq!(
-            with_ext(Path::new("db/t.ibd"), ".del"),
+            marker_path(Path::new("db/t.ibd"), DdlFile::Deleted),
             Path::new("db/t.del")
         );
-        assert_eq!(with_ext(Path::new("db/t.ibd"), ""), Path::new("db/t"));
-        assert_eq!(with_ext(Path::new("db/x"), ".new"), Path::new("db/x.new"));
+        assert_eq!(table_name(Path::new("db/t.ibd")), "db/t");
+        assert_eq!(
+            marker_path(Path::new("db/x"), DdlFile::New),
+            Path::new("db/x.new")
+        );
+        assert_eq!(ibd_name(Path::new("db/t.ibd")), Path::new("db/t.ibd"));
+        assert_eq!(ibd_name(Path::new("db/t")), Path::new("db/t.ibd"));
     }
 }

@@ -3,6 +3,7 @@
 //! mini-transaction to the backup's `ib_logfile0` through a
 //! [`LogWriter`](crate::backup::redo_copy::LogWriter), until it is told the LSN to stop at.
 
+use innodb_page::redo::file::LOG_FILE_0;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex};
@@ -92,7 +93,7 @@ impl LogCopy {
         };
         let writer = LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn).map_err(
             |source| BackupError::Write {
-                path: "ib_logfile0".into(),
+                path: LOG_FILE_0.into(),
                 source,
             },
         )?;
@@ -254,10 +255,7 @@ fn follow(
     let mut stats = FollowerStats::default();
     let mut rechecks = 0u32;
     loop {
-        let (target, wanted, abort) = {
-            let s = ctl.st.lock().map_err(|_| poisoned())?;
-            (s.target, s.wanted, s.abort)
-        };
+        let (target, wanted, abort) = ctl.orders()?;
         if abort {
             break;
         }
@@ -271,85 +269,143 @@ fn follow(
         let polled = f.poll::<BackupError, _>(Some(safe), |m| {
             file_records(m.record_bytes(), &mut found);
             w.push(m.start_lsn(), m.record_bytes(), checksum_of(m.as_bytes()))
-                .map_err(|e| match e {
-                    LogWriteError::Io(source) => BackupError::Write {
-                        path: "ib_logfile0".into(),
-                        source,
-                    },
-                    gap => BackupError::Inconsistent {
-                        what: format!("copying the redo log: {gap}"),
-                    },
-                })
+                .map_err(log_write_error)
         });
-        if !found.is_empty() {
-            let mut s = ctl.st.lock().map_err(|_| poisoned())?;
-            for (id, names) in found.drain(..) {
-                for n in names {
-                    s.by_name.insert(n.clone(), id);
-                    s.names.entry(id).or_default().insert(n);
-                }
-            }
-        }
+        ctl.add_names(found)?;
         let polled = match polled {
             Ok(p) => {
                 rechecks = 0;
                 p
             }
-            Err(BackupError::Follow(FollowError::Overtaken {
-                lsn,
-                checkpoint,
-                capacity,
-                path,
-            })) if checkpoint.get() <= lsn.get().saturating_add(capacity) && rechecks < 3 => {
-                // "The log ends before the checkpoint" without a proven lap: check on disk that
-                // the chain from our position to the checkpoint is really gone (a stale cached
-                // page reads the same way) before giving up.
-                rechecks += 1;
-                std::thread::sleep(Duration::from_millis(10));
-                match Follower::at_lsn(&path, lsn, FollowOptions::default()) {
-                    Ok(fresh) if fresh.lsn() == w.end_lsn() => {
-                        f = fresh;
-                        continue;
-                    }
-                    _ => {
-                        return Err(BackupError::Follow(FollowError::Overtaken {
-                            lsn,
-                            checkpoint,
-                            capacity,
-                            path,
-                        }))
-                    }
-                }
+            Err(e) => {
+                f = reopen_if_not_overtaken(e, &mut rechecks, w.end_lsn())?;
+                continue;
             }
-            Err(e) => return Err(e),
         };
         stats.polls += 1;
         if polled.mtrs > 0 {
             stats.busy_seconds += t.elapsed().as_secs_f64();
         }
         let pos = polled.to;
-        {
-            let mut s = ctl.st.lock().map_err(|_| poisoned())?;
-            s.pos = pos;
-        }
-        ctl.cv.notify_all();
+        ctl.set_pos(pos)?;
         if target.is_some_and(|t| pos >= t) {
             break;
         }
         if polled.stop != PollStop::Budget {
-            // someone waits for an LSN not copied yet: poll again soon
-            let urgent = target.is_some() || wanted.is_some_and(|w| pos < w);
-            let wait = if urgent {
-                interval.min(Duration::from_millis(5))
-            } else {
-                interval
-            };
-            let s = ctl.st.lock().map_err(|_| poisoned())?;
-            if !s.abort && s.target == target && s.wanted == wanted {
-                let _ = ctl.cv.wait_timeout(s, wait);
-            }
+            ctl.pause(target, wanted, pos, interval)?;
         }
     }
+    finish(w, stats, t0)
+}
+
+impl Ctl {
+    /// The orders of the moment: (target, wanted, abort).
+    fn orders(&self) -> Result<(Option<Lsn>, Option<Lsn>, bool), BackupError> {
+        let s = self.st.lock().map_err(|_| poisoned())?;
+        Ok((s.target, s.wanted, s.abort))
+    }
+
+    /// Records the file names that the redo just copied gives each tablespace.
+    fn add_names(&self, found: Vec<(u32, Vec<String>)>) -> Result<(), BackupError> {
+        if found.is_empty() {
+            return Ok(());
+        }
+        let mut s = self.st.lock().map_err(|_| poisoned())?;
+        for (id, names) in found {
+            for n in names {
+                s.by_name.insert(n.clone(), id);
+                s.names.entry(id).or_default().insert(n);
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes the position copied to, and wakes those who wait for it.
+    fn set_pos(&self, pos: Lsn) -> Result<(), BackupError> {
+        {
+            let mut s = self.st.lock().map_err(|_| poisoned())?;
+            s.pos = pos;
+        }
+        self.cv.notify_all();
+        Ok(())
+    }
+
+    /// Waits, after a poll that reached the end of the log, for the next one: `interval`, or
+    /// less when someone waits, unless the orders (`target`, `wanted`) changed meanwhile.
+    fn pause(
+        &self,
+        target: Option<Lsn>,
+        wanted: Option<Lsn>,
+        pos: Lsn,
+        interval: Duration,
+    ) -> Result<(), BackupError> {
+        // someone waits for an LSN not copied yet: poll again soon
+        let urgent = target.is_some() || wanted.is_some_and(|w| pos < w);
+        let wait = if urgent {
+            interval.min(Duration::from_millis(5))
+        } else {
+            interval
+        };
+        let s = self.st.lock().map_err(|_| poisoned())?;
+        if !s.abort && s.target == target && s.wanted == wanted {
+            let _ = self.cv.wait_timeout(s, wait);
+        }
+        Ok(())
+    }
+}
+
+/// The error of appending an mtr to the backup's `ib_logfile0`.
+fn log_write_error(e: LogWriteError) -> BackupError {
+    match e {
+        LogWriteError::Io(source) => BackupError::Write {
+            path: "ib_logfile0".into(),
+            source,
+        },
+        gap => BackupError::Inconsistent {
+            what: format!("copying the redo log: {gap}"),
+        },
+    }
+}
+
+/// After a failed poll: a follower reopened at the copy's end `end` when the log only seemed
+/// overtaken (at most 3 times in a row, counted in `rechecks`), else the error.
+fn reopen_if_not_overtaken(
+    e: BackupError,
+    rechecks: &mut u32,
+    end: Lsn,
+) -> Result<Follower, BackupError> {
+    match e {
+        BackupError::Follow(FollowError::Overtaken {
+            lsn,
+            checkpoint,
+            capacity,
+            path,
+        }) if checkpoint.get() <= lsn.get().saturating_add(capacity) && *rechecks < 3 => {
+            // "The log ends before the checkpoint" without a proven lap: check on disk that
+            // the chain from our position to the checkpoint is really gone (a stale cached
+            // page reads the same way) before giving up.
+            *rechecks += 1;
+            std::thread::sleep(Duration::from_millis(10));
+            match Follower::at_lsn(&path, lsn, FollowOptions::default()) {
+                Ok(fresh) if fresh.lsn() == end => Ok(fresh),
+                _ => Err(BackupError::Follow(FollowError::Overtaken {
+                    lsn,
+                    checkpoint,
+                    capacity,
+                    path,
+                })),
+            }
+        }
+        e => Err(e),
+    }
+}
+
+/// Ends the copy: the writer's output and what it holds, with the follower's figures.
+fn finish(
+    w: LogWriter<Box<dyn SinkFile>>,
+    mut stats: FollowerStats,
+    t0: Instant,
+) -> Result<Output, BackupError> {
     let copy = w.written();
     stats.bytes = copy
         .bytes

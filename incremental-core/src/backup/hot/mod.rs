@@ -40,6 +40,7 @@
 mod ddl;
 mod log_copy;
 
+use innodb_page::redo::file::{log_file_path, LOG_FILE_0};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -50,12 +51,12 @@ use innodb_page::Lsn;
 
 use super::contents::{Contents, TablespacePlan};
 use super::copy::{self, Batch, Target};
+use super::files;
 use super::plan::{plan_hot_contents, BackupPlan};
 use super::report::HotReport;
 use super::scan::{Mode, OtherTotals};
 use super::server::{Server, Stage};
 use super::sink::{put, FileMeta};
-use super::source;
 use super::stages::{Copied, End, Run, Stages};
 use super::BackupError;
 use crate::format::ddl_files::{marker_path, table_name, DdlFile};
@@ -160,7 +161,7 @@ impl<'a> Hot<'a> {
 
     /// Starts following the server's redo log into the backup's `ib_logfile0`.
     fn start_log(&mut self, run: &mut Run<'_>) -> Result<(), BackupError> {
-        let log_rel = Path::new("ib_logfile0");
+        let log_rel = Path::new(LOG_FILE_0);
         let out = run
             .sink
             .create(&FileMeta::new(log_rel, None))
@@ -169,7 +170,7 @@ impl<'a> Hot<'a> {
                 source,
             })?;
         let interval = self.plan.options().hot().poll_interval();
-        let path = self.plan.datadir().join("ib_logfile0");
+        let path = log_file_path(self.plan.datadir());
         let second = self.server.another()?;
         let log = log_copy::LogCopy::start(path, out, interval, self.inner.clone(), second)?;
         self.log = Some(log);
@@ -229,9 +230,9 @@ impl<'a> Hot<'a> {
     /// Copies the non-InnoDB files as they are now (under `BLOCK_COMMIT`).
     fn copy_others(&mut self, run: &mut Run<'_>) -> Result<OtherTotals, BackupError> {
         let dd = self.plan.datadir();
-        let listing = source::scan_datadir(dd)?;
+        let listing = files::scan_datadir(dd)?;
         let filter = self.plan.options().filter();
-        let (others, _) = source::list_other_files(dd, &listing, filter)?;
+        let (others, _) = files::list_other_files(dd, &listing, filter)?;
         let batch = Batch {
             tablespaces: &[],
             others: &others,
@@ -329,7 +330,7 @@ impl Stages for Hot<'_> {
         let commits_blocked_seconds = t_commit.elapsed().as_secs_f64();
         let ddl_blocked_seconds = self.t_ddl.map_or(0.0, |t| t.elapsed().as_secs_f64());
         log_out.finish().map_err(|source| BackupError::Write {
-            path: "ib_logfile0".into(),
+            path: LOG_FILE_0.into(),
             source,
         })?;
         if let Some(b) = &binlog {

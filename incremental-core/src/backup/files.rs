@@ -35,7 +35,7 @@ pub const RESERVED_NAMES: &[&str] = &[
 /// `db/t#P#p0.ibd` → `("db", "t")`. `None` for files at the top level.
 ///
 /// ```
-/// use incremental_core::backup::source::table_of;
+/// use incremental_core::backup::files::table_of;
 /// assert_eq!(table_of("shop/orders.ibd".as_ref()), Some(("shop".into(), "orders".into())));
 /// assert_eq!(table_of("shop/orders#P#p1.ibd".as_ref()), Some(("shop".into(), "orders".into())));
 /// assert_eq!(table_of("shop/db.opt".as_ref()), Some(("shop".into(), "".into())));
@@ -65,7 +65,7 @@ pub fn table_of(rel: &Path) -> Option<(String, String)> {
 /// `*` (any run of characters) and `?` (one character) glob matching.
 ///
 /// ```
-/// use incremental_core::backup::source::glob_match;
+/// use incremental_core::backup::files::glob_match;
 /// assert!(glob_match("shop.*", "shop.orders"));
 /// assert!(glob_match("*.t?", "db.t1"));
 /// assert!(!glob_match("shop.*", "shopx.orders"));
@@ -109,7 +109,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// files of database directories (`.frm`, `db.opt`, …).
 ///
 /// ```
-/// use incremental_core::backup::source::Filter;
+/// use incremental_core::backup::files::Filter;
 /// let mut f = Filter::default();
 /// f.tables = "shop.o*".into();
 /// assert!(f.keeps_table("shop", "orders"));
