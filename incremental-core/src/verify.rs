@@ -84,29 +84,9 @@ pub enum VerifyError {
     Cancelled,
 }
 
-/// An unsound page or file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-#[non_exhaustive]
-pub struct Finding {
-    /// The file (a tablespace file, a `.delta` or a `.meta`).
-    #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serialize::path"))]
-    pub file: PathBuf,
-    /// The page: its number in the tablespace (for a delta, the number its header lists);
-    /// `None` for a problem of the whole file.
-    pub page_no: Option<u64>,
-    /// What is wrong.
-    pub reason: String,
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.page_no {
-            Some(n) => write!(f, "{}: page {n}: {}", self.file.display(), self.reason),
-            None => write!(f, "{}: {}", self.file.display(), self.reason),
-        }
-    }
-}
+/// An unsound page or file (a tablespace file, a `.delta` or a `.meta`): the same finding as
+/// the page checks of datadirs report.
+pub use innodb_page::verify::Finding;
 
 /// What was read of one backup of the chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -433,11 +413,9 @@ fn would_restore(report: &mut ChainReport, target: &Path, incs: &[PathBuf]) {
 
 impl Run<'_> {
     fn find(&mut self, file: &Path, page_no: Option<u64>, reason: String) {
-        self.report.corrupt.push(Finding {
-            file: file.to_path_buf(),
-            page_no,
-            reason,
-        });
+        self.report
+            .corrupt
+            .push(Finding::new(file.to_path_buf(), page_no, reason));
     }
 
     fn counted(&mut self, k: usize, files: u64, pages: u64) {

@@ -262,19 +262,7 @@ fn backup(opts: &BackupOptions, target: &Path) -> BackupReport {
 }
 
 fn all_files(root: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_path_buf());
-            }
-        }
-    }
-    out
+    xb_testkit::sandbox::all_files(root).unwrap()
 }
 
 fn copy_dir(from: &Path, to: &Path) {

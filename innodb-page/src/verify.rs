@@ -362,6 +362,22 @@ pub struct Finding {
     pub reason: String,
 }
 
+impl Finding {
+    /// A finding about page `page_no` of `file` (`None`: the whole file).
+    ///
+    /// ```
+    /// let f = innodb_page::verify::Finding::new("t.ibd".into(), Some(3), "checksum mismatch".into());
+    /// assert_eq!(f.to_string(), "t.ibd: page 3: checksum mismatch");
+    /// ```
+    pub fn new(file: PathBuf, page_no: Option<u64>, reason: String) -> Finding {
+        Finding {
+            file,
+            page_no,
+            reason,
+        }
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.page_no {

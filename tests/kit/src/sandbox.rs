@@ -39,7 +39,7 @@
 //! # }
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs;
@@ -504,6 +504,23 @@ pub fn copy_dir(from: &Path, to: &Path) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Every file below `root`, as paths relative to it (directories are walked, not listed).
+pub fn all_files(root: &Path) -> io::Result<BTreeSet<PathBuf>> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d)? {
+            let p = e?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.insert(rel.to_path_buf());
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// (space id, page number) → page LSN of every page of every InnoDB tablespace in `datadir`
