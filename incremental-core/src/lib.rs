@@ -10,7 +10,7 @@
 //! * [`copy_back`](mod@copy_back): restoring a prepared backup into an empty datadir
 //!   (`xb copy-back`).
 //! * [`verify`]: checking a backup chain without changing it (`xb verify` on backups).
-//! * [`format`]: every file of a backup directory, read and written.
+//! * [`format`](mod@format): every file of a backup directory, read and written.
 //! * [`source`]: where the files of a backup are read from.
 //! * [`progress`]: progress reports and cancellation (the one trait of every crate of xb).
 #![deny(missing_docs)]

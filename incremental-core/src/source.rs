@@ -3,7 +3,7 @@
 //! A backup is a set of files: names relative to the backup's root, each with a size and a
 //! stream of bytes. [`BackupSource`] is that view, so that an engine that only needs to read
 //! each file from start to end can take a backup from anywhere: today a local directory
-//! ([`DirSource`]); later an xbstream stream or an object store. [`copy_back`](crate::copy_back)
+//! ([`DirSource`]); later an xbstream stream or an object store. [`copy_back`](mod@crate::copy_back)
 //! reads through it. The prepare and the chain verify still read local paths: they need random
 //! access to the deltas and tablespaces, and write in place.
 //!

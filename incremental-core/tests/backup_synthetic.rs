@@ -287,7 +287,7 @@ fn partial_backups_and_partial_bases() {
     let t = tempfile::tempdir().unwrap();
     let mut o = BackupOptions::new(s.root());
     let mut filter = Filter::default();
-    filter.databases = "db".into();
+    filter.set_databases("db");
     o.set_filter(filter);
     backup(&o, &t.path().join("p")).unwrap();
     assert!(t.path().join("p/db/t.ibd").exists());

@@ -59,6 +59,15 @@ impl Events {
     }
 }
 
+/// One server at a time: three servers under load on a 2-core machine starve the tracker of
+/// CPU, and a tracker that falls a whole log behind records a gap (seen in the full suite:
+/// "redo log overwritten before it was read" right after the tracker's restart).
+static ONE_SERVER: Mutex<()> = Mutex::new(());
+
+fn one_server() -> std::sync::MutexGuard<'static, ()> {
+    ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn track_opts(dd: &Path, bm: &Path) -> TrackOptions {
     TrackOptions::new(dd, bm).writer(WriterOptions::default().sync(false))
 }
@@ -138,6 +147,7 @@ fn create_tables(server: &Sandbox) {
 
 #[test]
 fn tracks_a_write_load_without_false_negatives_and_resumes() {
+    let _one = one_server();
     let t0 = Instant::now();
     let work = short_tempdir().unwrap();
     let bm = work.path().join("bitmaps");
@@ -294,6 +304,7 @@ const TABLES: &[&str] = &["d.t1", "d.t2", "d.t3"];
 
 #[test]
 fn incremental_by_tracked_bitmap_equals_scan_and_restores() {
+    let _one = one_server();
     let t0 = Instant::now();
     let work = short_tempdir().unwrap();
     let w = work.path();
@@ -368,6 +379,7 @@ fn incremental_by_tracked_bitmap_equals_scan_and_restores() {
 
 #[test]
 fn a_paused_tracker_on_a_small_log_records_a_gap_and_the_backup_scans() {
+    let _one = one_server();
     let t0 = Instant::now();
     let work = short_tempdir().unwrap();
     let w = work.path();

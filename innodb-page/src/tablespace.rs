@@ -19,6 +19,7 @@ use crate::{Error, Page};
 
 /// How page bytes are fetched from the files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ReadMode {
     /// Memory-map each file; fall back to `pread` for a file that cannot be mapped.
     #[default]
@@ -35,27 +36,27 @@ pub enum ReadMode {
 /// ```
 /// use innodb_page::tablespace::{OpenOptions, ReadMode};
 /// let o = OpenOptions::default().mode(ReadMode::Pread).allow_partial_tail(true);
-/// assert_eq!(o.mode, ReadMode::Pread);
-/// assert!(o.allow_partial_tail);
+/// assert_ne!(o, OpenOptions::default());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct OpenOptions {
     /// How to read.
-    pub mode: ReadMode,
+    pub(crate) mode: ReadMode,
     /// Accept a file whose size is not a multiple of the page size (the incomplete tail is
     /// ignored, as backup tools do). By default such a file is an error.
-    pub allow_partial_tail: bool,
+    pub(crate) allow_partial_tail: bool,
 }
 
 impl OpenOptions {
-    /// Sets [`OpenOptions::mode`].
+    /// How page bytes are fetched (default: [`ReadMode::Auto`]).
     pub const fn mode(mut self, mode: ReadMode) -> OpenOptions {
         self.mode = mode;
         self
     }
 
-    /// Sets [`OpenOptions::allow_partial_tail`].
+    /// Accept a file whose size is not a multiple of the page size (the incomplete tail is
+    /// ignored, as backup tools do). By default such a file is an error.
     pub const fn allow_partial_tail(mut self, allow: bool) -> OpenOptions {
         self.allow_partial_tail = allow;
         self

@@ -33,10 +33,10 @@ use crate::pageset::ChangedPages;
 pub struct WriterOptions {
     /// A new file is started before a run once the current file has reached this many bytes
     /// (`innodb_max_bitmap_file_size`); a run never spans two files.
-    pub max_file_size: u64,
+    pub(crate) max_file_size: u64,
     /// fsync the data before and after each run's last block, and the directory after
     /// creating a file. Turn off only for tests and benchmarks.
-    pub sync: bool,
+    pub(crate) sync: bool,
 }
 
 impl Default for WriterOptions {
@@ -54,13 +54,14 @@ impl WriterOptions {
         }
     }
 
-    /// Sets [`WriterOptions::max_file_size`].
+    /// Start a new file before a run once the current one has reached this many bytes
+    /// (`innodb_max_bitmap_file_size`; default 100 MiB).
     pub const fn max_file_size(mut self, bytes: u64) -> WriterOptions {
         self.max_file_size = bytes;
         self
     }
 
-    /// Sets [`WriterOptions::sync`].
+    /// fsync each run and each new file (default on; turn off only for tests and benchmarks).
     pub const fn sync(mut self, sync: bool) -> WriterOptions {
         self.sync = sync;
         self

@@ -111,7 +111,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// ```
 /// use incremental_core::backup::files::Filter;
 /// let mut f = Filter::default();
-/// f.tables = "shop.o*".into();
+/// f.set_tables("shop.o*");
 /// assert!(f.keeps_table("shop", "orders"));
 /// assert!(!f.keeps_table("shop", "customers"));
 /// assert!(f.is_partial());
@@ -120,11 +120,11 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 #[non_exhaustive]
 pub struct Filter {
     /// Tables kept: `db.table` globs.
-    pub tables: String,
+    pub(crate) tables: String,
     /// Tables dropped: `db.table` globs.
-    pub tables_exclude: String,
+    pub(crate) tables_exclude: String,
     /// Databases (or `db.table` names) kept.
-    pub databases: String,
+    pub(crate) databases: String,
 }
 
 fn split_list(s: &str) -> impl Iterator<Item = &str> {
@@ -132,6 +132,39 @@ fn split_list(s: &str) -> impl Iterator<Item = &str> {
 }
 
 impl Filter {
+    /// Tables kept: comma-separated `db.table` globs (as mariabackup's `--tables`).
+    pub fn set_tables(&mut self, globs: &str) -> &mut Self {
+        self.tables = globs.to_string();
+        self
+    }
+
+    /// Tables dropped: comma-separated `db.table` globs (as mariabackup's `--tables-exclude`).
+    pub fn set_tables_exclude(&mut self, globs: &str) -> &mut Self {
+        self.tables_exclude = globs.to_string();
+        self
+    }
+
+    /// Databases (or `db.table` names) kept: comma-separated (as mariabackup's `--databases`).
+    pub fn set_databases(&mut self, names: &str) -> &mut Self {
+        self.databases = names.to_string();
+        self
+    }
+
+    /// The tables kept, as given.
+    pub fn tables(&self) -> &str {
+        &self.tables
+    }
+
+    /// The tables dropped, as given.
+    pub fn tables_exclude(&self) -> &str {
+        &self.tables_exclude
+    }
+
+    /// The databases kept, as given.
+    pub fn databases(&self) -> &str {
+        &self.databases
+    }
+
     /// True if any filter is set.
     pub fn is_partial(&self) -> bool {
         [&self.tables, &self.tables_exclude, &self.databases]

@@ -1,6 +1,6 @@
 //! Every file of a backup directory, read and written: nothing here runs a backup, a prepare
 //! or a restore (the engines in [`backup`](crate::backup), [`prepare`](crate::prepare) and
-//! [`copy_back`](crate::copy_back) use these).
+//! [`copy_back`](mod@crate::copy_back) use these).
 //!
 //! | file | module |
 //! | --- | --- |

@@ -181,9 +181,10 @@ fn backup_options(a: &Args) -> BackupOptions {
         None => BackupOptions::of_server(connect.clone()),
     };
     let mut filter = Filter::default();
-    filter.tables = a.tables.clone();
-    filter.tables_exclude = a.tables_exclude.clone();
-    filter.databases = a.databases.clone();
+    filter
+        .set_tables(&a.tables)
+        .set_tables_exclude(&a.tables_exclude)
+        .set_databases(&a.databases);
     let throttle = std::env::var(THROTTLE_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
