@@ -83,6 +83,13 @@ pub trait BackupSource {
     /// Opens the file `path` (relative, as [`BackupSource::files`] names it) for reading from
     /// its start. A missing file is an error for which [`SourceError::is_not_found`] holds.
     fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, SourceError>;
+
+    /// The file `path` as a local file, when the source has one: a reader may then let the
+    /// kernel copy it (`copy_file_range`, reflinks) instead of streaming it. The default: none.
+    fn local_path(&self, path: &Path) -> Option<PathBuf> {
+        let _ = path;
+        None
+    }
 }
 
 /// A backup in a local directory.
@@ -135,5 +142,9 @@ impl BackupSource for DirSource {
         let p = self.dir.join(path);
         let f = fs::File::open(&p).map_err(|e| SourceError::new("cannot open", &p, e))?;
         Ok(Box::new(f))
+    }
+
+    fn local_path(&self, path: &Path) -> Option<PathBuf> {
+        Some(self.dir.join(path))
     }
 }

@@ -36,10 +36,10 @@ use crate::Remedy;
 /// ```
 /// use std::time::Duration;
 /// use incremental_core::prepare::apply_redo::ApplyRedoOptions;
-/// let o = ApplyRedoOptions::default()
-///     .mariadbd(Some("/usr/sbin/mariadbd".into()))
-///     .timeout(Duration::from_secs(600));
-/// assert_eq!(o.timeout_limit(), Duration::from_secs(600));
+/// let mut o = ApplyRedoOptions::default();
+/// o.set_mariadbd(Some("/usr/sbin/mariadbd".into()))
+///     .set_timeout(Duration::from_secs(600));
+/// assert_eq!(o.timeout(), Duration::from_secs(600));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -62,26 +62,36 @@ impl Default for ApplyRedoOptions {
 impl ApplyRedoOptions {
     /// The server binary (`None`, the default: `mariadbd` on `PATH`, `/usr/sbin`,
     /// `/usr/local/sbin`, `/usr/local/mysql/bin`).
-    pub fn mariadbd(mut self, path: Option<PathBuf>) -> Self {
+    pub fn set_mariadbd(&mut self, path: Option<PathBuf>) -> &mut Self {
         self.mariadbd = path;
         self
     }
 
     /// How long recovery, rollback and shutdown may take together (default one hour).
-    pub fn timeout(mut self, limit: Duration) -> Self {
+    pub fn set_timeout(&mut self, limit: Duration) -> &mut Self {
         self.timeout = limit;
         self
     }
 
     /// `innodb_buffer_pool_size` of the private server (default `256M`).
-    pub fn buffer_pool(mut self, size: impl Into<String>) -> Self {
+    pub fn set_buffer_pool(&mut self, size: impl Into<String>) -> &mut Self {
         self.buffer_pool = size.into();
         self
     }
 
-    /// The time limit ([`ApplyRedoOptions::timeout`]).
-    pub fn timeout_limit(&self) -> Duration {
+    /// The server binary asked for ([`ApplyRedoOptions::set_mariadbd`]).
+    pub fn mariadbd(&self) -> Option<&std::path::Path> {
+        self.mariadbd.as_deref()
+    }
+
+    /// The time limit ([`ApplyRedoOptions::set_timeout`]).
+    pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// `innodb_buffer_pool_size` of the private server ([`ApplyRedoOptions::set_buffer_pool`]).
+    pub fn buffer_pool(&self) -> &str {
+        &self.buffer_pool
     }
 }
 

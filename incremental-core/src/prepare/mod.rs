@@ -251,7 +251,7 @@ impl PreparePlan {
             base: &self.base,
             progress,
             cancel,
-            throttle: self.opts.throttle_pause(),
+            throttle: self.opts.throttle(),
             resumed: self.summary.resumed,
             counters: execute::Counters::default(),
         };

@@ -7,12 +7,11 @@ use std::time::Duration;
 /// ```
 /// use std::time::Duration;
 /// use incremental_core::prepare::PrepareOptions;
-/// let o = PrepareOptions::default()
-///     .check_pages(false)
-///     .throttle(Some(Duration::from_millis(5)));
-/// assert!(!o.page_checks());
-/// assert_eq!(o.throttle_pause(), Some(Duration::from_millis(5)));
-/// assert!(PrepareOptions::default().page_checks());
+/// let mut o = PrepareOptions::default();
+/// o.set_check_pages(false).set_throttle(Some(Duration::from_millis(5)));
+/// assert!(!o.check_pages());
+/// assert_eq!(o.throttle(), Some(Duration::from_millis(5)));
+/// assert!(PrepareOptions::default().check_pages());
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -34,7 +33,7 @@ impl PrepareOptions {
     /// Read every delta page while planning and check that it carries the page number its
     /// header lists (default `true`). The pages are then in the page cache for the execution.
     /// Page 0 of each delta is checked against its `.meta` either way.
-    pub fn check_pages(mut self, on: bool) -> PrepareOptions {
+    pub fn set_check_pages(&mut self, on: bool) -> &mut Self {
         self.check_pages = on;
         self
     }
@@ -42,18 +41,18 @@ impl PrepareOptions {
     /// Throttle the execution: pause this long after each batch of pages written (a batch is
     /// at most 4 MiB), to leave I/O bandwidth to a production server on the same host. `None`
     /// (the default): no pause.
-    pub fn throttle(mut self, pause: Option<Duration>) -> PrepareOptions {
+    pub fn set_throttle(&mut self, pause: Option<Duration>) -> &mut Self {
         self.throttle = pause;
         self
     }
 
-    /// Whether delta pages are checked while planning ([`PrepareOptions::check_pages`]).
-    pub fn page_checks(&self) -> bool {
+    /// Whether delta pages are checked while planning ([`PrepareOptions::set_check_pages`]).
+    pub fn check_pages(&self) -> bool {
         self.check_pages
     }
 
-    /// The pause after each batch of pages written ([`PrepareOptions::throttle`]).
-    pub fn throttle_pause(&self) -> Option<Duration> {
+    /// The pause after each batch of pages written ([`PrepareOptions::set_throttle`]).
+    pub fn throttle(&self) -> Option<Duration> {
         self.throttle
     }
 }

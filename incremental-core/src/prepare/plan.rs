@@ -440,7 +440,7 @@ impl Layering<'_> {
         self.deltas += 1;
         let has_page0 = idx.page_nos().first() == Some(&0);
         let check_nos =
-            self.opts.page_checks() && !(kind == Kind::System && target.as_os_str() != "ibdata1");
+            self.opts.check_pages() && !(kind == Kind::System && target.as_os_str() != "ibdata1");
         if check_nos || has_page0 {
             check_pages(&file, ps, check_nos, meta.space_id, kind)?;
         }
@@ -630,7 +630,7 @@ impl Steps {
             page_size: s.page_size.as_ref().map_or(0, |p| p.0),
             create,
             extend,
-            check: s.check && opts.page_checks(),
+            check: s.check && opts.check_pages(),
             layers: s.layers.clone(),
         }));
     }

@@ -84,7 +84,8 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
 
 /// `--apply-redo`: the server's crash recovery on the result.
 fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()> {
-    let opts = ApplyRedoOptions::default().mariadbd(mariadbd);
+    let mut opts = ApplyRedoOptions::default();
+    opts.set_mariadbd(mariadbd);
     ui::note(format!(
         "applying the redo log: starting mariadbd on {} (private socket, no network)",
         target.display()
@@ -115,9 +116,9 @@ fn options(a: &Args) -> PrepareOptions {
         .ok()
         .and_then(|v| v.parse().ok())
         .map(Duration::from_micros);
-    PrepareOptions::default()
-        .check_pages(!a.no_page_check)
-        .throttle(throttle)
+    let mut o = PrepareOptions::default();
+    o.set_check_pages(!a.no_page_check).set_throttle(throttle);
+    o
 }
 
 /// Prints a report as the JSON record of `xb prepare --json`.
