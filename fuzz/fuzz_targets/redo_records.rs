@@ -35,6 +35,7 @@ fn decode(records: &[u8]) {
                         }
                     }
                     RecordKind::File { .. } => assert_eq!(rec.page_id(), None),
+                    _ => {}
                 }
             }
             Err(e) => {

@@ -291,8 +291,14 @@ struct AllReference {
 
 impl Progress for AllReference {
     fn event(&self, e: Event<'_>) {
-        if let Event::ConsistentPoint { .. } = e {
-            *self.sums.lock().unwrap() = Some(all_checksums(&self.socket));
+        match e {
+            Event::ConsistentPoint { .. } => {
+                *self.sums.lock().unwrap() = Some(all_checksums(&self.socket));
+            }
+            // Shown when the test fails: what the backup said about the files it could not
+            // copy as listed.
+            Event::Note { message } => eprintln!("note: {message}"),
+            _ => {}
         }
     }
 }

@@ -130,6 +130,7 @@ impl Default for ChecksumContext {
 /// }
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Algorithm {
     /// Classic page: `CRC32C([4,26)) ^ CRC32C([38,S-8))` in both fields (offset 0 and `S-8`).
     Crc32,
@@ -491,6 +492,7 @@ impl fmt::Display for Corruption {
 
 /// The outcome of [`validate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Verdict {
     /// The page is valid: this algorithm matched.
     Valid(Algorithm),

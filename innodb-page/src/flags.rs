@@ -10,6 +10,7 @@ use crate::PageError;
 
 /// Which of the three layouts a flags word was decoded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FlagsLayout {
     /// MySQL / Percona / MariaDB classic layout.
     Classic,
@@ -21,6 +22,7 @@ pub enum FlagsLayout {
 
 /// Page compression algorithm of MariaDB's PAGE_COMPRESSED tablespaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CompressionAlgorithm {
     /// zlib (1).
     Zlib,
@@ -65,6 +67,7 @@ impl CompressionAlgorithm {
 
 /// MariaDB page compression as the flags describe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PageCompression {
     /// Classic layout (bit 16): the algorithm is stored on each compressed page.
     PerPage,

@@ -98,6 +98,7 @@ pub const MARIADB_CRYPT_MAGIC: [u8; 6] = [0x73, 0x0E, 0x0C, 0x52, 0x45, 0x74];
     derive(serde::Serialize),
     serde(tag = "kind", rename_all = "lowercase")
 )]
+#[non_exhaustive]
 pub enum Encryption {
     /// MariaDB data-at-rest encryption ("crypt data").
     MariaDb {

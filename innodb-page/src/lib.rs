@@ -14,6 +14,8 @@ pub mod progress;
 pub mod redo;
 #[cfg(feature = "serde")]
 mod ser;
+#[cfg(feature = "serde")]
+mod serde_impls;
 pub mod tablespace;
 pub mod verify;
 

@@ -10,6 +10,7 @@
 /// assert_eq!(PageType::from_raw(18, Vendor::Unknown, false), PageType::SdiBlobOrInstant);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Vendor {
     /// Oracle MySQL or Percona Server.
     MySql,
@@ -45,6 +46,7 @@ macro_rules! page_types {
         /// assert_eq!(PageType::from_raw(4242, Vendor::Unknown, false).to_raw(), 4242);
         /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
         pub enum PageType {
             $( $(#[$doc])* $variant, )*
             /// 18 in MySQL 8: SDI BLOB page.

@@ -1,14 +1,13 @@
-//! `serde::Serialize` for the types whose JSON form is their name or display (behind the
-//! `serde` feature), and the helpers the reports use for paths.
+//! The `#[serde(serialize_with = "crate::ser::...")]` helpers the reports use for paths, errors,
+//! flags and page compression (behind the `serde` feature). A leaf module: it names nothing but
+//! `crate::flags`, so any module may use it. The `Serialize` impls of the types whose JSON form
+//! is their name are in `crate::serde_impls`.
 
 use std::path::{Path, PathBuf};
 
-use serde::{Serialize, Serializer};
+use serde::Serializer;
 
 use crate::flags::{PageCompression, TablespaceFlags};
-use crate::page_type::Vendor;
-use crate::redo::{Encryption as RedoEncryption, RedoFormat};
-use crate::PageType;
 
 /// A path as it displays (lossy for names that are not UTF-8).
 pub(crate) fn path<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
@@ -43,16 +42,3 @@ pub(crate) fn page_compression<S: Serializer>(
         None => s.serialize_none(),
     }
 }
-
-macro_rules! by_name {
-    ($($t:ty),*) => {$(
-        /// Its name.
-        impl Serialize for $t {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.name())
-            }
-        }
-    )*};
-}
-
-by_name!(Vendor, PageType, RedoFormat, RedoEncryption);

@@ -10,7 +10,7 @@
 //! compiler can vectorise, instead of one long dependency chain. A property test checks it
 //! against the literal loop on random blocks.
 
-use crate::block::{BLOCK_SIZE, CHECKSUM_OFFSET};
+use crate::layout::{BLOCK_SIZE, CHECKSUM_OFFSET};
 
 /// Period of the shift amount.
 const SHIFT_PERIOD: usize = 25;

@@ -207,6 +207,7 @@ fn short_read() -> std::io::Error {
 /// assert_eq!(r.tail(), Some(&lsn_bitmap::Tail::Truncated { offset: 4096, len: 4100 }));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Tail {
     /// The file ends with a partial block.
     Truncated {

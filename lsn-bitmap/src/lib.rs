@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod block;
+mod block_bits;
 pub mod checksum;
 pub mod coverage;
 pub mod datafiles;
@@ -10,6 +11,7 @@ pub mod dir;
 pub mod dump;
 pub mod error;
 pub mod file;
+mod layout;
 pub mod name;
 pub mod pageset;
 pub mod purge;

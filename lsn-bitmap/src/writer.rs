@@ -22,11 +22,11 @@ use crate::pageset::ChangedPages;
 /// the setters.
 ///
 /// ```
-/// let o = lsn_bitmap::WriterOptions::default();
-/// assert_eq!(o.max_file_size, 100 << 20);
-/// assert!(o.sync);
-/// const FAST: lsn_bitmap::WriterOptions = lsn_bitmap::WriterOptions::new().sync(false);
-/// assert!(!FAST.sync);
+/// use lsn_bitmap::WriterOptions;
+/// let o = WriterOptions::default();
+/// assert_eq!(o, WriterOptions::new().max_file_size(100 << 20).sync(true));
+/// const FAST: WriterOptions = WriterOptions::new().sync(false);
+/// assert_ne!(FAST, o);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

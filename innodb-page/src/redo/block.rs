@@ -78,6 +78,7 @@ pub fn legacy_innodb_checksum(block: &[u8]) -> Option<u32> {
 
 /// What a block's stored checksum matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BlockChecksum {
     /// CRC-32C of bytes 0..508.
     Crc32c,
@@ -216,6 +217,7 @@ impl<'a> LogBlock<'a> {
 
 /// Why a block scan stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BlockStop {
     /// The last valid block is not full: the log ends inside it.
     PartialBlock,

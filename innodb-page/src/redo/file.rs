@@ -124,6 +124,7 @@ pub struct CheckpointSlot {
 
 /// Why a scan for the end of the log stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StopReason {
     /// MariaDB 10.8+: the mini-transaction scan stopped.
     Mtr(ScanStop),
@@ -133,6 +134,7 @@ pub enum StopReason {
 
 /// The scanned end of the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LogEnd {
     /// Found by scanning from the checkpoint.
     Scanned {

@@ -108,6 +108,7 @@ use crate::Lsn;
 /// What the caller needs from the mtrs, which decides whether new-style encrypted logs are
 /// accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Needs {
     /// The page ids of the records (change tracking): `FORMAT_ENC_11` logs are refused.
     PageIds,
@@ -321,6 +322,7 @@ pub struct FollowStats {
 
 /// Why a [`Follower::poll`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PollStop {
     /// Every mtr written so far was read (the log ends at [`Polled::to`] for now).
     CaughtUp,

@@ -48,6 +48,7 @@ pub const FORMAT_ENCRYPTED_BIT: u32 = 0x8000_0000;
 /// assert_eq!(RedoFormat::MariaDb105.to_string(), "mariadb-10.5");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RedoFormat {
     /// MySQL 5.7.9 and later 5.7 (format 1).
     MySql57,
@@ -154,6 +155,7 @@ impl fmt::Display for RedoFormat {
 /// assert!(!Encryption::MariaDb108.hides_page_ids());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Encryption {
     /// Not encrypted.
     None,

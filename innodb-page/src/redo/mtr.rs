@@ -385,6 +385,7 @@ impl<'a> Mtr<'a> {
 
 /// Why [`MtrReader::next_mtr`] found no further mini-transaction: the end of the log (for now).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScanStop {
     /// The first byte at the mtr start is 0x00 or 0x01 (an empty mtr never exists).
     EndMarker,

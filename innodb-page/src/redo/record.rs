@@ -77,6 +77,7 @@ pub const TRIM_PAGES: u8 = 10;
 /// assert!(PageOp::Extended(10).is_trim_pages());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PageOp {
     /// `0x00` FREE_PAGE: the page is freed.
     FreePage,
@@ -131,6 +132,7 @@ impl PageOp {
 /// assert_eq!(FileOp::from_nibble(0xC0), None);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FileOp {
     /// `0x80` FILE_CREATE (body: ids, then the file name).
     Create,
@@ -162,6 +164,7 @@ impl FileOp {
 
 /// What one record names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RecordKind {
     /// A page record.
     Page {

@@ -233,6 +233,27 @@ fn tail_of_file(path: &Path, n: usize) -> String {
     last_lines(&String::from_utf8_lossy(&buf), n)
 }
 
+/// The lines of a tool's output that report an error (at most 20), then its last `n` lines: a
+/// tool that fails early and goes on printing keeps its reason in view.
+fn error_and_last_lines(text: &str, n: usize) -> String {
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            let l = l.to_ascii_lowercase();
+            ["error", "fail", "assert", "cannot", "can't"]
+                .iter()
+                .any(|w| l.contains(w))
+        })
+        .take(20)
+        .collect();
+    let tail = last_lines(text, n);
+    if errors.is_empty() {
+        tail
+    } else {
+        format!("{}\n[...]\n{tail}", errors.join("\n"))
+    }
+}
+
 fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -1389,7 +1410,7 @@ fn run(cmd: &mut Command, program: &Path, input: Option<Input<'_>>, log: &Path) 
         Err(SandboxError::CommandFailed {
             command: describe(cmd),
             status: output.status,
-            stderr: last_lines(&String::from_utf8_lossy(&output.stderr), 40),
+            stderr: error_and_last_lines(&String::from_utf8_lossy(&output.stderr), 40),
             log: LogTail::read(log),
         })
     }
