@@ -29,6 +29,12 @@ pub(crate) struct DdlChanges {
     pub renamed: Vec<(PathBuf, PathBuf)>,
     /// Tablespaces to copy whole now, with their `rel` set to the `.new` name.
     pub new: Vec<TablespacePlan>,
+    /// Tablespaces not copied as listed (their first page was not written yet) that the base
+    /// has under another name: every page is copied now as a delta under the base's name
+    /// (their `rel`), and a rename to the name they have now is in `renamed`. As `.new` files
+    /// they would stand beside the base's copy, and mariabackup's prepare refuses two files
+    /// with one space id.
+    pub rebased: Vec<TablespacePlan>,
     /// Tablespace files whose first page the server has not written yet (created since its
     /// last checkpoint, which is after the backup's start): copied as they are to `.new`,
     /// as mariabackup does; recovery rebuilds them from the redo log, which holds their
@@ -61,12 +67,14 @@ fn redo_rel(dd: &Path, name: &str) -> Option<PathBuf> {
 /// names seen in this backup's redo, to find the other names a tablespace copied whole now
 /// had (a table created during the base backup and renamed since is in the base under an older
 /// name: that copy is deleted, as mariabackup's prepare would otherwise find two files with
-/// one space id).
+/// one space id). `base`: the names the base of an incremental gives its tablespaces, by space
+/// id (empty for a full backup).
 pub(crate) fn compare(
     dd: &Path,
     copied: &[TablespacePlan],
     filter: &Filter,
     redo: &RedoNames,
+    base: &BTreeMap<u32, PathBuf>,
 ) -> Result<DdlChanges, BackupError> {
     let files = files::scan_datadir(dd)?;
     let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
@@ -91,6 +99,19 @@ pub(crate) fn compare(
     let copied_ids = compare_copied(copied, &now, &fixed, &mut out);
     for (id, mut t) in now {
         if copied_ids.contains(&id) {
+            continue;
+        }
+        if let Some(old) = base
+            .get(&id)
+            .filter(|o| t.files.len() == 1 && **o != t.files[0].rel)
+        {
+            out.renamed.push((old.clone(), t.files[0].rel.clone()));
+            t.files[0].rel = old.clone();
+            t.method = crate::backup::Method::Scan;
+            t.why = "renamed since the base, not readable when listed: every page copied now, \
+                     as a delta under its name in the base"
+                .into();
+            out.rebased.push(t);
             continue;
         }
         for f in &mut t.files {
@@ -179,6 +200,7 @@ fn delete_older_names(
         .chain(out.new.iter().map(|t| ibd_name(&t.files[0].rel)))
         .chain(out.raw_new.iter().map(|f| ibd_name(&f.rel)))
         .chain(out.renamed.iter().map(|(_, to)| to.clone()))
+        .chain(out.rebased.iter().map(|t| t.files[0].rel.clone()))
         .collect();
     for (id, rel) in copied_whole(dd, redo, out) {
         for n in redo.names.get(&id).into_iter().flatten() {
@@ -229,6 +251,65 @@ fn first_kib_is_zero(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tablespace file of `pages` full_crc32 16 KiB pages of space `space`.
+    fn tablespace(space: u32, pages: u32) -> Vec<u8> {
+        use innodb_page::checksum::{stamp, Algorithm};
+        let mut f = Vec::new();
+        for n in 0..pages {
+            let mut p = vec![0u8; 16384];
+            p[4..8].copy_from_slice(&n.to_be_bytes());
+            p[16..24].copy_from_slice(&1000u64.to_be_bytes());
+            p[24..26].copy_from_slice(&17855u16.to_be_bytes());
+            p[34..38].copy_from_slice(&space.to_be_bytes());
+            if n == 0 {
+                p[24..26].copy_from_slice(&8u16.to_be_bytes()); // FSP_HDR
+                p[38..42].copy_from_slice(&space.to_be_bytes());
+                p[46..50].copy_from_slice(&pages.to_be_bytes());
+                p[54..58].copy_from_slice(&0x15u32.to_be_bytes()); // full_crc32, 16K
+            }
+            stamp(&mut p, Algorithm::FullCrc32).unwrap();
+            f.extend(p);
+        }
+        f
+    }
+
+    /// A tablespace the copy could not read (its first page not written yet) and that the
+    /// base has under an older name: before, it became `db/r25.new` beside the base's
+    /// `db/r4.ibd`, and `mariabackup --prepare` refused the two files with one space id (seen
+    /// in hot_mariadb's DDL test). Now every page goes as a delta under the base's name, with
+    /// a rename to the name it has now.
+    #[test]
+    fn a_tablespace_the_base_has_under_another_name_is_renamed_not_new() {
+        let d = tempfile::tempdir().unwrap();
+        let dd = d.path();
+        std::fs::write(dd.join("ibdata1"), tablespace(0, 4)).unwrap();
+        std::fs::create_dir(dd.join("db")).unwrap();
+        std::fs::write(dd.join("db/r25.ibd"), tablespace(8, 4)).unwrap();
+        std::fs::write(dd.join("db/c.ibd"), tablespace(9, 4)).unwrap();
+        let base = BTreeMap::from([(8, PathBuf::from("db/r4.ibd"))]);
+        let filter = Filter::default();
+        let out = compare(dd, &[], &filter, &RedoNames::default(), &base).unwrap();
+        assert_eq!(
+            out.renamed,
+            [(PathBuf::from("db/r4.ibd"), PathBuf::from("db/r25.ibd"))]
+        );
+        let rebased: Vec<_> = out
+            .rebased
+            .iter()
+            .map(|t| (t.space_id, t.files[0].rel.clone()))
+            .collect();
+        assert_eq!(rebased, [(8, PathBuf::from("db/r4.ibd"))]);
+        assert_eq!(out.rebased[0].files[0].src, dd.join("db/r25.ibd"));
+        // A tablespace the base does not have is still copied whole as `.new`.
+        let new: Vec<_> = out.new.iter().map(|t| t.files[0].rel.clone()).collect();
+        assert_eq!(new, [PathBuf::from("db/c.new")]);
+        assert!(
+            !out.deleted.contains(&PathBuf::from("db/r4.ibd")),
+            "{:?}",
+            out.deleted
+        );
+    }
 
     #[test]
     fn marker_names() {

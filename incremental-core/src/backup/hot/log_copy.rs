@@ -421,7 +421,7 @@ fn finish(
 
 /// The file-level records of an mtr that name files (FILE_CREATE, FILE_DELETE, FILE_RENAME,
 /// FILE_MODIFY; file records come first in an mtr): (space id, names).
-fn file_records(records: &[u8], out: &mut Vec<(u32, Vec<String>)>) {
+pub(super) fn file_records(records: &[u8], out: &mut Vec<(u32, Vec<String>)>) {
     for r in Records::new(records) {
         // file records only before the first page record of the mtr
         if !r.same_page() {

@@ -37,16 +37,17 @@
 //! [`FollowError::Overtaken`](innodb_page::redo::follow::FollowError::Overtaken) and
 //! `xtrabackup_checkpoints` is never written: the directory is recognisably incomplete.
 
+mod base_names;
 mod ddl;
 mod log_copy;
 
-use innodb_page::redo::file::{log_file_path, LOG_FILE_0};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use innodb_page::redo::file::{log_file_path, LOG_FILE_0};
 use innodb_page::Lsn;
 
 use super::contents::{Contents, TablespacePlan};
@@ -58,7 +59,7 @@ use super::scan::{Mode, OtherTotals};
 use super::server::{Server, Stage};
 use super::sink::{put, FileMeta};
 use super::stages::{Copied, End, Run, Stages};
-use super::BackupError;
+use super::{BackupError, BackupKind};
 use crate::format::ddl_files::{marker_path, table_name, DdlFile};
 use crate::progress::{Cancel, Event};
 
@@ -205,6 +206,16 @@ impl<'a> Hot<'a> {
             let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
             copied.reports.extend(more);
         }
+        if !changes.rebased.is_empty() {
+            let batch = Batch {
+                tablespaces: &changes.rebased,
+                others: &[],
+                mode: Mode::Delta { threshold: 0 },
+                hot: true,
+            };
+            let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+            copied.reports.extend(more);
+        }
         let rel = |t: &TablespacePlan| t.files[0].rel.clone();
         self.ddl = Ddl {
             new: changes
@@ -302,7 +313,11 @@ impl Stages for Hot<'_> {
         let redo_names = ddl::RedoNames { names, by_name };
         let filter = self.plan.options().filter();
         let dd = self.plan.datadir();
-        let changes = ddl::compare(dd, &contents.tablespaces, filter, &redo_names)?;
+        let base = match self.plan.kind() {
+            BackupKind::Incremental { base: Some(b), .. } => base_names::base_names(b),
+            _ => Default::default(),
+        };
+        let changes = ddl::compare(dd, &contents.tablespaces, filter, &redo_names, &base)?;
         for n in &changes.notes {
             run.progress.event(Event::Note { message: n });
         }
