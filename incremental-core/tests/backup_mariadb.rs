@@ -10,7 +10,6 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
@@ -38,13 +37,7 @@ fn arg(name: &str, p: &Path) -> OsString {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    xb_testkit::sandbox::copy_dir(from, to).unwrap();
 }
 
 /// Applies every `.delta` of `inc` onto the files of `base` (in place) by page overwrite; a

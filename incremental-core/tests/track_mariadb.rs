@@ -13,7 +13,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -276,13 +275,7 @@ fn all_files(root: &Path) -> BTreeSet<PathBuf> {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    let st = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .unwrap();
-    assert!(st.success());
+    xb_testkit::sandbox::copy_dir(from, to).unwrap();
 }
 
 fn assert_same_backup(a: &Path, b: &Path) {

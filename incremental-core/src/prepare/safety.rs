@@ -21,8 +21,6 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use innodb_page::redo::file::FileRecordArea;
-use innodb_page::redo::mtr::{LogGeometry, MtrReader};
 use innodb_page::redo::record::{LogRecords, PageId, RecordKind};
 use innodb_page::redo::{Encryption, RedoFormat};
 use innodb_page::Lsn;
@@ -175,27 +173,19 @@ fn redo_touches(dir: &Path, start: Lsn, until: Lsn) -> Result<Vec<Touch>, String
             log.format.name()
         ));
     }
-    let encrypted = match log.encryption {
-        Encryption::None => false,
-        Encryption::MariaDb108 => true,
-        _ => return Err("its redo log is encrypted with the page ids hidden".into()),
-    };
-    let file = File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let size = file
-        .metadata()
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .len();
-    let geom = LogGeometry::from_file_size(log.start_lsn, size, encrypted)
-        .map_err(|e| format!("its redo log cannot be read ({e})"))?;
+    if !matches!(log.encryption, Encryption::None | Encryption::MariaDb108) {
+        return Err("its redo log is encrypted with the page ids hidden".into());
+    }
+    let mut r = log
+        .mtr_reader(start)
+        .map_err(|e| format!("its redo log cannot be read from LSN {start} ({e})"))?;
+    let capacity = r.geometry().capacity();
     // A backup's log copy may hold exactly the range (capacity = until − start).
-    if until.get().saturating_sub(start.get()) > geom.capacity() {
+    if until.get().saturating_sub(start.get()) > capacity {
         return Err(format!(
-            "its redo log ({} bytes of records) cannot hold the range",
-            geom.capacity()
+            "its redo log ({capacity} bytes of records) cannot hold the range"
         ));
     }
-    let mut r = MtrReader::new(FileRecordArea::new(file), geom, start)
-        .map_err(|e| format!("its redo log cannot be read from LSN {start} ({e})"))?;
     let mut out = Vec::new();
     let mut reached = false;
     loop {

@@ -222,6 +222,26 @@ impl RedoLog {
             .get(self.checkpoint_file)
             .map_or(Path::new(""), |f| f.path.as_path())
     }
+
+    /// A reader of the mini-transactions of this MariaDB 10.8+ log from `start` on, read from
+    /// its file (opened anew; the record area as the file's size makes it now).
+    ///
+    /// ```
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/mariadb-10.11/backup/full");
+    /// let log = innodb_page::redo::open(&innodb_page::redo::file::log_file_path(dir.as_ref())).unwrap();
+    /// let mut r = log.mtr_reader(log.checkpoint_lsn()).unwrap();
+    /// assert!(r.next_mtr().unwrap().is_some());
+    /// ```
+    pub fn mtr_reader(&self, start: Lsn) -> Result<mtr::MtrReader<FileRecordArea>, Error> {
+        let path = self.path();
+        let file = File::open(path).map_err(|e| Error::io(path, 0, e))?;
+        let size = file.metadata().map_err(|e| Error::io(path, 0, e))?.len();
+        let geom =
+            LogGeometry::from_file_size(self.start_lsn, size, self.encryption.has_mtr_nonce())
+                .map_err(|e| redo_err(path, 0, e))?;
+        mtr::MtrReader::new(FileRecordArea::new(file), geom, start)
+            .map_err(|e| redo_err(path, START_OFFSET, e))
+    }
 }
 
 /// The facts of a redo log that `xb inspect` shows. Made by [`RedoLog::summary`].

@@ -8,8 +8,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use innodb_page::fsp::FspHeader;
-use innodb_page::redo::file::{log_file_path, FileRecordArea};
-use innodb_page::redo::mtr::{LogGeometry, MtrReader};
+use innodb_page::redo::file::log_file_path;
 use innodb_page::redo::{Encryption, RedoFormat};
 
 use super::log_copy::file_records;
@@ -96,17 +95,7 @@ fn redo_file_names(dir: &Path) -> BTreeMap<PathBuf, u32> {
     if log.format != RedoFormat::MariaDb108 || log.encryption != Encryption::None {
         return out;
     }
-    let Ok(file) = fs::File::open(&path) else {
-        return out;
-    };
-    let Ok(size) = file.metadata().map(|m| m.len()) else {
-        return out;
-    };
-    let Ok(geom) = LogGeometry::from_file_size(log.start_lsn, size, false) else {
-        return out;
-    };
-    let start = log.checkpoint_lsn();
-    let Ok(mut r) = MtrReader::new(FileRecordArea::new(file), geom, start) else {
+    let Ok(mut r) = log.mtr_reader(log.checkpoint_lsn()) else {
         return out;
     };
     let mut found = Vec::new();

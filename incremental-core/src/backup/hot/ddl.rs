@@ -68,13 +68,14 @@ fn redo_rel(dd: &Path, name: &str) -> Option<PathBuf> {
 /// had (a table created during the base backup and renamed since is in the base under an older
 /// name: that copy is deleted, as mariabackup's prepare would otherwise find two files with
 /// one space id). `base`: the names the base of an incremental gives its tablespaces, by space
-/// id (empty for a full backup).
+/// id (empty for a full backup); called only when a tablespace was not copied as listed, since
+/// it reads the base (this runs while DDL is blocked).
 pub(crate) fn compare(
     dd: &Path,
     copied: &[TablespacePlan],
     filter: &Filter,
     redo: &RedoNames,
-    base: &BTreeMap<u32, PathBuf>,
+    base: &dyn Fn() -> BTreeMap<u32, PathBuf>,
 ) -> Result<DdlChanges, BackupError> {
     let files = files::scan_datadir(dd)?;
     let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
@@ -97,11 +98,13 @@ pub(crate) fn compare(
         }
     }
     let copied_ids = compare_copied(copied, &now, &fixed, &mut out);
+    let base_names = std::cell::OnceCell::new();
     for (id, mut t) in now {
         if copied_ids.contains(&id) {
             continue;
         }
-        if let Some(old) = base
+        if let Some(old) = base_names
+            .get_or_init(base)
             .get(&id)
             .filter(|o| t.files.len() == 1 && **o != t.files[0].rel)
         {
@@ -287,7 +290,7 @@ mod tests {
         std::fs::create_dir(dd.join("db")).unwrap();
         std::fs::write(dd.join("db/r25.ibd"), tablespace(8, 4)).unwrap();
         std::fs::write(dd.join("db/c.ibd"), tablespace(9, 4)).unwrap();
-        let base = BTreeMap::from([(8, PathBuf::from("db/r4.ibd"))]);
+        let base = || BTreeMap::from([(8, PathBuf::from("db/r4.ibd"))]);
         let filter = Filter::default();
         let out = compare(dd, &[], &filter, &RedoNames::default(), &base).unwrap();
         assert_eq!(

@@ -313,7 +313,7 @@ impl Stages for Hot<'_> {
         let redo_names = ddl::RedoNames { names, by_name };
         let filter = self.plan.options().filter();
         let dd = self.plan.datadir();
-        let base = match self.plan.kind() {
+        let base = || match self.plan.kind() {
             BackupKind::Incremental { base: Some(b), .. } => base_names::base_names(b),
             _ => Default::default(),
         };
