@@ -4,12 +4,19 @@
 //! metadata (`xtrabackup_*`, `mariadb_backup_*`, `backup-my.cnf`, `xb_backup_info`). The redo log
 //! `ib_logfile0` is copied: the server's crash recovery applies it on first start.
 //!
-//! The backup is read through a [`BackupSource`] (a local directory: [`DirSource`]), each file
-//! from start to end.
+//! The backup is read through a [`BackupSource`] (a local directory: [`DirSource`]); local
+//! files are copied by the kernel, several at once ([`CopyBackOptions::set_parallel`]), or
+//! moved ([`CopyBackOptions::set_move_back`]). The system tablespace, the redo log, the undo
+//! tablespaces and the Aria log can go into directories of their own, as mariabackup's
+//! `--innodb-data-home-dir`, `--innodb-log-group-home-dir`, `--innodb-undo-directory` and
+//! `--aria-log-dir-path` place them ([`CopyBackOptions`]).
 //!
 //! While copying, the datadir holds a marker file ([`MARKER`]); a copy that was interrupted is
-//! recognised by it, and running the restore again clears what the interrupted run copied and
-//! starts over. Nothing outside the datadir is changed, and the backup is only read.
+//! recognised by it (it also lists the files written outside the datadir), and running the
+//! restore again clears what the interrupted run copied and starts over. An interrupted move
+//! is never cleared (what it moved is no longer in the backup): the datadir is refused as not
+//! empty. Nothing else outside the datadir is changed, and the backup is only read (but for a
+//! move).
 //!
 //! ```no_run
 //! use incremental_core::copy_back::copy_back;
@@ -29,9 +36,18 @@ use thiserror::Error;
 
 use crate::format::backup_my_cnf::{self, ServerSettings};
 use crate::format::checkpoints::{self, BackupType, Checkpoints};
+use crate::format::ddl_files::parse_marker;
 use crate::progress::{Cancel, Event, Progress};
 use crate::source::{BackupSource, SourceError, SourceFile};
 use crate::Remedy;
+
+mod layout;
+mod options;
+mod transfer;
+
+use layout::Layout;
+pub use options::CopyBackOptions;
+use transfer::{create_private_dir, Flusher, Job};
 
 #[cfg(doc)]
 use crate::source::DirSource;
@@ -98,6 +114,22 @@ pub enum CopyBackError {
         /// The delta.
         delta: PathBuf,
     },
+    /// The backup holds a DDL file (`.new`, `.ren`, `.del`: a tablespace created, renamed or
+    /// dropped during a hot backup) that only a prepare turns into the tablespace it stands
+    /// for; copied as it is, the server would find redo for a tablespace it cannot open and
+    /// refuse to start.
+    #[error(
+        "{}: {} is a DDL file of a hot backup that was not prepared: a datadir restored from it \
+         would not start (its redo names a tablespace that is not in place)",
+        path.display(),
+        file.display()
+    )]
+    NeedsPrepare {
+        /// The backup directory.
+        path: PathBuf,
+        /// The first DDL file found.
+        file: PathBuf,
+    },
     /// The datadir has files in it that this restore did not put there.
     #[error("{}: the datadir is not empty ({first} and possibly more); restore into an empty or new directory", path.display())]
     DatadirNotEmpty {
@@ -105,6 +137,19 @@ pub enum CopyBackError {
         path: PathBuf,
         /// One of the entries found.
         first: String,
+    },
+    /// A file of the backup exists at its destination (a restore into non-empty
+    /// directories, or a layout directory outside the datadir): nothing was written.
+    #[error("{}: exists already; a restore never overwrites a file", path.display())]
+    Exists {
+        /// The destination that exists.
+        path: PathBuf,
+    },
+    /// A move was asked from a backup that is not a local directory.
+    #[error("{}: files can only be moved out of a local backup directory", path.display())]
+    MoveNeedsLocal {
+        /// The backup.
+        path: PathBuf,
     },
     /// The caller cancelled.
     #[error("cancelled; run the restore again to start over")]
@@ -117,7 +162,13 @@ impl CopyBackError {
     pub fn remedy(&self) -> Option<Remedy> {
         match self {
             CopyBackError::Incremental { .. } => Some(Remedy::PrepareOntoBase),
+            CopyBackError::PrepareInterrupted { journal, .. }
+                if crate::prepare::is_apply_redo_journal(journal) =>
+            {
+                Some(Remedy::FinishApplyRedo)
+            }
             CopyBackError::PrepareInterrupted { .. } => Some(Remedy::FinishPrepare),
+            CopyBackError::NeedsPrepare { .. } => Some(Remedy::PrepareFirst),
             _ => None,
         }
     }
@@ -145,7 +196,7 @@ fn io_err<'a>(
 }
 
 /// What a copy-back did. With the `serde` feature it serializes as the record of
-/// `xb copy-back --json` (schema in the README).
+/// `xb copy-back --json` (schema in docs/json.md).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CopyBackReport {
@@ -159,12 +210,17 @@ pub struct CopyBackReport {
     pub bytes: u64,
     /// The server settings the datadir needs (from `backup-my.cnf`).
     pub settings: ServerSettings,
+    /// The server options that say where files went outside the datadir
+    /// (`--innodb-data-home-dir=…` and the like; empty when all are in the datadir).
+    pub layout_options: Vec<String>,
 }
 
 impl CopyBackReport {
     /// The `mariadbd` options the datadir needs beyond the defaults.
     pub fn startup_options(&self) -> Vec<String> {
-        self.settings.startup_options()
+        let mut o = self.settings.startup_options();
+        o.extend(self.layout_options.iter().cloned());
+        o
     }
 
     /// The command that starts a server on the restored datadir.
@@ -245,15 +301,27 @@ fn read_settings(source: &dyn BackupSource) -> Result<ServerSettings, CopyBackEr
     Ok(ServerSettings::parse(&text))
 }
 
-/// Checks that the backup can be restored: a full backup (`full-backuped`, `log-applied` or
-/// `full-prepared`), no `.delta` files left, no prepare in progress. Returns its checkpoints.
+/// Checks that the backup can be restored as it is: a full backup (`full-backuped`,
+/// `log-applied` or `full-prepared`), no `.delta` files left, no prepare in progress, and no
+/// DDL file (`.new`, `.ren`, `.del`) that a prepare must process first
+/// ([`CopyBackError::NeedsPrepare`], reported only when nothing else is wrong: a prepare is
+/// what it calls for). Returns its checkpoints.
+///
+/// A `full-backuped` backup without DDL files restores unprepared: the server's crash recovery
+/// applies its redo on first start.
 pub fn check_restorable(source: &dyn BackupSource) -> Result<Checkpoints, CopyBackError> {
     let cp = read_checkpoints(source)?;
     let path = source.location().to_path_buf();
     if cp.backup_type == BackupType::Incremental {
         return Err(CopyBackError::Incremental { path });
     }
+    let mut ddl_file = None;
     for f in source.files()? {
+        // Where the prepare looks for them: the top level and the database directories.
+        let depth = f.path.components().count();
+        if ddl_file.is_none() && depth <= 2 && parse_marker(&f.path).is_some() {
+            ddl_file = Some(path.join(&f.path));
+        }
         let name = f
             .path
             .file_name()
@@ -268,23 +336,44 @@ pub fn check_restorable(source: &dyn BackupSource) -> Result<Checkpoints, CopyBa
             return Err(CopyBackError::UnappliedDelta { path, delta });
         }
     }
-    Ok(cp)
+    match ddl_file {
+        Some(file) => Err(CopyBackError::NeedsPrepare { path, file }),
+        None => Ok(cp),
+    }
 }
 
-fn create_private_dir(p: &Path) -> Result<(), CopyBackError> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(p)
-        .map_err(io_err("cannot create directory", p))
+/// What a previous restore into the datadir left, read from its [`MARKER`]: whether it moved
+/// files, and the files it wrote outside the datadir.
+#[derive(Debug, Default)]
+struct Leftover {
+    moved: bool,
+    outside: Vec<PathBuf>,
 }
+
+impl Leftover {
+    fn read(marker: &Path) -> Leftover {
+        let text = fs::read_to_string(marker).unwrap_or_default();
+        let mut lines = text.lines();
+        Leftover {
+            moved: lines.next() == Some(MOVE_MARK),
+            outside: lines.filter(|l| !l.is_empty()).map(PathBuf::from).collect(),
+        }
+    }
+}
+
+/// The first line of the marker of a `--move-back`.
+const MOVE_MARK: &str = "move-back";
 
 /// Prepares `datadir` for a restore: creates it (0700) if absent; clears a previous interrupted
-/// restore (recognised by [`MARKER`]); refuses any other content.
-fn prepare_datadir(datadir: &Path) -> Result<(), CopyBackError> {
+/// copy (recognised by [`MARKER`]), with the files it wrote outside the datadir; refuses any
+/// other content, and the leftover of an interrupted move (what it moved is no longer in the
+/// backup). With `force`, the datadir may hold anything and nothing is cleared.
+fn prepare_datadir(datadir: &Path, force: bool) -> Result<(), CopyBackError> {
     if !datadir.exists() {
         return create_private_dir(datadir);
+    }
+    if force {
+        return Ok(());
     }
     let mut entries: Vec<_> = fs::read_dir(datadir)
         .map_err(io_err("cannot list", datadir))?
@@ -293,14 +382,17 @@ fn prepare_datadir(datadir: &Path) -> Result<(), CopyBackError> {
     if entries.is_empty() {
         return Ok(());
     }
-    if !datadir.join(MARKER).exists() {
+    let marker = datadir.join(MARKER);
+    let leftover = marker.exists().then(|| Leftover::read(&marker));
+    let Some(leftover) = leftover.filter(|l| !l.moved) else {
         entries.sort_by_key(|e| e.file_name());
         return Err(CopyBackError::DatadirNotEmpty {
             path: datadir.to_path_buf(),
             first: entries[0].file_name().to_string_lossy().into_owned(),
         });
-    }
+    };
     // An interrupted restore: everything here was put by it (the datadir was empty before).
+    let leftover_err = "cannot remove the leftover of an interrupted restore";
     for e in entries {
         let p = e.path();
         if p.file_name().is_some_and(|n| n == MARKER) {
@@ -311,10 +403,15 @@ fn prepare_datadir(datadir: &Path) -> Result<(), CopyBackError> {
         } else {
             fs::remove_file(&p)
         };
-        r.map_err(io_err(
-            "cannot remove the leftover of an interrupted restore",
-            &p,
-        ))?;
+        r.map_err(io_err(leftover_err, &p))?;
+    }
+    for p in &leftover.outside {
+        match fs::remove_file(p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_err(leftover_err, p)(e))
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -336,76 +433,158 @@ fn files_to_copy(source: &dyn BackupSource) -> Result<Vec<SourceFile>, CopyBackE
 }
 
 /// Copies the full backup of `source` into `datadir` (absent or empty), as the server will
-/// read it. Files are fsynced; the marker is removed last.
+/// read it, with the default [`CopyBackOptions`]. See [`copy_back_with`].
 pub fn copy_back(
     source: &dyn BackupSource,
     datadir: &Path,
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<CopyBackReport, CopyBackError> {
+    copy_back_with(
+        source,
+        datadir,
+        &CopyBackOptions::default(),
+        progress,
+        cancel,
+    )
+}
+
+/// `datadir` made absolute (against the current directory).
+fn absolute(datadir: &Path) -> Result<PathBuf, CopyBackError> {
+    if datadir.is_absolute() {
+        return Ok(datadir.to_path_buf());
+    }
+    let cwd = std::env::current_dir().map_err(io_err("cannot resolve", datadir))?;
+    Ok(cwd.join(datadir))
+}
+
+/// Restores the full backup of `source` into `datadir` as `options` ask: the files copied (or
+/// moved) into the datadir and the layout directories, by [`CopyBackOptions::parallel`]
+/// threads; everything is on disk when it returns (see `transfer` in the source; unless
+/// [`CopyBackOptions::set_sync`] is off); the marker is removed last.
+///
+/// Refused before anything is written: a backup that cannot be restored
+/// ([`check_restorable`]), a datadir that is not empty (unless
+/// [`CopyBackOptions::set_force_non_empty_directories`]), a file of the backup that exists at
+/// its destination ([`CopyBackError::Exists`]), a move from a backup that is not a local
+/// directory.
+pub fn copy_back_with(
+    source: &dyn BackupSource,
+    datadir: &Path,
+    options: &CopyBackOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<CopyBackReport, CopyBackError> {
     check_restorable(source)?;
     let settings = read_settings(source)?;
     let files = files_to_copy(source)?;
-    prepare_datadir(datadir)?;
+    let moving = options.move_back();
+    if moving && files.iter().any(|f| source.local_path(&f.path).is_none()) {
+        return Err(CopyBackError::MoveNeedsLocal {
+            path: source.location().to_path_buf(),
+        });
+    }
+    let datadir = absolute(datadir)?;
+    let layout = Layout::new(&datadir, options, &settings);
+    let force = options.force_non_empty_directories();
+    prepare_datadir(&datadir, force)?;
+    let jobs: Vec<(SourceFile, PathBuf)> = files
+        .into_iter()
+        .map(|f| {
+            let dst = layout.destination(&f.path);
+            (f, dst)
+        })
+        .collect();
+    let outside: Vec<&Path> = jobs
+        .iter()
+        .map(|(_, d)| d.as_path())
+        .filter(|d| layout.is_outside(d))
+        .collect();
+    for (_, dst) in &jobs {
+        if (force || layout.is_outside(dst)) && fs::symlink_metadata(dst).is_ok() {
+            return Err(CopyBackError::Exists { path: dst.clone() });
+        }
+    }
+    for root in layout.roots() {
+        create_private_dir(root)?;
+    }
     let marker = datadir.join(MARKER);
-    fs::write(&marker, b"").map_err(io_err("cannot write", &marker))?;
+    let mut mark = String::from(if moving { MOVE_MARK } else { "copy" });
+    for d in &outside {
+        mark.push('\n');
+        mark.push_str(&d.to_string_lossy());
+    }
+    mark.push('\n');
+    fs::write(&marker, mark).map_err(io_err("cannot write", &marker))?;
     progress.event(Event::Planned {
-        files: files.len() as u64,
-        bytes: files.iter().map(|f| f.size).sum(),
+        files: jobs.len() as u64,
+        bytes: jobs.iter().map(|(f, _)| f.size).sum(),
     });
     let mut report = CopyBackReport {
         backup: source.location().to_path_buf(),
-        datadir: datadir.to_path_buf(),
+        datadir: datadir.clone(),
+        files: jobs.len() as u64,
         settings,
+        layout_options: layout.server_options(),
         ..Default::default()
     };
+    let mut local = Vec::new();
+    let mut streamed = Vec::new();
+    for (f, dst) in jobs {
+        match source.local_path(&f.path) {
+            Some(src) => local.push(Job {
+                rel: f.path,
+                src,
+                dst,
+                size: f.size,
+            }),
+            None => streamed.push((f, dst)),
+        }
+    }
+    let flusher = Flusher::start(options.sync());
+    let threads = options.parallel();
+    report.bytes = transfer::run_all(&mut local, threads, moving, &flusher, progress, cancel)?;
     let mut buf = vec![0u8; CHUNK];
-    for f in &files {
+    for (f, dst) in streamed {
         if cancel.is_cancelled() {
             return Err(CopyBackError::Cancelled);
         }
-        progress.event(Event::FileStarted {
-            path: &f.path,
-            bytes: f.size,
-        });
-        report.bytes += copy_file(source, &f.path, datadir, &mut buf, progress)?;
-        report.files += 1;
-        progress.event(Event::FileDone { path: &f.path });
+        let (w, n) = stream_file(source, &f, &dst, &mut buf, progress)?;
+        flusher.push(&dst, w);
+        report.bytes += n;
+    }
+    flusher.finish()?;
+    if options.sync() {
+        transfer::sync_filesystems(&layout.roots())?;
     }
     fs::remove_file(&marker).map_err(io_err("cannot remove", &marker))?;
-    fs::File::open(datadir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err("cannot sync", datadir))?;
+    if options.sync() {
+        fs::File::open(&datadir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("cannot sync", &datadir))?;
+    }
     Ok(report)
 }
 
-/// Copies the file `rel` of `source` to `datadir/rel` and fsyncs it; returns its length.
-fn copy_file(
+/// Copies the file `f` of `source` (not a local file) to `dst` through `buf`; returns the
+/// file written and its length.
+fn stream_file(
     source: &dyn BackupSource,
-    rel: &Path,
-    datadir: &Path,
+    f: &SourceFile,
+    dst: &Path,
     buf: &mut [u8],
     progress: &dyn Progress,
-) -> Result<u64, CopyBackError> {
-    let dst = datadir.join(rel);
+) -> Result<(fs::File, u64), CopyBackError> {
+    let rel = &f.path;
     if let Some(parent) = dst.parent() {
         create_private_dir(parent)?;
     }
-    if let Some(src) = source.local_path(rel) {
-        // A local file: the kernel copies it (copy_file_range, or a reflink where the
-        // filesystem shares extents), several times faster than streaming it through `buf`.
-        let len = fs::copy(&src, &dst).map_err(io_err("cannot copy to the datadir", &dst))?;
-        progress.event(Event::Pages {
-            scanned: 0,
-            copied: 0,
-            bytes: len,
-        });
-        let f = fs::File::open(&dst).map_err(io_err("cannot sync", &dst))?;
-        f.sync_all().map_err(io_err("cannot sync", &dst))?;
-        return Ok(len);
-    }
+    progress.event(Event::FileStarted {
+        path: rel,
+        bytes: f.size,
+    });
     let mut r = source.open(rel)?;
-    let mut w = fs::File::create(&dst).map_err(io_err("cannot copy to the datadir", &dst))?;
+    let mut w = transfer::create_new(dst)?;
     let mut len = 0u64;
     loop {
         let n = match r.read(buf) {
@@ -415,7 +594,7 @@ fn copy_file(
             Err(e) => return Err(io_err("cannot read", &source.location().join(rel))(e)),
         };
         w.write_all(&buf[..n])
-            .map_err(io_err("cannot copy to the datadir", &dst))?;
+            .map_err(io_err("cannot copy to", dst))?;
         len += n as u64;
         progress.event(Event::Pages {
             scanned: 0,
@@ -423,8 +602,8 @@ fn copy_file(
             bytes: n as u64,
         });
     }
-    w.sync_all().map_err(io_err("cannot sync", &dst))?;
-    Ok(len)
+    progress.event(Event::FileDone { path: rel });
+    Ok((w, len))
 }
 
 #[cfg(test)]
@@ -510,5 +689,40 @@ mod tests {
             Err(CopyBackError::Cancelled)
         ));
         assert!(dd.join(MARKER).exists());
+    }
+
+    #[test]
+    fn a_rerun_clears_what_a_copy_wrote_outside_but_never_what_a_move_left() {
+        let t = tempfile::tempdir().unwrap();
+        let (dd, logs) = (t.path().join("d"), t.path().join("logs"));
+        let mut o = CopyBackOptions::default();
+        o.set_innodb_log_group_home_dir(Some(logs.clone()));
+        // an interrupted copy wrote the redo log outside the datadir: a rerun replaces it
+        fs::create_dir_all(&dd).unwrap();
+        fs::create_dir_all(&logs).unwrap();
+        fs::write(logs.join("ib_logfile0"), b"partial").unwrap();
+        let mark = format!("copy\n{}\n", logs.join("ib_logfile0").display());
+        fs::write(dd.join(MARKER), mark).unwrap();
+        let r = copy_back_with(&src("full"), &dd, &o, &NoProgress, &Cancel::new()).unwrap();
+        assert!(fs::metadata(logs.join("ib_logfile0")).unwrap().len() > 7);
+        assert_eq!(r.layout_options.len(), 1);
+        // not listed by a marker: an existing file outside the datadir is refused
+        let e = copy_back_with(
+            &src("full"),
+            &t.path().join("e"),
+            &o,
+            &NoProgress,
+            &Cancel::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, CopyBackError::Exists { .. }), "{e}");
+        // an interrupted move: what it moved is only in the datadir now
+        let dd = t.path().join("m");
+        fs::create_dir_all(&dd).unwrap();
+        fs::write(dd.join(MARKER), "move-back\n").unwrap();
+        fs::write(dd.join("ibdata1"), b"moved").unwrap();
+        let e = copy_back(&src("full"), &dd, &NoProgress, &Cancel::new()).unwrap_err();
+        assert!(matches!(e, CopyBackError::DatadirNotEmpty { .. }), "{e}");
+        assert_eq!(fs::read(dd.join("ibdata1")).unwrap(), b"moved");
     }
 }

@@ -31,7 +31,7 @@ pub use backup::{
     BackupError, BackupOptions, BackupPlan, BackupReport, ConnectOptions, Filter, HotOptions,
     Incremental,
 };
-pub use copy_back::{copy_back, CopyBackError, CopyBackReport};
+pub use copy_back::{copy_back, copy_back_with, CopyBackError, CopyBackOptions, CopyBackReport};
 pub use format::delta::PageSize;
 pub use format::error::Error;
 pub use innodb_page::Lsn;

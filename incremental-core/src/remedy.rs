@@ -29,6 +29,10 @@ pub enum Remedy {
     /// Say how to reach the running server (socket or host and port, user, password), or
     /// which server: it could not be reached, or the one reached serves another datadir.
     ConnectionSettings,
+    /// Backup: the server asked for cannot be reached and no server holds the datadir; start
+    /// that server for a hot backup, or leave the connection settings out to copy the stopped
+    /// datadir as it is (cold).
+    StartServerOrGoCold,
     /// Give the incremental's start LSN explicitly (the base's `to_lsn`) instead of the base
     /// directory, whose redo log start cannot be found.
     GiveStartLsn,
@@ -43,11 +47,21 @@ pub enum Remedy {
     /// Prepare: an interrupted prepare is pending on the target; run it again with exactly its
     /// target and incrementals (the error names them) to finish it.
     RerunPendingPrepare,
+    /// Prepare: two incrementals cover the same LSNs and cannot be ordered; give only the one
+    /// taken last (either alone continues the chain, and it has the newer non-InnoDB files).
+    GiveOneOfEqualIncrementals,
+    /// Copy-back: the backup must be prepared first (`xb prepare` with it as the target and no
+    /// incremental): it holds DDL files that only a prepare turns into tablespaces (the error
+    /// names the backup).
+    PrepareFirst,
     /// Copy-back: this is an incremental; prepare it onto its base, then restore the base.
     PrepareOntoBase,
     /// Copy-back: a prepare of this backup was interrupted; run the same prepare again to finish
     /// it.
     FinishPrepare,
+    /// Prepare: the apply-redo step was interrupted on the target; run it again (with the
+    /// same chain, or none) to finish it. No incremental can be merged onto the target any more.
+    FinishApplyRedo,
     /// Apply-redo: install the MariaDB server, or give the path of its `mariadbd`.
     InstallServer,
 }

@@ -438,3 +438,97 @@ fn interrupted_apply_resumes_and_refuses_other_arguments() {
     assert!(!base.join(prepare::JOURNAL).exists());
     assert_eq!(tree(&base), tree(&reference));
 }
+
+/// Two deltas of one incremental with the same space id: the prepare merged one and silently
+/// dropped the other while the verify called the chain unrestorable; now both refuse it by the
+/// same rule, naming both files.
+#[test]
+fn two_deltas_with_one_space_id_are_refused_by_prepare_and_verify() {
+    let (_d, base, inc) = setup();
+    for ext in ["delta", "meta"] {
+        fs::copy(
+            inc.join(format!("fx/t_small.ibd.{ext}")),
+            inc.join(format!("fx/t_twin.ibd.{ext}")),
+        )
+        .unwrap();
+    }
+    let e = refused(&base, &inc);
+    assert!(
+        matches!(e, PrepareError::DuplicateSpaceId { space_id: 5, .. }),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("t_small.ibd.delta") && msg.contains("t_twin.ibd.delta"),
+        "{msg}"
+    );
+    let r = incremental_core::verify::verify_chain(
+        &base,
+        std::slice::from_ref(&inc),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    assert!(!r.restorable());
+    assert!(
+        matches!(
+            r.refusal,
+            Some(incremental_core::verify::Refusal::Prepare(
+                PrepareError::DuplicateSpaceId { space_id: 5, .. }
+            ))
+        ),
+        "{}",
+        r.verdict()
+    );
+    // One of the two removed: both accept it.
+    for ext in ["delta", "meta"] {
+        fs::remove_file(inc.join(format!("fx/t_twin.ibd.{ext}"))).unwrap();
+    }
+    let r = incremental_core::verify::verify_chain(
+        &base,
+        std::slice::from_ref(&inc),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    assert!(r.restorable(), "{}", r.verdict());
+    run(&base, &[inc]).unwrap();
+}
+
+#[test]
+fn only_the_redo_step_remains_after_a_merge_and_an_interrupted_redo_step_blocks_merges() {
+    let (_d, base, inc) = setup();
+    run(&base, std::slice::from_ref(&inc)).unwrap();
+    let incs = [inc.clone()];
+    let mut redo = PrepareOptions::default();
+    redo.set_redo_step(true);
+    // merged already: with the redo step to run, a plan with nothing to do (not a refusal)
+    let plan = PreparePlan::new(&base, &incs, &redo).unwrap();
+    assert_eq!(plan.summary().steps, 0);
+    let e = PreparePlan::new(&base, &incs, &PrepareOptions::default()).unwrap_err();
+    assert!(matches!(e, PrepareError::AlreadyApplied { .. }), "{e}");
+    // a redo step started and interrupted: only finishing it (same chain or none) is accepted
+    fs::write(
+        base.join("xb_prepare.apply-redo.journal"),
+        "xb-apply-redo-journal 1\n",
+    )
+    .unwrap();
+    for incs in [&incs[..], &[]] {
+        assert_eq!(
+            PreparePlan::new(&base, incs, &redo)
+                .unwrap()
+                .summary()
+                .steps,
+            0
+        );
+        let e = PreparePlan::new(&base, incs, &PrepareOptions::default()).unwrap_err();
+        assert!(matches!(e, PrepareError::RedoInterrupted { .. }), "{e}");
+        assert_eq!(e.remedy(), Some(Remedy::FinishApplyRedo));
+    }
+    // and not restorable meanwhile
+    let e = incremental_core::copy_back::check_restorable(
+        &incremental_core::source::DirSource::new(&base),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("interrupted"), "{e}");
+}

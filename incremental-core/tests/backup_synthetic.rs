@@ -14,6 +14,7 @@ use incremental_core::format::backup_info::BackupInfo;
 use incremental_core::format::checkpoints::{BackupType, Checkpoints};
 use incremental_core::format::delta::{DeltaReader, PageSize};
 use incremental_core::format::meta::Meta;
+use incremental_core::prepare::{PrepareError, PrepareOptions, PreparePlan};
 use incremental_core::progress::{Cancel, NoProgress};
 use incremental_core::Remedy;
 use innodb_page::checksum::{stamp, Algorithm};
@@ -399,4 +400,166 @@ proptest! {
         }
         prop_assert_eq!(fs::read(inc.join("db/t.frm")).unwrap(), b"frm bytes".to_vec());
     }
+}
+
+/// Rewrites `key = value` in the `key = value` file `path` (the line must exist).
+fn set_key(path: &Path, key: &str, value: &str) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut found = false;
+    let out: String = text
+        .lines()
+        .map(|l| {
+            if l.split('=').next().map(str::trim) == Some(key) {
+                found = true;
+                format!("{key} = {value}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(found, "{}: no {key}", path.display());
+    fs::write(path, out).unwrap();
+}
+
+/// Prepares a copy of `full` with `incs` (dry run: the plan only); the refusal, if any.
+fn plan_on_copy(full: &Path, incs: &[&Path]) -> Result<(), PrepareError> {
+    let t = tempfile::tempdir().unwrap();
+    let target = t.path().join("t");
+    xb_testkit::sandbox::copy_dir(full, &target).unwrap();
+    let incs: Vec<PathBuf> = incs.iter().map(|p| p.to_path_buf()).collect();
+    PreparePlan::new(&target, &incs, &PrepareOptions::default()).map(|_| ())
+}
+
+/// Two incrementals with no checkpoint between them (equal from_lsn, to_lsn and last_lsn) given
+/// in the wrong order: accepted before (the older state restored); now refused by the backups'
+/// identities, by `last_lsn`, or as ambiguous, alike by the prepare and by the chain verify.
+#[test]
+fn incrementals_without_a_checkpoint_between_them_are_ordered_or_refused() {
+    let s = Synth::new(1, 4, &[100, 200]);
+    let t = tempfile::tempdir().unwrap();
+    let (full, inc1, inc2) = (
+        t.path().join("full"),
+        t.path().join("i1"),
+        t.path().join("i2"),
+    );
+    backup(&BackupOptions::new(s.root()), &full).unwrap();
+    let mut o = BackupOptions::new(s.root());
+    // Pages changed with no checkpoint since (a cold datadir would have none: read every page).
+    o.set_force_scan(true);
+    s.change("db/t.ibd", 5, 1, 1, CKPT + 4, 11);
+    o.set_incremental(Some(Incremental::Basedir(full.clone())));
+    backup(&o, &inc1).unwrap();
+    s.change("db/t.ibd", 5, 1, 1, CKPT + 8, 12);
+    o.set_incremental(Some(Incremental::Basedir(inc1.clone())));
+    backup(&o, &inc2).unwrap();
+    let ck = |d: &Path| Checkpoints::read_dir(d).unwrap();
+    assert_eq!(
+        (ck(&inc1).from_lsn, ck(&inc1).to_lsn, ck(&inc1).last_lsn),
+        (ck(&inc2).from_lsn, ck(&inc2).to_lsn, ck(&inc2).last_lsn)
+    );
+    let (id_full, id1, id2) = (
+        BackupInfo::read_dir(&full).unwrap().unwrap(),
+        BackupInfo::read_dir(&inc1).unwrap().unwrap(),
+        BackupInfo::read_dir(&inc2).unwrap().unwrap(),
+    );
+    assert!(!id_full.backup_id.is_empty() && id_full.backup_id != id1.backup_id);
+    assert_eq!(id1.base_backup_id, id_full.backup_id);
+    assert_eq!(id2.base_backup_id, id1.backup_id);
+
+    // By identity: the wrong order is refused, by the prepare and by the verify alike.
+    let e = plan_on_copy(&full, &[&inc2, &inc1]).unwrap_err();
+    assert!(matches!(e, PrepareError::WrongBase { .. }), "{e}");
+    assert_eq!(e.remedy(), Some(Remedy::GiveIncrementalsInOrder));
+    let v = incremental_core::verify::verify_chain(
+        &full,
+        &[inc2.clone(), inc1.clone()],
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    assert!(!v.restorable());
+    assert!(
+        matches!(
+            v.refusal,
+            Some(incremental_core::verify::Refusal::Prepare(
+                PrepareError::WrongBase { .. }
+            ))
+        ),
+        "{}",
+        v.verdict()
+    );
+    // The right order merges, ending with the newest page.
+    let merged = t.path().join("merged");
+    xb_testkit::sandbox::copy_dir(&full, &merged).unwrap();
+    incremental_core::prepare::prepare(
+        &merged,
+        &[inc1.clone(), inc2.clone()],
+        &PrepareOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    let (got, want) = (
+        fs::read(merged.join("db/t.ibd")).unwrap(),
+        fs::read(s.path("db/t.ibd")).unwrap(),
+    );
+    let differ: Vec<usize> = (0..want.len() / PS)
+        .filter(|&n| got.get(n * PS..(n + 1) * PS) != Some(&want[n * PS..(n + 1) * PS]))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "pages {differ:?} differ ({} vs {} bytes)",
+        got.len(),
+        want.len()
+    );
+    // The result carries the newest incremental's identity: the next one continues it.
+    let merged_info = BackupInfo::read_dir(&merged).unwrap().unwrap();
+    assert_eq!(merged_info.backup_id, id2.backup_id);
+
+    // Without identities (mariabackup's backups): the times of xtrabackup_info order them...
+    for d in [&full, &inc1, &inc2] {
+        let mut b = BackupInfo::read_dir(d).unwrap().unwrap();
+        b.backup_id.clear();
+        b.base_backup_id.clear();
+        fs::write(d.join("xb_backup_info"), b.to_bytes()).unwrap();
+    }
+    for (d, start, end) in [
+        (&inc1, "2026-01-01 10:00:00", "2026-01-01 10:00:05"),
+        (&inc2, "2026-01-01 10:01:00", "2026-01-01 10:01:05"),
+    ] {
+        set_key(&d.join("xtrabackup_info"), "start_time", start);
+        set_key(&d.join("xtrabackup_info"), "end_time", end);
+    }
+    plan_on_copy(&full, &[&inc1, &inc2]).unwrap();
+    let e = plan_on_copy(&full, &[&inc2, &inc1]).unwrap_err();
+    assert!(matches!(e, PrepareError::Unordered { .. }), "{e}");
+    assert_eq!(e.remedy(), Some(Remedy::GiveOneOfEqualIncrementals));
+    // ... and when they cannot, neither order is accepted.
+    set_key(
+        &inc2.join("xtrabackup_info"),
+        "start_time",
+        "2026-01-01 10:00:00",
+    );
+    set_key(
+        &inc2.join("xtrabackup_info"),
+        "end_time",
+        "2026-01-01 10:00:05",
+    );
+    for order in [
+        [inc1.as_path(), inc2.as_path()],
+        [inc2.as_path(), inc1.as_path()],
+    ] {
+        let e = plan_on_copy(&full, &order).unwrap_err();
+        assert!(matches!(e, PrepareError::Unordered { .. }), "{e}");
+    }
+    // A later last_lsn orders them: the one that ends earlier cannot follow.
+    let mut c2 = ck(&inc2);
+    c2.last_lsn = Lsn::new(c2.last_lsn.get() + 100);
+    fs::write(inc2.join("xtrabackup_checkpoints"), c2.to_bytes()).unwrap();
+    let mut b2 = BackupInfo::read_dir(&inc2).unwrap().unwrap();
+    b2.last_lsn = c2.last_lsn;
+    fs::write(inc2.join("xb_backup_info"), b2.to_bytes()).unwrap();
+    plan_on_copy(&full, &[&inc1, &inc2]).unwrap();
+    let e = plan_on_copy(&full, &[&inc2, &inc1]).unwrap_err();
+    assert!(matches!(e, PrepareError::OutOfOrder { .. }), "{e}");
 }

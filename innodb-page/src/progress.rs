@@ -41,7 +41,8 @@ use crate::Lsn;
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum Event<'a> {
-    /// Work planned: total bytes and files, for sizing a progress bar.
+    /// Work planned: bytes and files, for sizing a progress bar. An operation that finds more
+    /// work as it goes (a hot backup's late files) sends one per batch: the totals add up.
     Planned {
         /// Files to process.
         files: u64,

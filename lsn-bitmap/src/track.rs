@@ -50,6 +50,13 @@
 //!   log still holds it; otherwise it records a gap as above. `kill -9` loses at most the run
 //!   in progress. A server LSN below the bitmaps' tracked LSN (a restored or replaced datadir)
 //!   is refused: old bitmaps would describe another history.
+//! * **Server restarts.** A clean shutdown ends the log with the `FILE_CHECKPOINT`
+//!   mini-transaction of the last checkpoint, durable with it, so runs go up to its end; a log
+//!   the server rebuilds at its next start (a new `innodb_log_file_size`) begins exactly there.
+//!   A tracker running across the restart follows the replaced file, and one stopped after the
+//!   server resumes in the new log: no gap either way. A gap is recorded only when log not yet
+//!   read is gone (the tracker was down while the server wrote more, then the log was rebuilt;
+//!   or it fell a log capacity behind).
 //! * **Stop.** Cancelling the [`Cancel`] token makes [`track`] finish the pass in progress,
 //!   write its run and return.
 //! * **Encrypted logs** of the new style (`FORMAT_ENC_11`) hide page ids without the key:
@@ -69,10 +76,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use innodb_page::progress::{Cancel, Event, Progress};
+use innodb_page::redo::checkpoint::Checkpoint;
 use innodb_page::redo::follow::{
     FollowError, FollowOptions, FollowStats, FollowedMtr, Follower, PollStop,
 };
-use innodb_page::redo::record::{RecordError, RecordKind};
+use innodb_page::redo::record::{FileOp, RecordError, RecordKind};
 use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
 use innodb_page::Lsn;
 
@@ -241,6 +249,8 @@ struct Chunk {
     /// Pages of the mtr ending at `end`.
     last_mtr: Vec<(u32, u32)>,
     bytes: u64,
+    /// (start, end) of each mtr holding a `FILE_CHECKPOINT` record (see [`durable_end`]).
+    checkpoint_mtrs: Vec<(Lsn, Lsn)>,
 }
 
 impl Chunk {
@@ -250,6 +260,7 @@ impl Chunk {
             pages: ChangedPages::new(),
             last_mtr: Vec::new(),
             bytes: 0,
+            checkpoint_mtrs: Vec::new(),
         }
     }
 }
@@ -261,8 +272,11 @@ pub struct Tracker {
     follower: Follower,
     writer: BitmapWriter,
     _lock: File,
-    /// Start LSN of the next run.
+    /// Start LSN of the next run: the end of the last run on disk.
     run_start: Lsn,
+    /// The end of runs that flagged no page, read past `run_start` but not written (an empty
+    /// run writes nothing; [`Tracker::finish`] writes it, so that a restart resumes there).
+    empty_to: Option<Lsn>,
     /// Pages of the mtr ending exactly at `run_start`.
     carry: Vec<(u32, u32)>,
     /// The doublewrite area of the system tablespace, flagged in every non-empty run.
@@ -364,6 +378,7 @@ impl Tracker {
             writer,
             _lock: lock,
             run_start,
+            empty_to: None,
             carry,
             doublewrite,
             chunks: VecDeque::new(),
@@ -400,16 +415,16 @@ impl Tracker {
     }
 
     /// Start LSN of the next run: every page changed by an mtr ending before it is in a run
-    /// written to disk.
+    /// written to disk, or (after a run that flagged no page) known to be unchanged.
     pub fn tracked_lsn(&self) -> Lsn {
-        self.run_start
+        self.empty_to.unwrap_or(self.run_start)
     }
 
     /// The report so far.
     pub fn report(&self) -> TrackReport {
         let mut r = self.report.clone();
         r.read_lsn = self.follower.lsn();
-        r.tracked_lsn = self.run_start;
+        r.tracked_lsn = self.tracked_lsn();
         r.follow = self.follower.stats();
         r.bytes = self.bytes_before + r.follow.bytes;
         r.elapsed = self.started.elapsed();
@@ -418,8 +433,9 @@ impl Tracker {
 
     /// One pass: reads the log up to the checkpoint seen at the start (an exact run
     /// boundary), then everything else written so far, and writes a run up to the newest
-    /// checkpoint. Returns whether it caught up with the end of the log (`false` when a poll
-    /// budget was used up, or after recording a gap).
+    /// checkpoint (and the `FILE_CHECKPOINT` mini-transaction written for it, durable with
+    /// it). Returns whether it caught up with the end of the log (`false` when a
+    /// poll budget was used up, or after recording a gap).
     pub fn pass(&mut self, progress: &dyn Progress) -> Result<bool, TrackError> {
         let caught_up = match self.read() {
             Ok(c) => c,
@@ -431,12 +447,13 @@ impl Tracker {
             }
             Err(e) => return Err(e),
         };
-        let checkpoint = self.follower.checkpoint().lsn;
-        self.write_runs(checkpoint, progress)?;
+        let checkpoint = self.follower.checkpoint();
+        let upto = durable_end(checkpoint, self.chunks.iter().chain([&self.open]));
+        self.write_runs(upto, progress)?;
         progress.event(Event::TrackPass {
             read_lsn: self.follower.lsn(),
-            checkpoint,
-            tracked_lsn: self.run_start,
+            checkpoint: checkpoint.lsn,
+            tracked_lsn: self.tracked_lsn(),
             stats: self.follower.stats(),
         });
         Ok(caught_up)
@@ -514,30 +531,58 @@ impl Tracker {
         for &(s, p) in &self.carry {
             merged.insert(s, p);
         }
-        if !merged.is_empty() {
-            for &p in &self.doublewrite {
-                merged.insert(0, p);
-            }
-        }
         if merged.is_empty() {
-            self.writer.write_run(end, &merged)?;
-        } else {
-            let start = self.run_start;
-            let written = self.writer.write_run(end, &merged)?;
-            let pages = merged.page_count();
-            self.report.runs += 1;
-            self.report.pages += pages;
-            if let Some(w) = written {
-                progress.event(Event::TrackRun {
-                    start,
-                    end,
-                    pages,
-                    path: &w.path,
-                });
-            }
+            // Nothing to write: the next run starts at `run_start` still and covers this range
+            // too (it holds no page, and the carry is empty: its pages would be in `merged`).
+            self.empty_to = Some(end);
+            self.carry = last_mtr;
+            return Ok(());
+        }
+        self.write_run(end, merged, progress)?;
+        self.carry = last_mtr;
+        Ok(())
+    }
+
+    /// Writes the run `[run_start, end]`, adding the doublewrite area to a non-empty `pages`.
+    fn write_run(
+        &mut self,
+        end: Lsn,
+        mut pages: ChangedPages,
+        progress: &dyn Progress,
+    ) -> Result<(), TrackError> {
+        for &p in &self.doublewrite {
+            pages.insert(0, p);
+        }
+        let start = self.run_start;
+        let written = self.writer.write_run(end, &pages)?;
+        let count = pages.page_count();
+        self.report.runs += 1;
+        self.report.pages += count;
+        if let Some(w) = written {
+            progress.event(Event::TrackRun {
+                start,
+                end,
+                pages: count,
+                path: &w.path,
+            });
         }
         self.run_start = end;
-        self.carry = last_mtr;
+        self.empty_to = None;
+        Ok(())
+    }
+
+    /// Writes what the runs that flagged no page covered, as a run flagging only page 0 of the
+    /// system tablespace (and the doublewrite area): a page flagged needlessly costs one page
+    /// read, and the files then end where the tracker got to, so that a restart resumes there
+    /// instead of recording a gap when the server rebuilt its log meanwhile. [`track`] calls it
+    /// before returning; call it before dropping a [`Tracker`] driven by [`Tracker::pass`].
+    pub fn finish(&mut self, progress: &dyn Progress) -> Result<(), TrackError> {
+        if let Some(end) = self.empty_to.filter(|&e| e > self.run_start) {
+            let mut marker = ChangedPages::new();
+            marker.insert(0, 0);
+            self.write_run(end, marker, progress)?;
+        }
+        self.empty_to = None;
         Ok(())
     }
 
@@ -547,6 +592,7 @@ impl Tracker {
         self.close_chunk();
         let read = self.follower.lsn();
         self.write_runs(read, progress)?;
+        self.finish(progress)?;
         let from = self.run_start;
         let f = Follower::at_checkpoint(&self.opts.datadir, self.follow_opts)?;
         let p = f.lsn();
@@ -565,6 +611,7 @@ impl Tracker {
         self.carry.clear();
         self.writer.start_file(to)?;
         self.run_start = to;
+        self.empty_to = None;
         self.report.gaps += 1;
         progress.event(Event::TrackGap {
             from: Some(from),
@@ -609,6 +656,13 @@ fn add_mtr(open: &mut Chunk, m: &FollowedMtr<'_>, log: &Path) -> Result<(), Trac
                 open.pages.insert(page.space_id, 0);
                 open.last_mtr.push((page.space_id, 0));
             }
+        } else if let RecordKind::File {
+            op: FileOp::Checkpoint,
+            padding: false,
+            ..
+        } = r.kind()
+        {
+            open.checkpoint_mtrs.push((m.start_lsn(), m.end_lsn()));
         }
     }
     open.end = m.end_lsn();
@@ -637,7 +691,24 @@ pub fn track(
             }
         }
     }
+    t.finish(progress)?;
     Ok(t.report())
+}
+
+/// How far the log is durable by `checkpoint`: the server makes the log durable up to the end
+/// of the `FILE_CHECKPOINT` mini-transaction it writes for a checkpoint (the first one at or
+/// after the block's end LSN; `FILE_MODIFY` records may precede it) before it writes the
+/// checkpoint block. So when that mtr has been read (from `chunks`), runs may end at its end;
+/// otherwise at the checkpoint LSN. After a clean shutdown this is the end of the log, which is
+/// where a log rebuilt at the next start begins.
+fn durable_end<'a>(checkpoint: Checkpoint, chunks: impl Iterator<Item = &'a Chunk>) -> Lsn {
+    let Some(from) = checkpoint.end_lsn else {
+        return checkpoint.lsn;
+    };
+    chunks
+        .flat_map(|c| c.checkpoint_mtrs.iter())
+        .find(|&&(start, _)| start >= from)
+        .map_or(checkpoint.lsn, |&(_, end)| end.max(checkpoint.lsn))
 }
 
 /// The page numbers of the doublewrite area of the system tablespace in `datadir` (empty if

@@ -91,6 +91,10 @@ impl Log {
     }
 }
 
+/// Length of the `FILE_CHECKPOINT` mtr `checkpoint_here` writes: runs go up to its end, which
+/// the server makes durable before the checkpoint block.
+const FC: u64 = 16;
+
 fn opts(dd: &Path, bm: &Path) -> TrackOptions {
     TrackOptions::new(dd, bm).writer(WriterOptions::default().sync(false))
 }
@@ -123,13 +127,13 @@ fn boundaries_restarts_and_gaps() {
     let x = log.write(1, 1);
     assert_eq!(log.checkpoint_here(), x);
     assert!(t.pass(&NoProgress).unwrap());
-    assert_eq!(t.tracked_lsn().get(), x);
+    assert_eq!(t.tracked_lsn().get(), x + FC);
     // Page (2, 2) at Y; checkpoint at Y.
     log.write(2, 2);
     let y2 = log.write(2, 3);
     assert_eq!(log.checkpoint_here(), y2);
     t.pass(&NoProgress).unwrap();
-    assert_eq!(t.tracked_lsn().get(), y2);
+    assert_eq!(t.tracked_lsn().get(), y2 + FC);
     // A backup whose threshold is X copies page (1, 1) (LSN X): the run from X has it.
     assert_eq!(pages(bm, x, y2).unwrap(), [(1, 1), (2, 2), (2, 3)]);
     assert_eq!(pages(bm, p + 1, x).unwrap(), [(1, 1)]);
@@ -139,17 +143,17 @@ fn boundaries_restarts_and_gaps() {
         Err(Error::StartNotCovered { .. })
     ));
 
-    // kill -9 and restart: resumed at Y2 without a gap. The mtr ending at Y2 changed (2, 3);
-    // its pages are not known apart from the last run's, so the next run carries all of those
-    // (a superset).
+    // kill -9 and restart: resumed at Y2 + FC without a gap. The pages of the mtr ending there
+    // are not known apart from the last run's, so the next run carries all of those (a
+    // superset).
     drop(t);
     let mut t = Tracker::open(&o, &NoProgress).unwrap();
     assert!(t.report().resumed);
-    assert_eq!(t.tracked_lsn().get(), y2);
+    assert_eq!(t.tracked_lsn().get(), y2 + FC);
     let z = log.write(3, 3);
     assert_eq!(log.checkpoint_here(), z);
     t.pass(&NoProgress).unwrap();
-    assert_eq!(pages(bm, y2, z).unwrap(), [(1, 1), (2, 2), (2, 3), (3, 3)]);
+    assert_eq!(pages(bm, y2, z).unwrap(), [(2, 2), (2, 3), (3, 3)]);
     assert_eq!(pages(bm, x, z).unwrap().len(), 4);
 
     // Paused while the server writes two laps (checkpointing as it goes): a gap, recorded as
@@ -178,7 +182,7 @@ fn boundaries_restarts_and_gaps() {
         .iter()
         .map(|f| f.name.start_lsn.get())
         .collect();
-    assert_eq!(names, [p + 1, y2, c + 1]);
+    assert_eq!(names, [p + 1, y2 + FC, c + 1]);
 }
 
 #[test]
@@ -192,7 +196,7 @@ fn resume_after_the_log_was_overwritten_is_a_gap_and_a_restored_server_is_refuse
     let x = log.write(1, 1);
     log.checkpoint_here();
     t.pass(&NoProgress).unwrap();
-    assert_eq!(t.tracked_lsn().get(), x);
+    assert_eq!(t.tracked_lsn().get(), x + FC);
     drop(t);
     // While no tracker runs, the server writes more than the log holds.
     for i in 0..2000u32 {
@@ -214,4 +218,41 @@ fn resume_after_the_log_was_overwritten_is_a_gap_and_a_restored_server_is_refuse
     Log::create(old.path(), START, 4096);
     let e = Tracker::open(&opts(old.path(), bm), &NoProgress).unwrap_err();
     assert!(e.to_string().contains("restored or replaced"), "{e}");
+}
+
+#[test]
+fn a_log_rebuilt_where_the_old_one_ended_resumes_and_one_beyond_is_a_gap() {
+    let dd = tempfile::tempdir().unwrap();
+    let bm = tempfile::tempdir().unwrap();
+    let (dd, bm) = (dd.path(), bm.path());
+    let mut log = Log::create(dd, START, 4096);
+    let o = opts(dd, bm);
+    let mut t = Tracker::open(&o, &NoProgress).unwrap();
+    let x = log.write(1, 1);
+    log.checkpoint_here();
+    t.pass(&NoProgress).unwrap();
+    // A clean shutdown: a last checkpoint whose FILE_CHECKPOINT mtr changes no page. The run
+    // up to its end flags nothing, so it is written by `finish` (as `track` does on return).
+    log.checkpoint_here();
+    t.pass(&NoProgress).unwrap();
+    assert_eq!(t.tracked_lsn().get(), log.end);
+    t.finish(&NoProgress).unwrap();
+    drop(t);
+    // The server rebuilds its log at start (a new size): it begins where the old one ended.
+    let shutdown_end = log.end;
+    let mut log = Log::create(dd, shutdown_end, 8192);
+    let t = Tracker::open(&o, &NoProgress).unwrap();
+    let r = t.report();
+    assert!(r.resumed && r.gaps == 0, "{r:?}");
+    assert_eq!(t.tracked_lsn().get(), shutdown_end);
+    drop(t);
+    assert_eq!(pages(bm, x, shutdown_end).unwrap(), [(0, 0), (1, 1)]);
+
+    // The server writes while no tracker runs, then rebuilds its log: that redo is lost.
+    log.write(2, 2);
+    log.checkpoint_here();
+    Log::create(dd, log.end, 4096);
+    let t = Tracker::open(&o, &NoProgress).unwrap();
+    let r = t.report();
+    assert!(!r.resumed && r.gaps == 1, "{r:?}");
 }

@@ -37,3 +37,18 @@ ensure_nightly_and_cargo_fuzz() {
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 }
+
+# cargo-deb builds the Debian package (scripts/build-deb).
+ensure_cargo_deb() {
+  command -v cargo-deb >/dev/null 2>&1 || cargo install cargo-deb --version "~3.8" --locked
+}
+
+# systemd-analyze checks the package's units (scripts/check-deb); containers may lack systemd.
+ensure_systemd_analyze() {
+  command -v systemd-analyze >/dev/null 2>&1 && return 0
+  local sudo=
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  echo "systemd-analyze missing; installing the systemd package" >&2
+  $sudo apt-get update -q &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
+}

@@ -2,9 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
+mod password;
 mod remedy;
 mod ui;
 
@@ -19,6 +20,7 @@ pub const EXIT_ERROR: u8 = 2;
 #[command(
     name = "xb",
     version,
+    disable_version_flag = true,
     about = "Page-level incremental backups of InnoDB data"
 )]
 #[command(after_help = "\
@@ -34,7 +36,12 @@ Examples (the server stopped, or DATADIR a filesystem snapshot):
 
 Run xb help COMMAND for each command's options and examples.")]
 struct Cli {
-    /// Print only errors (no progress, no log lines).
+    /// Print the version and exit (`-v` as in mariabackup; `-V` too).
+    #[arg(short = 'v', long, short_alias = 'V', action = clap::ArgAction::Version)]
+    version: (),
+    /// Print only errors: no progress, no log lines, no summaries (what a command exists to
+    /// print, such as `inspect`, `bitmap dump` or `--json`, is still printed), so that a cron
+    /// job mails only failures.
     #[arg(long, short, global = true)]
     quiet: bool,
     #[command(subcommand)]
@@ -62,6 +69,9 @@ enum Command {
 2600000\n  xb bitmap verify /var/lib/mysql"
     )]
     Bitmap(cmd::bitmap::BitmapCommand),
+    /// Write the manual pages into a directory (used to build the Debian package).
+    #[command(hide = true)]
+    Man(cmd::man::Args),
 }
 
 /// An error and its causes on one line, leaving out a cause whose text the line already holds
@@ -83,7 +93,29 @@ fn one_line(e: &anyhow::Error) -> String {
     out.replace('\n', " ")
 }
 
+/// Output to a closed pipe (`xb verify DIR | head -1`) ends xb quietly, killed by SIGPIPE as
+/// other Unix tools are, instead of a panic (exit 101). The Rust runtime ignores SIGPIPE, so the
+/// printing macros panic on the failed write; this hook turns that panic into the signal.
+/// SIGPIPE stays ignored otherwise: a write to a server's closed socket remains an error xb
+/// reports (and cleans up after), not a silent death.
+fn die_on_closed_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info.to_string();
+        if msg.contains("failed printing to std") && msg.contains("Broken pipe") {
+            // SAFETY: restoring a signal's default action and raising it; nothing runs after.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    die_on_closed_pipe();
     let cli = Cli::parse();
     ui::set_quiet(cli.quiet);
     let result = match cli.command {
@@ -94,6 +126,7 @@ fn main() -> ExitCode {
         Command::Verify(a) => cmd::verify::run(a),
         Command::Track(a) => cmd::track::run(a),
         Command::Bitmap(c) => cmd::bitmap::run(c),
+        Command::Man(a) => cmd::man::run(a, Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -31,6 +31,16 @@ pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
                                    BASE --incremental-dir THIS) and restore the base"
             .into(),
         Remedy::FinishPrepare => "; run the same xb prepare again to finish it".into(),
+        Remedy::GiveOneOfEqualIncrementals => "; give only the one taken last (either alone \
+                                              continues the chain)"
+            .into(),
+        Remedy::PrepareFirst => format!(
+            "; prepare it first (xb prepare --target-dir {}), then restore it",
+            needs_prepare_dir(e)?.display()
+        ),
+        Remedy::FinishApplyRedo => "; run the same xb prepare with --apply-redo again to \
+                                   finish it (no incremental can be merged onto it any more)"
+            .into(),
         Remedy::InstallServer => {
             ": install the MariaDB server or give its path with --mariadbd".into()
         }
@@ -57,6 +67,18 @@ fn remedy_of(e: &(dyn Error + 'static)) -> Option<Remedy> {
         return e.remedy();
     }
     None
+}
+
+/// The backup that `e` says needs a prepare first.
+fn needs_prepare_dir<'a>(e: &'a (dyn Error + 'static)) -> Option<&'a std::path::Path> {
+    let copy_back = match e.downcast_ref::<Refusal>() {
+        Some(Refusal::CopyBack(c)) => c,
+        _ => e.downcast_ref::<CopyBackError>()?,
+    };
+    match copy_back {
+        CopyBackError::NeedsPrepare { path, .. } => Some(path),
+        _ => None,
+    }
 }
 
 /// The flags of the pending prepare named by `e`.

@@ -29,6 +29,14 @@ pub fn note(msg: impl AsRef<str>) {
     }
 }
 
+/// A line of a command's summary on standard output, unless `--quiet` (findings and errors
+/// are printed whatever `--quiet` says; so is what a command exists to print).
+pub fn summary(line: impl AsRef<str>) {
+    if !quiet() {
+        println!("{}", line.as_ref());
+    }
+}
+
 fn human(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = bytes as f64;
@@ -142,10 +150,11 @@ impl Progress for CliProgress {
             return;
         }
         match e {
+            // an operation that finds more work as it goes plans again: the totals add up
             Event::Planned { files, bytes } => {
-                self.total.store(bytes, Ordering::Relaxed);
+                let total = self.total.fetch_add(bytes, Ordering::Relaxed) + bytes;
                 match self.bar() {
-                    Some(b) => b.set_length(bytes),
+                    Some(b) => b.set_length(total),
                     None => note(format!("{}: {files} files, {}", self.what, human(bytes))),
                 }
             }

@@ -156,3 +156,97 @@ fn verify_truncated_file_is_a_problem() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("not a multiple of the page size"));
 }
+
+/// A backup directory killed mid-way (no xtrabackup_checkpoints) was checked as a datadir:
+/// "all pages sound", exit 0. Now it is reported as an unfinished backup, exit 1, whichever
+/// file marks it; a datadir is still checked as one.
+#[test]
+fn verify_reports_an_unfinished_backup() {
+    let t = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        xb_testkit::sandbox::copy_dir(&data(from), &t.path().join(to)).unwrap();
+        t.path().join(to)
+    };
+    // A full backup without its checkpoints: backup-my.cnf marks it.
+    let full = copy("backup/full", "full");
+    std::fs::remove_file(full.join("xtrabackup_checkpoints")).unwrap();
+    // An incremental without checkpoints nor backup-my.cnf: its deltas mark it.
+    let inc = copy("backup/inc1", "inc");
+    std::fs::remove_file(inc.join("xtrabackup_checkpoints")).unwrap();
+    std::fs::remove_file(inc.join("backup-my.cnf")).unwrap();
+    // Tablespaces and xb's redo log still under its temporary name.
+    let hot = copy("datadir-16k", "hot");
+    std::fs::write(hot.join("ib_logfile0.xbtmp"), b"").unwrap();
+    for (dir, mark) in [
+        (&full, "backup-my.cnf"),
+        (&inc, ".ibd.delta"),
+        (&hot, "ib_logfile0.xbtmp"),
+    ] {
+        for args in [vec!["verify"], vec!["verify", "--target-dir"]] {
+            let mut args = args.clone();
+            args.push(dir.to_str().unwrap());
+            let out = xb(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains("unfinished backup") && err.contains(mark),
+                "{args:?}: {err}"
+            );
+            assert!(!String::from_utf8_lossy(&out.stdout).contains("sound"));
+        }
+    }
+    // The datadir itself: checked page by page, as before.
+    std::fs::remove_file(hot.join("ib_logfile0.xbtmp")).unwrap();
+    let out = xb(&["verify", hot.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("all pages sound"));
+}
+
+/// A full backup holding a DDL file of a hot backup (`X.new`): `xb copy-back` refuses it and
+/// words the prepare to run; `xb verify` says not restorable with the same words. Once
+/// prepared, both accept it. (The real server's refusal of such a datadir is shown by
+/// incremental-core's restore_mariadb test.)
+#[test]
+fn copy_back_and_verify_want_ddl_files_prepared_first() {
+    let t = tempfile::tempdir().unwrap();
+    let full = t.path().join("full");
+    xb_testkit::sandbox::copy_dir(&data("backup/full"), &full).unwrap();
+    std::fs::copy(full.join("fx/t_small.ibd"), full.join("fx/t_twin.new")).unwrap();
+    let f = full.to_str().unwrap();
+    let dd = t.path().join("dd");
+    let out = xb(&[
+        "copy-back",
+        "--target-dir",
+        f,
+        "--datadir",
+        dd.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("t_twin.new") && err.contains(&format!("xb prepare --target-dir {f}")),
+        "{err}"
+    );
+    assert!(!dd.exists());
+    let out = xb(&["verify", f]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("restorable: no") && stdout.contains("xb prepare --target-dir"),
+        "{stdout}"
+    );
+    let out = xb(&["prepare", "--target-dir", f]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(full.join("fx/t_twin.ibd").exists());
+    let out = xb(&["verify", f]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

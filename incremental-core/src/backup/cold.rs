@@ -28,6 +28,13 @@ impl Cold {
 
 impl Stages for Cold {
     fn begin(&mut self, run: &mut Run<'_>) -> Result<Contents, BackupError> {
+        let hot = run.plan.options().hot();
+        if hot.slave_info() || hot.galera_info() || hot.safe_slave_backup() {
+            run.progress.event(Event::Note {
+                message: "cold backup: the replica's position and the Galera state are read \
+                          from a running server; none is recorded",
+            });
+        }
         run.plan
             .contents()
             .cloned()
@@ -79,6 +86,7 @@ impl Stages for Cold {
             info: Vec::new(),
             xb_info: Vec::new(),
             hot: None,
+            data_file_path: None,
         })
     }
 

@@ -134,6 +134,17 @@ pub enum PlanNote {
         /// Why.
         reason: String,
     },
+    /// Cold backups: the datadir was not shut down cleanly (its redo log goes on after the
+    /// checkpoint): its server crashed or was killed, or it is a snapshot of a running server.
+    /// The files are copied as they are; a server started on the restore runs crash recovery.
+    UncleanShutdown {
+        /// The datadir.
+        path: PathBuf,
+        /// Its checkpoint.
+        checkpoint: innodb_page::Lsn,
+        /// The end of its redo log.
+        end: innodb_page::Lsn,
+    },
 }
 
 impl fmt::Display for PlanNote {
@@ -163,6 +174,19 @@ impl fmt::Display for PlanNote {
             PlanNote::BitmapFallback { reason } => {
                 write!(f, "{reason}; scanning every page instead")
             }
+            PlanNote::UncleanShutdown {
+                path,
+                checkpoint,
+                end,
+            } => write!(
+                f,
+                "WARNING: cold backup of a datadir that was not shut down cleanly: no running \
+                 server holds {}, but its redo log goes on from the checkpoint at LSN \
+                 {checkpoint} to {end} (the server crashed or was killed, or this is a snapshot \
+                 of a running server); its files are copied as they are, and a server started on \
+                 the restore runs crash recovery",
+                path.display()
+            ),
         }
     }
 }

@@ -20,25 +20,26 @@ pub(crate) fn mode_of(kind: &BackupKind) -> Mode {
     }
 }
 
-/// Sends `notes` and the amount of work as progress events (the redo log counts as a file).
-pub(crate) fn announce<'a>(
-    progress: &dyn Progress,
-    notes: impl IntoIterator<Item = &'a PlanNote>,
-    tablespaces: &[TablespacePlan],
-    others: &[OtherFile],
-) {
+/// Sends `notes` as progress events.
+pub(crate) fn announce<'a>(progress: &dyn Progress, notes: impl IntoIterator<Item = &'a PlanNote>) {
     for n in notes {
         progress.event(Event::Note {
             message: &n.to_string(),
         });
     }
+}
+
+/// Sends the amount of work of one batch: a cold run copies everything in one batch; a hot
+/// one copies the non-InnoDB files and the tablespaces created during the copy in later
+/// batches, each planned as it starts (so the bytes read never exceed the bytes planned).
+fn plan_batch(progress: &dyn Progress, tablespaces: &[TablespacePlan], others: &[OtherFile]) {
     let data_files: usize = tablespaces.iter().map(|t| t.files.len()).sum();
     let pages: u64 = tablespaces
         .iter()
         .map(|t| t.pages_to_read() * t.page_size as u64)
         .sum();
     progress.event(Event::Planned {
-        files: (data_files + others.len() + 1) as u64,
+        files: (data_files + others.len()) as u64,
         bytes: pages + others.iter().map(|f| f.size).sum::<u64>(),
     });
 }
@@ -91,6 +92,7 @@ pub(crate) fn copy_files(
     batch: Batch<'_>,
     to: Target<'_>,
 ) -> Result<(Vec<TablespaceReport>, OtherTotals), BackupError> {
+    plan_batch(to.progress, batch.tablespaces, batch.others);
     let units = units(
         batch.tablespaces,
         batch.others,

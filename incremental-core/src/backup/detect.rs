@@ -29,7 +29,8 @@ pub enum SourceMode {
     /// that server (`BACKUP STAGE`, its redo log followed to the end of the backup).
     #[non_exhaustive]
     Hot {
-        /// The process holding the datadir (`None` when no datadir was given).
+        /// The process holding the datadir (`None` when it cannot be seen from here: a
+        /// server on another host, or in another container).
         pid: Option<i32>,
         /// How the server was reached ("socket /run/mysqld/mysqld.sock as root").
         server: String,
@@ -76,7 +77,7 @@ impl fmt::Display for SourceMode {
                 version,
             } => write!(
                 f,
-                "hot: no datadir given; the datadir of MariaDB {version} reached through {server}"
+                "hot: the datadir of MariaDB {version}, reached through {server}"
             ),
         }
     }
@@ -104,7 +105,10 @@ impl Detected {
     }
 }
 
-/// Decides how the source of `options` is read. A datadir no server holds is cold. One a
+/// Decides how the source of `options` is read. A datadir no server holds is cold, unless
+/// the connection settings name a server ([`ConnectOptions::names_server`]): that server is
+/// then reached and must serve this datadir, or the backup is refused
+/// ([`BackupError::ServerNotReached`]). One a
 /// running server holds is hot when connection settings were given
 /// ([`BackupOptions::set_connect`]) and the server can be reached; it is refused otherwise
 /// ([`BackupError::ServerRunning`] without settings, [`BackupError::ServerUnreachable`] when
@@ -125,17 +129,67 @@ pub fn detect(options: &BackupOptions) -> Result<Detected, BackupError> {
         innodb_page::Error::Io { path, source, .. } => BackupError::Io { path, source },
         e => BackupError::Page(e),
     })?;
-    let Some(LockHolder { path, pid, .. }) = holder else {
-        return Ok(Detected {
-            datadir: dd.to_path_buf(),
-            mode: SourceMode::Cold,
-            server: None,
-        });
+    let holder = holder.map(|LockHolder { path, pid, .. }| (path, pid));
+    let Some((path, pid)) = holder.or_else(|| held_elsewhere(dd, options)) else {
+        return unheld(dd, options.connect());
     };
     match options.connect() {
         Some(c) if cfg!(feature = "hot") => held(dd, pid, c),
         _ => Err(BackupError::ServerRunning { path, pid }),
     }
+}
+
+/// The server holding the files its datadir keeps elsewhere (`--innodb-data-home-dir`,
+/// `--innodb-log-group-home-dir`), if any.
+fn held_elsewhere(dd: &Path, options: &BackupOptions) -> Option<(PathBuf, i32)> {
+    options.dirs().lock_probes(dd).into_iter().find_map(|path| {
+        let pid = datadir::locked_by(&path).ok().flatten()?;
+        Some((path, pid))
+    })
+}
+
+/// A datadir no server holds: cold, unless the caller named a server (a socket, host or
+/// port), which must then be reached and serve this datadir: a caller who asked for a hot
+/// backup does not silently get a cold copy of a stopped datadir.
+fn unheld(dd: &Path, connect: Option<&ConnectOptions>) -> Result<Detected, BackupError> {
+    match connect {
+        Some(c) if c.names_server() && cfg!(feature = "hot") => named(dd, c),
+        _ => Ok(Detected {
+            datadir: dd.to_path_buf(),
+            mode: SourceMode::Cold,
+            server: None,
+        }),
+    }
+}
+
+/// The server the caller named, for a datadir no local process holds.
+#[cfg(feature = "hot")]
+fn named(dd: &Path, connect: &ConnectOptions) -> Result<Detected, BackupError> {
+    let server =
+        ServerConn::connect(connect, None).map_err(|source| BackupError::ServerNotReached {
+            path: dd.to_path_buf(),
+            source,
+        })?;
+    serves(&server, dd)?;
+    Ok(hot(dd.to_path_buf(), None, server))
+}
+
+/// Refuses a server that serves another datadir than `dd`.
+#[cfg(feature = "hot")]
+fn serves(server: &ServerConn, dd: &Path) -> Result<(), BackupError> {
+    if same_dir(&server.datadir, dd) {
+        return Ok(());
+    }
+    Err(BackupError::WrongServer {
+        how: server.how.clone(),
+        server_datadir: server.datadir.clone(),
+        path: dd.to_path_buf(),
+    })
+}
+
+#[cfg(not(feature = "hot"))]
+fn named(_: &Path, _: &ConnectOptions) -> Result<Detected, BackupError> {
+    unreachable!("hot backups are not built in")
 }
 
 /// A datadir held by process `pid`: connects to that server.
@@ -148,13 +202,7 @@ fn held(dd: &Path, pid: i32, connect: &ConnectOptions) -> Result<Detected, Backu
             source,
         }
     })?;
-    if !same_dir(&server.datadir, dd) {
-        return Err(BackupError::WrongServer {
-            how: server.how.clone(),
-            server_datadir: server.datadir.clone(),
-            path: dd.to_path_buf(),
-        });
-    }
+    serves(&server, dd)?;
     Ok(hot(dd.to_path_buf(), Some(pid), server))
 }
 
@@ -167,7 +215,12 @@ fn held(_: &Path, _: i32, _: &ConnectOptions) -> Result<Detected, BackupError> {
 #[cfg(feature = "hot")]
 fn of_server(connect: ConnectOptions) -> Result<Detected, BackupError> {
     let server = ServerConn::connect(&connect, None)?;
-    Ok(hot(server.datadir.clone(), None, server))
+    // the server's process, when it runs here: the one holding its datadir
+    let pid = datadir::lock_holder(&server.datadir)
+        .ok()
+        .flatten()
+        .map(|h| h.pid);
+    Ok(hot(server.datadir.clone(), pid, server))
 }
 
 #[cfg(not(feature = "hot"))]

@@ -80,6 +80,22 @@ pub enum BackupError {
         #[source]
         source: ServerError,
     },
+    /// No server holds the datadir, and the server the caller named (a socket, host or port:
+    /// [`ConnectOptions::names_server`](super::ConnectOptions::names_server)) cannot be
+    /// reached: the caller asked for a hot backup, so the stopped datadir, which may need
+    /// crash recovery, is not silently copied cold instead.
+    #[error(
+        "{}: no running server holds this datadir, and the server asked for cannot be reached: \
+         {source}",
+        path.display()
+    )]
+    ServerNotReached {
+        /// The datadir.
+        path: PathBuf,
+        /// Why the server cannot be reached.
+        #[source]
+        source: ServerError,
+    },
     /// The server reached serves another datadir than the one to back up.
     #[error(
         "the server reached through {how} serves the datadir {}, not {}",
@@ -154,6 +170,33 @@ pub enum BackupError {
         /// The base directory.
         path: PathBuf,
     },
+    /// Something asked for needs a running server, and the backup is cold.
+    #[error("{what} needs a running server, and {} is backed up cold (no server holds it)", path.display())]
+    NeedsServer {
+        /// The datadir.
+        path: PathBuf,
+        /// What was asked for ("the backup history table").
+        what: String,
+    },
+    /// The history table has no successful backup of this series name or uuid.
+    #[error(
+        "the server's history table {table} has no backup with {key} '{value}' and an \
+         innodb_to_lsn: no base for the incremental"
+    )]
+    HistoryNotFound {
+        /// The table searched.
+        table: String,
+        /// `name` or `uuid`.
+        key: String,
+        /// The value looked for.
+        value: String,
+    },
+    /// Options asked for that cannot go together.
+    #[error("{what}")]
+    ConflictingOptions {
+        /// Which, and why.
+        what: String,
+    },
     /// The source changed or contradicts itself while being read.
     #[error("{what}")]
     Inconsistent {
@@ -191,6 +234,7 @@ impl BackupError {
             BackupError::Follow(FollowError::Overtaken { .. }) => Some(Remedy::EnlargeRedoLog),
             BackupError::ServerUnreachable { source, .. } => source.remedy(),
             BackupError::WrongServer { .. } => Some(Remedy::ConnectionSettings),
+            BackupError::ServerNotReached { .. } => Some(Remedy::StartServerOrGoCold),
             BackupError::Server(e) => e.remedy(),
             _ => None,
         }

@@ -15,6 +15,8 @@ use innodb_page::datadir::{self, DatadirFiles};
 use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
 
 use super::contents::{DataFilePlan, OtherFile, TablespacePlan};
+use super::layout::SourceDirs;
+use super::needed::{self, LogFiles};
 use super::BackupError;
 use crate::format::backup_info::Method;
 
@@ -103,7 +105,13 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
 /// * `tables_exclude`: comma-separated `db.table` globs; a matching table is dropped.
 /// * `databases`: space- or comma-separated `db` or `db.table` names (globs allowed); a table
 ///   is kept if its database or itself is listed.
+/// * `table_names`: exact `db.table` names (mariabackup's `--tables-file`, one a line); a table
+///   is kept if it is listed here or matches `tables`.
+/// * `databases_exclude`: like `databases`, but a listed database or table is dropped; it wins
+///   over `databases` (as mariabackup's `--databases-exclude`).
 ///
+/// A table is dropped when `tables_exclude` or `databases_exclude` names it; otherwise it is
+/// kept when every include filter given (`tables`/`table_names`, `databases`) names it.
 /// The system tablespace, undo tablespaces, the redo log and files outside database
 /// directories are always backed up. Filters apply to file-per-table tablespaces and to the
 /// files of database directories (`.frm`, `db.opt`, …).
@@ -125,6 +133,10 @@ pub struct Filter {
     pub(crate) tables_exclude: String,
     /// Databases (or `db.table` names) kept.
     pub(crate) databases: String,
+    /// Exact `db.table` names kept.
+    pub(crate) table_names: Vec<String>,
+    /// Databases (or `db.table` names) dropped.
+    pub(crate) databases_exclude: String,
 }
 
 fn split_list(s: &str) -> impl Iterator<Item = &str> {
@@ -150,6 +162,41 @@ impl Filter {
         self
     }
 
+    /// Databases (or `db.table` names) dropped: space- or comma-separated, globs allowed (as
+    /// mariabackup's `--databases-exclude`, which wins over `--databases`).
+    pub fn set_databases_exclude(&mut self, names: &str) -> &mut Self {
+        self.databases_exclude = names.to_string();
+        self
+    }
+
+    /// Exact `db.table` names kept (as mariabackup's `--tables-file`): a table is kept if it
+    /// is one of these or matches [`set_tables`](Self::set_tables).
+    pub fn set_table_names<I, S>(&mut self, names: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.table_names = names.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Reads the exact `db.table` names of a `--tables-file` (one a line; blank lines are
+    /// skipped) into [`set_table_names`](Self::set_table_names).
+    pub fn read_tables_file(&mut self, path: &Path) -> Result<&mut Self, BackupError> {
+        let names = read_names(path)?;
+        Ok(self.set_table_names(names))
+    }
+
+    /// Reads the database (or `db.table`) names of a `--databases-file` (one a line) and adds
+    /// them to [`set_databases`](Self::set_databases).
+    pub fn read_databases_file(&mut self, path: &Path) -> Result<&mut Self, BackupError> {
+        let names = read_names(path)?;
+        let mut all: Vec<String> = split_list(&self.databases).map(str::to_string).collect();
+        all.extend(names);
+        self.databases = all.join(",");
+        Ok(self)
+    }
+
     /// The tables kept, as given.
     pub fn tables(&self) -> &str {
         &self.tables
@@ -165,11 +212,41 @@ impl Filter {
         &self.databases
     }
 
+    /// The databases dropped, as given.
+    pub fn databases_exclude(&self) -> &str {
+        &self.databases_exclude
+    }
+
+    /// The exact table names kept.
+    pub fn table_names(&self) -> &[String] {
+        &self.table_names
+    }
+
     /// True if any filter is set.
     pub fn is_partial(&self) -> bool {
-        [&self.tables, &self.tables_exclude, &self.databases]
-            .iter()
-            .any(|s| !s.trim().is_empty())
+        let lists = [
+            &self.tables,
+            &self.tables_exclude,
+            &self.databases,
+            &self.databases_exclude,
+        ];
+        lists.iter().any(|s| !s.trim().is_empty()) || !self.table_names.is_empty()
+    }
+
+    /// Whether `db` (a whole database) or `db.table` is named by a `databases`-style list.
+    fn names(list: &str, db: &str, full: &str) -> bool {
+        split_list(list).any(|d| {
+            if d.contains('.') {
+                glob_match(d, full)
+            } else {
+                glob_match(d, db)
+            }
+        })
+    }
+
+    /// Whether a table include filter (`tables`, `table_names`) is given.
+    fn includes_tables(&self) -> bool {
+        !self.tables.trim().is_empty() || !self.table_names.is_empty()
     }
 
     /// Whether table `db.table` is backed up (`table` empty: the database's own files, kept
@@ -177,37 +254,34 @@ impl Filter {
     pub fn keeps_table(&self, db: &str, table: &str) -> bool {
         let full = format!("{db}.{table}");
         if table.is_empty() {
-            let db_listed = self.databases.trim().is_empty()
-                || split_list(&self.databases).any(|d| {
-                    let d_db = d.split('.').next().unwrap_or(d);
-                    glob_match(d_db, db)
-                });
-            let tables_ok = self.tables.trim().is_empty()
-                || split_list(&self.tables).any(|p| {
-                    let p_db = p.split('.').next().unwrap_or(p);
-                    glob_match(p_db, db)
-                });
-            return db_listed && tables_ok;
+            return self.keeps_database(db);
         }
-        if !self.tables.trim().is_empty() && !split_list(&self.tables).any(|p| glob_match(p, &full))
+        if split_list(&self.tables_exclude).any(|p| glob_match(p, &full))
+            || Self::names(&self.databases_exclude, db, &full)
         {
             return false;
         }
-        if split_list(&self.tables_exclude).any(|p| glob_match(p, &full)) {
-            return false;
-        }
-        if !self.databases.trim().is_empty()
-            && !split_list(&self.databases).any(|d| {
-                if d.contains('.') {
-                    glob_match(d, &full)
-                } else {
-                    glob_match(d, db)
-                }
-            })
+        if self.includes_tables()
+            && !split_list(&self.tables).any(|p| glob_match(p, &full))
+            && !self.table_names.contains(&full)
         {
             return false;
         }
-        true
+        self.databases.trim().is_empty() || Self::names(&self.databases, db, &full)
+    }
+
+    /// Whether the database's own files (`db.opt`) are kept: when it is not excluded as a
+    /// whole and some table of it may be selected.
+    fn keeps_database(&self, db: &str) -> bool {
+        let db_of = |p: &str| p.split('.').next().unwrap_or(p).to_string();
+        let excluded =
+            split_list(&self.databases_exclude).any(|d| !d.contains('.') && glob_match(d, db));
+        let db_listed = self.databases.trim().is_empty()
+            || split_list(&self.databases).any(|d| glob_match(&db_of(d), db));
+        let tables_ok = !self.includes_tables()
+            || split_list(&self.tables).any(|p| glob_match(&db_of(p), db))
+            || self.table_names.iter().any(|n| db_of(n) == db);
+        !excluded && db_listed && tables_ok
     }
 
     /// Whether the file at `rel` (relative to the datadir) is backed up.
@@ -222,27 +296,28 @@ impl Filter {
     }
 }
 
+/// The names of a filter file: one a line, surrounding blanks and blank lines dropped.
+fn read_names(path: &Path) -> Result<Vec<String>, BackupError> {
+    let text = std::fs::read_to_string(path).map_err(|source| BackupError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let names = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    Ok(names.map(str::to_string).collect())
+}
+
+/// The path of a source file in the backup: relative to the datadir, or for a file kept
+/// outside it (see [`layout`](super::layout)), its name at the top level.
 pub(crate) fn rel_to(datadir: &Path, p: &Path) -> PathBuf {
-    p.strip_prefix(datadir).unwrap_or(p).to_path_buf()
+    match p.strip_prefix(datadir) {
+        Ok(rel) => rel.to_path_buf(),
+        Err(_) => p.file_name().map_or_else(|| p.to_path_buf(), PathBuf::from),
+    }
 }
 
-/// Files of a datadir that are never copied: xb's own metadata at the top (a datadir restored
-/// from a backup still holds it), pid files, sockets, temporary files of an interrupted run.
-fn is_transient(rel: &Path) -> bool {
-    let name = rel
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let top = rel.components().count() == 1;
-    (top && RESERVED_NAMES.contains(&name.as_str()))
-        || name.ends_with(".pid")
-        || name.ends_with(".xbtmp")
-        || name == "mysql.sock"
-        || name.ends_with(".sock.lock")
-}
-
-/// Lists `datadir`, which must hold a system tablespace.
-pub(crate) fn scan_datadir(dd: &Path) -> Result<DatadirFiles, BackupError> {
+/// Lists `datadir` and the files its server keeps in the directories `dirs`; there must be a
+/// system tablespace.
+pub(crate) fn scan_datadir(dd: &Path, dirs: &SourceDirs) -> Result<DatadirFiles, BackupError> {
     let md = std::fs::metadata(dd).map_err(|source| BackupError::Io {
         path: dd.to_path_buf(),
         source,
@@ -253,7 +328,8 @@ pub(crate) fn scan_datadir(dd: &Path) -> Result<DatadirFiles, BackupError> {
             source: io::Error::new(io::ErrorKind::InvalidInput, "not a directory"),
         });
     }
-    let files = datadir::scan(dd)?;
+    let mut files = datadir::scan(dd)?;
+    dirs.add_files(dd, &mut files)?;
     if files.system.is_empty() {
         return Err(BackupError::Unsupported {
             path: dd.to_path_buf(),
@@ -264,17 +340,19 @@ pub(crate) fn scan_datadir(dd: &Path) -> Result<DatadirFiles, BackupError> {
 }
 
 /// The non-InnoDB files of a listing that a backup copies (with their sizes now), and those
-/// it leaves out (transient files, filtered tables, files gone since the listing).
+/// it leaves out (files a restore does not need, see [`needed`], the server's logs `logs`,
+/// filtered tables, files gone since the listing).
 pub(crate) fn list_other_files(
     dd: &Path,
     files: &DatadirFiles,
     filter: &Filter,
+    logs: &LogFiles,
 ) -> Result<(Vec<OtherFile>, Vec<PathBuf>), BackupError> {
     let mut other_files = Vec::new();
     let mut skipped = Vec::new();
     for p in &files.other {
         let rel = rel_to(dd, p);
-        if is_transient(&rel) || !filter.keeps_file(&rel) {
+        if !needed::is_needed(&rel) || logs.contains(&rel) || !filter.keeps_file(&rel) {
             skipped.push(p.clone());
             continue;
         }
@@ -399,10 +477,21 @@ mod tests {
     }
 
     #[test]
-    fn transient_names() {
-        assert!(is_transient(Path::new("xtrabackup_checkpoints")));
-        assert!(is_transient(Path::new("host.pid")));
-        assert!(!is_transient(Path::new("db/xtrabackup_checkpoints")));
-        assert!(!is_transient(Path::new("db/t.frm")));
+    fn exclude_and_exact_names() {
+        let mut f = Filter::default();
+        f.set_databases("a,b").set_databases_exclude("b c.t");
+        assert!(f.keeps_table("a", "x") && !f.keeps_table("b", "x"));
+        assert!(f.keeps_table("a", "") && !f.keeps_table("b", ""));
+        assert!(!f.keeps_table("c", "t"));
+        let mut f = Filter::default();
+        f.set_databases_exclude("c.t");
+        assert!(!f.keeps_table("c", "t") && f.keeps_table("c", "u") && f.keeps_table("c", ""));
+        let mut f = Filter::default();
+        f.set_table_names(["a.t1", "b.t2"]);
+        assert!(f.is_partial());
+        assert!(f.keeps_table("a", "t1") && !f.keeps_table("a", "t10"));
+        assert!(f.keeps_table("b", "") && !f.keeps_table("c", ""));
+        f.set_tables("c.*");
+        assert!(f.keeps_table("c", "x") && f.keeps_table("a", "t1"));
     }
 }

@@ -29,6 +29,9 @@ pub enum BackupKind {
         base: Option<PathBuf>,
         /// The base was a partial backup.
         base_partial: bool,
+        /// The base's `backup_id` (`xb_backup_info`), recorded as this backup's
+        /// `base_backup_id`; empty when the base has none (or the start LSN was given).
+        base_backup_id: String,
         /// How the threshold was chosen.
         why: String,
     },
@@ -66,17 +69,34 @@ fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> 
     Ok((to, to.min(start), partial, why))
 }
 
+/// The identity of the base's present state (empty for a base without one, or whose
+/// `xb_backup_info` no longer describes it: [`BackupInfo::current_id`]).
+fn base_id(base: &Path) -> Result<String, BackupError> {
+    let Some(info) = BackupInfo::read_dir(base)? else {
+        return Ok(String::new());
+    };
+    let ckpt = Checkpoints::read_dir(base)?;
+    Ok(info.current_id(&ckpt).unwrap_or_default().to_string())
+}
+
 /// Full or incremental, from the options (reading the base), with the notes it gives.
+///
+/// An incremental from the server's history table starts at LSN 0 here (every page: never
+/// too few) until [`from_history`] sets the LSN the server's table gives.
 pub(crate) fn plan_kind(
     options: &BackupOptions,
 ) -> Result<(BackupKind, Vec<PlanNote>), BackupError> {
     let kind = match options.incremental() {
         None => BackupKind::Full,
+        Some(Incremental::HistoryName(_) | Incremental::HistoryUuid(_)) => {
+            from_history(Lsn::ZERO, "the server's backup history".into())
+        }
         Some(Incremental::Lsn(n)) => BackupKind::Incremental {
             from_lsn: *n,
             threshold: *n,
             base: None,
             base_partial: false,
+            base_backup_id: String::new(),
             why: format!("--incremental-lsn {n}"),
         },
         Some(Incremental::Basedir(b)) => {
@@ -93,12 +113,25 @@ pub(crate) fn plan_kind(
                 threshold,
                 base: Some(b.clone()),
                 base_partial,
+                base_backup_id: base_id(b)?,
                 why,
             };
             return Ok((kind, notes));
         }
     };
     Ok((kind, Vec::new()))
+}
+
+/// An incremental from `lsn`, the `innodb_to_lsn` of a backup in the server's history table.
+pub(crate) fn from_history(lsn: Lsn, why: String) -> BackupKind {
+    BackupKind::Incremental {
+        from_lsn: lsn,
+        threshold: lsn,
+        base: None,
+        base_partial: false,
+        base_backup_id: String::new(),
+        why,
+    }
 }
 
 /// Refuses an incremental whose start is after the source's checkpoint.

@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use innodb_page::Lsn;
 
-use super::contents::{Contents, DataFilePlan, TablespacePlan};
+use super::contents::{Contents, TablespacePlan};
 use super::kind::BackupKind;
 use super::options::BackupOptions;
 use super::redo_copy::RedoFacts;
@@ -39,6 +39,8 @@ pub(crate) struct Facts<'a> {
     pub info: &'a [(String, String)],
     /// Extra `xb_backup_info` keys.
     pub xb_info: &'a [(String, String)],
+    /// The server's `innodb_data_file_path` (hot backups).
+    pub data_file_path: Option<&'a str>,
 }
 
 impl Facts<'_> {
@@ -61,26 +63,52 @@ impl Facts<'_> {
     }
 }
 
+/// The `xtrabackup_info` and `xtrabackup_checkpoints` a backup got.
+pub(crate) struct Written {
+    /// `xtrabackup_info`.
+    pub info: Info,
+    /// `xtrabackup_checkpoints`.
+    pub checkpoints: Checkpoints,
+}
+
+impl Written {
+    /// Writes both files into `dir` too (created if missing), as mariabackup's
+    /// `--extra-lsndir`.
+    pub(crate) fn write_to_dir(&self, dir: &Path) -> Result<(), BackupError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| BackupError::Write { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let files = [
+            (info::FILE_NAMES[0], self.info.to_bytes()),
+            (checkpoints::FILE_NAMES[0], self.checkpoints.to_bytes()),
+        ];
+        for (name, bytes) in files {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(io(&path))?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes the metadata files, `xtrabackup_checkpoints` last.
-pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<(), BackupError> {
+pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<Written, BackupError> {
     let c = f.contents;
     let corrupt = corrupted_pages(&c.tablespaces, f.reports);
     if !corrupt.is_empty() {
         let text = corrupt.to_text();
         put(sink, Path::new(corrupted_pages::FILE_NAME), text.as_bytes())?;
     }
-    let cnf = backup_my_cnf(&c.tablespaces, &c.redo);
+    let cnf = backup_my_cnf(&c.tablespaces, &c.redo, f.data_file_path);
     put(sink, Path::new(backup_my_cnf::FILE_NAME), cnf.as_bytes())?;
     put(
         sink,
         Path::new(backup_info::FILE_NAME),
         &xb_info(f).to_bytes(),
     )?;
-    put(
-        sink,
-        Path::new(info::FILE_NAMES[0]),
-        &xtrabackup_info(f).to_bytes(),
-    )?;
+    let info = xtrabackup_info(f);
+    put(sink, Path::new(info::FILE_NAMES[0]), &info.to_bytes())?;
     let backup_type = match f.incremental() {
         true => BackupType::Incremental,
         false => BackupType::FullBackuped,
@@ -92,7 +120,11 @@ pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<(), BackupErro
         c.redo.checkpoint_lsn,
         f.last_lsn,
     );
-    put(sink, Path::new(checkpoints::FILE_NAMES[0]), &cps.to_bytes())
+    put(sink, Path::new(checkpoints::FILE_NAMES[0]), &cps.to_bytes())?;
+    Ok(Written {
+        info,
+        checkpoints: cps,
+    })
 }
 
 /// `xb_backup_info`.
@@ -110,6 +142,14 @@ fn xb_info(f: &Facts<'_>) -> BackupInfo {
     xb.tables = filter.tables.clone();
     xb.tables_exclude = filter.tables_exclude.clone();
     xb.databases = filter.databases.clone();
+    if !filter.databases_exclude.is_empty() {
+        let v = filter.databases_exclude.clone();
+        xb.extra.push(("databases_exclude".into(), v));
+    }
+    if !filter.table_names.is_empty() {
+        let v = filter.table_names.join(",");
+        xb.extra.push(("tables_file_names".into(), v));
+    }
     xb.base_partial = matches!(
         f.kind,
         BackupKind::Incremental {
@@ -117,8 +157,36 @@ fn xb_info(f: &Facts<'_>) -> BackupInfo {
             ..
         }
     );
+    xb.backup_id = new_backup_id(f.start_time);
+    if let BackupKind::Incremental { base_backup_id, .. } = f.kind {
+        xb.base_backup_id = base_backup_id.clone();
+    }
     xb.extra.extend(f.xb_info.iter().cloned());
     xb
+}
+
+/// A new backup identity: the start time (seconds since the epoch, in hex), the process id and
+/// 8 random bytes in hex (`6934f1a2-4242-0123456789abcdef`). Unique in practice; what orders a
+/// chain is the base's id that each incremental records, not the time.
+fn new_backup_id(start: SystemTime) -> String {
+    use std::io::Read;
+    let secs = start
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut random = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut random));
+    if read.is_err() {
+        // No /dev/urandom: the clock's nanoseconds and the address of a local instead.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let here = &random as *const _ as usize as u64;
+        random = (u64::from(nanos) ^ here.rotate_left(32)).to_be_bytes();
+    }
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{secs:x}-{}-{hex}", std::process::id())
 }
 
 /// `xtrabackup_info`.
@@ -147,16 +215,17 @@ fn xtrabackup_info(f: &Facts<'_>) -> Info {
 
 /// The `backup-my.cnf` of a backup of `tablespaces` with the redo log `redo`: what a prepare
 /// needs to open the files (page size, system tablespace files, undo tablespaces, log size,
-/// checksum algorithm).
-pub(crate) fn backup_my_cnf(tablespaces: &[TablespacePlan], redo: &RedoFacts) -> String {
+/// checksum algorithm). `server_path` is the server's `innodb_data_file_path` (hot backups),
+/// written as mariabackup writes it, within [`system_files`].
+pub(crate) fn backup_my_cnf(
+    tablespaces: &[TablespacePlan],
+    redo: &RedoFacts,
+    server_path: Option<&str>,
+) -> String {
     let sys = tablespaces.iter().find(|t| t.space_id == 0);
     let page_size = sys.map_or(16384, |t| if t.compressed { 16384 } else { t.page_size });
     let full_crc32 = sys.is_some_and(|t| t.format.flags.is_full_crc32());
-    let files: Vec<(String, u64)> = sys.map_or(Vec::new(), |t| {
-        let bytes = |f: &DataFilePlan| f.pages * t.page_size as u64;
-        let name = |f: &DataFilePlan| f.rel.to_string_lossy().into_owned();
-        t.files.iter().map(|f| (name(f), bytes(f))).collect()
-    });
+    let files = sys.map_or(Vec::new(), system_files);
     let files: Vec<(&str, u64)> = files.iter().map(|(n, b)| (n.as_str(), *b)).collect();
     let undo = tablespaces
         .iter()
@@ -166,8 +235,67 @@ pub(crate) fn backup_my_cnf(tablespaces: &[TablespacePlan], redo: &RedoFacts) ->
             n.starts_with("undo") && !n.contains('/')
         })
         .count();
-    let path = data_file_path(&files);
+    let path = match server_path.and_then(|s| within(s, &files)) {
+        Some(p) => p,
+        None => data_file_path(&files),
+    };
     BackupMyCnf::new(page_size, full_crc32, path, redo.file_size, undo).to_text()
+}
+
+/// The system tablespace's files and the sizes (bytes) `innodb_data_file_path` may give them
+/// for any restore of this backup: each file as copied, the last (auto-extending) one no larger
+/// than page 0 gave it when planned (its `FSP_SIZE` less the pages of the files before it), in
+/// whole MiB. A server extends that file before the page 0 that records it reaches the disk
+/// (at its next checkpoint); an incremental's prepare grows the file only to the size its
+/// newest page 0 gives, and the server refuses to start on an auto-extending file smaller than
+/// the option says.
+fn system_files(t: &TablespacePlan) -> Vec<(String, u64)> {
+    let ps = t.page_size as u64;
+    let mut before = 0u64;
+    let last = t.files.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(t.files.len());
+    for (i, f) in t.files.iter().enumerate() {
+        let mut bytes = f.pages * ps;
+        if i == last {
+            let header = u64::from(t.format.header.size).saturating_sub(before);
+            if header > 0 && header < f.pages {
+                bytes = header * ps;
+            }
+            if bytes >= 1 << 20 {
+                bytes &= !((1 << 20) - 1);
+            }
+        }
+        before += f.pages;
+        out.push((f.rel.to_string_lossy().into_owned(), bytes));
+    }
+    out
+}
+
+/// The server's `innodb_data_file_path` `spec` with the last file's size lowered to its size
+/// in `files` when larger (auto-extending only); `None` when `spec` names other files than
+/// `files` (then the copy's sizes are written).
+fn within(spec: &str, files: &[(&str, u64)]) -> Option<String> {
+    let mut entries: Vec<Vec<String>> = spec
+        .split(';')
+        .map(|e| e.split(':').map(str::to_string).collect())
+        .collect();
+    let names = entries.iter().map(|e| e[0].as_str());
+    if !names.eq(files.iter().map(|(n, _)| *n)) {
+        return None;
+    }
+    let (last, &(_, have)) = (entries.last_mut()?, files.last()?);
+    let autoextend = last.get(2).is_some_and(|a| a == "autoextend");
+    let want = backup_my_cnf::size_bytes(last.get(1)?)?;
+    if autoextend && want > have {
+        last[1] = backup_my_cnf::size_text(have);
+    }
+    Some(
+        entries
+            .iter()
+            .map(|e| e.join(":"))
+            .collect::<Vec<_>>()
+            .join(";"),
+    )
 }
 
 /// The `innodb_corrupted_pages` of a backup.
@@ -210,6 +338,30 @@ fn local_time(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_server_setting_stays_within_the_copy() {
+        let files = [("ibdata1", 12u64 << 20)];
+        assert_eq!(
+            within("ibdata1:76M:autoextend", &files).as_deref(),
+            Some("ibdata1:12M:autoextend")
+        );
+        assert_eq!(
+            within("ibdata1:10M:autoextend:max:2G", &files).as_deref(),
+            Some("ibdata1:10M:autoextend:max:2G")
+        );
+        assert_eq!(
+            within("ibdata1:1G:autoextend:max:2G", &files).as_deref(),
+            Some("ibdata1:12M:autoextend:max:2G")
+        );
+        let two = [("ibdata0", 4u64 << 20), ("ibdata1", 12 << 20)];
+        assert_eq!(
+            within("ibdata0:4M;ibdata1:76M:autoextend", &two).as_deref(),
+            Some("ibdata0:4M;ibdata1:12M:autoextend")
+        );
+        assert_eq!(within("ibdata9:76M:autoextend", &files), None);
+        assert_eq!(within("ibdata0:4M;ibdata1:12M:autoextend", &files), None);
+    }
 
     #[test]
     fn time_format() {

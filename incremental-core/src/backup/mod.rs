@@ -86,7 +86,9 @@
 //!
 //! `options` (what is asked), `detect` (cold or hot; `server`: the connection to a running
 //! server), `kind` (full or incremental), `plan` (what will be done), `files`
-//! (the datadir's files and filters), `contents` (what a run copies), `run` (the run, driving
+//! (the datadir's files and filters), `needed` (the one rule for which non-InnoDB files a
+//! restore needs: mariabackup's list; binary, relay, error, general and slow logs and
+//! `ddl_recovery.log` are never copied), `contents` (what a run copies), `run` (the run, driving
 //! the `stages` of a `cold` or `hot` source), `copy`, `scan`, `read` and `ordered` (the read
 //! pipeline), `redo_copy` (the redo log), `metadata` (the metadata files), `report`, `sink`,
 //! `error`.
@@ -99,9 +101,13 @@ mod detect;
 mod error;
 pub mod files;
 #[cfg(feature = "hot")]
+mod history;
+#[cfg(feature = "hot")]
 mod hot;
 mod kind;
+mod layout;
 mod metadata;
+mod needed;
 mod options;
 mod ordered;
 mod plan;
@@ -111,7 +117,7 @@ mod report;
 mod run;
 mod scan;
 #[cfg(feature = "hot")]
-mod server;
+pub(crate) mod server;
 pub mod sink;
 mod stages;
 
@@ -121,6 +127,8 @@ pub use detect::{detect, same_dir, Detected, SourceMode};
 pub use error::{BackupError, ServerError};
 pub use files::Filter;
 pub use kind::BackupKind;
-pub use options::{BackupOptions, ConnectOptions, HotOptions, Incremental};
+pub use options::{
+    BackupOptions, ConnectOptions, HotOptions, Incremental, KillQueryType, Protocol,
+};
 pub use plan::{BackupPlan, DEFAULT_READERS};
 pub use report::{BackupReport, CorruptPage, FollowerStats, HotReport, Phases, TablespaceReport};

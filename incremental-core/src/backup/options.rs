@@ -8,6 +8,7 @@ use std::time::Duration;
 use innodb_page::Lsn;
 
 use super::files::Filter;
+use super::layout::SourceDirs;
 
 /// Where an incremental backup starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,55 @@ pub enum Incremental {
     Basedir(PathBuf),
     /// Copy the pages with an LSN at or above this; `from_lsn` = this.
     Lsn(Lsn),
+    /// From the newest `innodb_to_lsn` of the successful backups of this series name in the
+    /// server's history table (`mysql.mariadb_backup_history`, as mariabackup's
+    /// `--incremental-history-name`); needs a running server.
+    HistoryName(String),
+    /// From the `innodb_to_lsn` of the backup with this uuid in the server's history table
+    /// (as mariabackup's `--incremental-history-uuid`); needs a running server.
+    HistoryUuid(String),
+}
+
+/// Which long queries a hot backup kills when they keep it from taking a `BACKUP STAGE`
+/// lock (see [`HotOptions::set_kill_long_queries_timeout`]), as mariabackup's
+/// `--kill-long-query-type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KillQueryType {
+    /// Only `SELECT` statements (mariabackup's default; its `UPDATE` type also kills only
+    /// these).
+    #[default]
+    Select,
+    /// Every statement that reads or changes data: `INSERT`, `UPDATE`, `DELETE`, `REPLACE`,
+    /// `ALTER`, `LOAD`, `SELECT`, `DO`, `HANDLER`, `CALL`, `EXECUTE`, `BEGIN`.
+    All,
+}
+
+/// How to reach a server, as the `mariadb` client's `--protocol` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// TCP, to the host (default `localhost`) and port (default 3306).
+    Tcp,
+    /// A Unix socket.
+    Socket,
+}
+
+impl Protocol {
+    /// `tcp` or `socket` (any case), as the MariaDB clients spell it.
+    ///
+    /// ```
+    /// use incremental_core::backup::Protocol;
+    /// assert_eq!(Protocol::from_name("TCP"), Some(Protocol::Tcp));
+    /// assert_eq!(Protocol::from_name("pipe"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        match name.to_ascii_lowercase().as_str() {
+            "tcp" => Some(Protocol::Tcp),
+            "socket" => Some(Protocol::Socket),
+            _ => None,
+        }
+    }
 }
 
 /// How to reach a running server. Settings left unset come from the option files, then from
@@ -38,6 +88,7 @@ pub struct ConnectOptions {
     socket: Option<PathBuf>,
     host: Option<String>,
     port: Option<u16>,
+    protocol: Option<Protocol>,
     defaults_file: Option<PathBuf>,
     defaults_extra_file: Option<PathBuf>,
     no_defaults: bool,
@@ -67,15 +118,25 @@ impl ConnectOptions {
         self
     }
 
-    /// A TCP host (used only when no socket is given or configured).
+    /// The server's host. As with the `mariadb` client, a host other than `localhost` means
+    /// TCP (a socket named in an option file is then not used), unless a socket is given
+    /// too.
     pub fn set_host(&mut self, host: impl Into<String>) -> &mut Self {
         self.host = Some(host.into());
         self
     }
 
-    /// The TCP port (default 3306).
+    /// The server's TCP port (default 3306). As with the `mariadb` client, giving a port means
+    /// TCP (to `localhost` unless a host is given), unless a socket is given too.
     pub fn set_port(&mut self, port: u16) -> &mut Self {
         self.port = Some(port);
+        self
+    }
+
+    /// How to connect, whatever the other settings imply (the `mariadb` client's
+    /// `--protocol`).
+    pub fn set_protocol(&mut self, protocol: Protocol) -> &mut Self {
+        self.protocol = Some(protocol);
         self
     }
 
@@ -122,6 +183,11 @@ impl ConnectOptions {
         self.port
     }
 
+    /// The protocol set.
+    pub fn protocol(&self) -> Option<Protocol> {
+        self.protocol
+    }
+
     /// The only option file to read, if set.
     pub fn defaults_file(&self) -> Option<&Path> {
         self.defaults_file.as_deref()
@@ -135,6 +201,25 @@ impl ConnectOptions {
     /// True when no option file is read.
     pub fn no_defaults(&self) -> bool {
         self.no_defaults
+    }
+
+    /// True when a socket, host, port or protocol was given: the caller asked for a particular
+    /// server.
+    /// A backup of a datadir no server holds then refuses when that server cannot be reached
+    /// ([`BackupError::ServerNotReached`](super::BackupError::ServerNotReached)) instead of
+    /// going cold.
+    ///
+    /// ```
+    /// let mut o = incremental_core::backup::ConnectOptions::new();
+    /// assert!(!o.names_server());
+    /// o.set_port(3307);
+    /// assert!(o.names_server());
+    /// ```
+    pub fn names_server(&self) -> bool {
+        self.socket.is_some()
+            || self.host.is_some()
+            || self.port.is_some()
+            || self.protocol.is_some()
     }
 }
 
@@ -151,6 +236,13 @@ pub struct HotOptions {
     block_ddl: bool,
     poll_interval: Duration,
     end_timeout: Duration,
+    no_lock: bool,
+    kill_long_queries_timeout: Option<Duration>,
+    kill_long_query_type: KillQueryType,
+    slave_info: bool,
+    safe_slave_backup: bool,
+    safe_slave_backup_timeout: Duration,
+    galera_info: bool,
 }
 
 impl Default for HotOptions {
@@ -159,6 +251,13 @@ impl Default for HotOptions {
             block_ddl: false,
             poll_interval: Duration::from_millis(20),
             end_timeout: Duration::from_secs(60),
+            no_lock: false,
+            kill_long_queries_timeout: None,
+            kill_long_query_type: KillQueryType::Select,
+            slave_info: false,
+            safe_slave_backup: false,
+            safe_slave_backup_timeout: Duration::from_secs(300),
+            galera_info: false,
         }
     }
 }
@@ -187,6 +286,51 @@ impl HotOptions {
         self
     }
 
+    /// Take no `BACKUP STAGE` lock (mariabackup's `--no-lock`): DDL and commits are never
+    /// blocked. The InnoDB tablespaces are still made consistent by the copied redo log, but
+    /// the result is consistent only if no DDL ran and no non-InnoDB table (Aria, MyISAM,
+    /// including the `mysql` system tables) was written during the backup; no binary log
+    /// position is recorded (it would not match the end LSN). The run checks what it can and
+    /// says whether the result is consistent
+    /// ([`HotReport::consistent`](super::HotReport::consistent)). Default off. (mariabackup
+    /// 10.11.19 documents its `--no-lock` so, but takes its `BACKUP STAGE` locks anyway.)
+    pub fn set_no_lock(&mut self, no_lock: bool) -> &mut Self {
+        self.no_lock = no_lock;
+        self
+    }
+
+    /// When a `BACKUP STAGE` lock (`FLUSH`, `BLOCK_DDL`, `BLOCK_COMMIT`) has been waited for
+    /// this long, kill the queries of [`set_kill_long_query_type`](Self::set_kill_long_query_type)
+    /// that have run at least as long as the wait, every second until the lock is taken
+    /// (what mariabackup's `--kill-long-queries-timeout` did; mariabackup 10.11.19 still
+    /// accepts the option but waits). Default `None`: wait, kill nothing.
+    pub fn set_kill_long_queries_timeout(&mut self, after: Option<Duration>) -> &mut Self {
+        self.kill_long_queries_timeout = after;
+        self
+    }
+
+    /// Which queries [`set_kill_long_queries_timeout`](Self::set_kill_long_queries_timeout)
+    /// kills (default [`KillQueryType::Select`]).
+    pub fn set_kill_long_query_type(&mut self, kind: KillQueryType) -> &mut Self {
+        self.kill_long_query_type = kind;
+        self
+    }
+
+    /// See [`set_no_lock`](Self::set_no_lock).
+    pub fn no_lock(&self) -> bool {
+        self.no_lock
+    }
+
+    /// See [`set_kill_long_queries_timeout`](Self::set_kill_long_queries_timeout).
+    pub fn kill_long_queries_timeout(&self) -> Option<Duration> {
+        self.kill_long_queries_timeout
+    }
+
+    /// See [`set_kill_long_query_type`](Self::set_kill_long_query_type).
+    pub fn kill_long_query_type(&self) -> KillQueryType {
+        self.kill_long_query_type
+    }
+
     /// See [`set_block_ddl`](Self::set_block_ddl).
     pub fn block_ddl(&self) -> bool {
         self.block_ddl
@@ -200,6 +344,78 @@ impl HotOptions {
     /// See [`set_end_timeout`](Self::set_end_timeout).
     pub fn end_timeout(&self) -> Duration {
         self.end_timeout
+    }
+
+    /// Record the replica's position in its sources' binary logs, read while commits are
+    /// blocked, in `xtrabackup_slave_info` as the `CHANGE MASTER` statements (and
+    /// `SET GLOBAL gtid_slave_pos`) that make a server restored from the backup replicate from
+    /// there (mariabackup's `--slave-info`). No file when the server replicates from nothing.
+    /// Default: off.
+    pub fn set_slave_info(&mut self, record: bool) -> &mut Self {
+        self.slave_info = record;
+        self
+    }
+
+    /// Before the backup starts, stop the replica's SQL thread once it has no temporary table
+    /// open (`Slave_open_temp_tables` = 0), letting it run 3 s at a time until then, and
+    /// restart it when the backup ends (mariabackup's `--safe-slave-backup`): temporary tables
+    /// live only in the server's memory, and a replica restored without them stops on the
+    /// first statement that uses one. Default: off.
+    pub fn set_safe_slave_backup(&mut self, safe: bool) -> &mut Self {
+        self.safe_slave_backup = safe;
+        self
+    }
+
+    /// How long [`set_safe_slave_backup`](Self::set_safe_slave_backup) waits for the replica's
+    /// temporary tables to close before the backup fails (default 300 s, as mariabackup).
+    pub fn set_safe_slave_backup_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.safe_slave_backup_timeout = timeout;
+        self
+    }
+
+    /// On a Galera node, record its state (`wsrep_local_state_uuid:wsrep_last_committed
+    /// wsrep_gtid_domain_id`), read while commits are blocked, in `xtrabackup_galera_info`
+    /// and `donor_galera_info` (mariabackup's `--galera-info`). No file on another server.
+    /// Default: off.
+    pub fn set_galera_info(&mut self, record: bool) -> &mut Self {
+        self.galera_info = record;
+        self
+    }
+
+    /// Refuses what cannot go together: the replica's position recorded without locks
+    /// ([`set_no_lock`](Self::set_no_lock)) matches the data only when the replica's SQL
+    /// thread is stopped ([`set_safe_slave_backup`](Self::set_safe_slave_backup)), as
+    /// mariabackup refuses it.
+    pub(crate) fn check(&self) -> Result<(), super::BackupError> {
+        if self.slave_info && self.no_lock && !self.safe_slave_backup {
+            return Err(super::BackupError::ConflictingOptions {
+                what: "the replica's position cannot be recorded without locks unless its SQL \
+                       thread is stopped (safe slave backup): without BLOCK_COMMIT it would \
+                       not match the data"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// See [`set_slave_info`](Self::set_slave_info).
+    pub fn slave_info(&self) -> bool {
+        self.slave_info
+    }
+
+    /// See [`set_safe_slave_backup`](Self::set_safe_slave_backup).
+    pub fn safe_slave_backup(&self) -> bool {
+        self.safe_slave_backup
+    }
+
+    /// See [`set_safe_slave_backup_timeout`](Self::set_safe_slave_backup_timeout).
+    pub fn safe_slave_backup_timeout(&self) -> Duration {
+        self.safe_slave_backup_timeout
+    }
+
+    /// See [`set_galera_info`](Self::set_galera_info).
+    pub fn galera_info(&self) -> bool {
+        self.galera_info
     }
 }
 
@@ -238,6 +454,9 @@ pub struct BackupOptions {
     throttle: Option<Duration>,
     connect: Option<ConnectOptions>,
     hot: HotOptions,
+    history: Option<String>,
+    extra_lsndir: Option<PathBuf>,
+    dirs: SourceDirs,
 }
 
 impl BackupOptions {
@@ -268,6 +487,9 @@ impl BackupOptions {
             throttle: None,
             connect,
             hot: HotOptions::default(),
+            history: None,
+            extra_lsndir: None,
+            dirs: SourceDirs::default(),
         }
     }
 
@@ -350,6 +572,105 @@ impl BackupOptions {
     pub fn set_hot(&mut self, hot: HotOptions) -> &mut Self {
         self.hot = hot;
         self
+    }
+
+    /// Record the backup in the server's history table, `mysql.mariadb_backup_history`, with
+    /// this series name (`""`: none), as mariabackup's `--history[=name]`: the table is
+    /// created as mariabackup creates it, and one row with the `xtrabackup_info` values
+    /// (which then also hold the row's `uuid` and `name`) is added when the backup is
+    /// complete. Needs a hot backup. Default `None`: no history.
+    pub fn set_history(&mut self, name: Option<String>) -> &mut Self {
+        self.history = name;
+        self
+    }
+
+    /// Also write `xtrabackup_checkpoints` and `xtrabackup_info` into this directory (created
+    /// if missing), as mariabackup's `--extra-lsndir`. Default `None`.
+    pub fn set_extra_lsndir(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.extra_lsndir = dir;
+        self
+    }
+
+    /// Where the source's system tablespace is, when not in its datadir (as the server's and
+    /// mariabackup's `--innodb-data-home-dir`; relative: to the datadir). A hot backup takes
+    /// it from the server when not set. The backup holds the files at its top level.
+    pub fn set_innodb_data_home_dir(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.dirs.data_home = dir;
+        self
+    }
+
+    /// Where the source's redo log is (`--innodb-log-group-home-dir`), as
+    /// [`set_innodb_data_home_dir`](Self::set_innodb_data_home_dir).
+    pub fn set_innodb_log_group_home_dir(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.dirs.log_group_home = dir;
+        self
+    }
+
+    /// Where the source's undo tablespaces are (`--innodb-undo-directory`), as
+    /// [`set_innodb_data_home_dir`](Self::set_innodb_data_home_dir).
+    pub fn set_innodb_undo_directory(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.dirs.undo = dir;
+        self
+    }
+
+    /// Where the source's Aria log and control file are (`--aria-log-dir-path`), as
+    /// [`set_innodb_data_home_dir`](Self::set_innodb_data_home_dir).
+    pub fn set_aria_log_dir_path(&mut self, dir: Option<PathBuf>) -> &mut Self {
+        self.dirs.aria_log = dir;
+        self
+    }
+
+    /// The base name of the source's binary logs (`--log-bin`; relative: to the datadir):
+    /// binary logs are never copied (the position is recorded), and a cold backup recognises
+    /// them by this name when they are in the datadir. A hot backup asks the server.
+    pub fn set_log_bin(&mut self, base: Option<PathBuf>) -> &mut Self {
+        self.dirs.log_bin = base;
+        self
+    }
+
+    /// See [`set_innodb_data_home_dir`](Self::set_innodb_data_home_dir).
+    pub fn innodb_data_home_dir(&self) -> Option<&Path> {
+        self.dirs.data_home.as_deref()
+    }
+
+    /// See [`set_innodb_log_group_home_dir`](Self::set_innodb_log_group_home_dir).
+    pub fn innodb_log_group_home_dir(&self) -> Option<&Path> {
+        self.dirs.log_group_home.as_deref()
+    }
+
+    /// See [`set_innodb_undo_directory`](Self::set_innodb_undo_directory).
+    pub fn innodb_undo_directory(&self) -> Option<&Path> {
+        self.dirs.undo.as_deref()
+    }
+
+    /// See [`set_aria_log_dir_path`](Self::set_aria_log_dir_path).
+    pub fn aria_log_dir_path(&self) -> Option<&Path> {
+        self.dirs.aria_log.as_deref()
+    }
+
+    /// See [`set_log_bin`](Self::set_log_bin).
+    pub fn log_bin(&self) -> Option<&Path> {
+        self.dirs.log_bin.as_deref()
+    }
+
+    /// The source's directories outside the datadir.
+    pub(crate) fn dirs(&self) -> &SourceDirs {
+        &self.dirs
+    }
+
+    /// See [`dirs`](Self::dirs).
+    pub(crate) fn dirs_mut(&mut self) -> &mut SourceDirs {
+        &mut self.dirs
+    }
+
+    /// See [`set_history`](Self::set_history).
+    pub fn history(&self) -> Option<&str> {
+        self.history.as_deref()
+    }
+
+    /// See [`set_extra_lsndir`](Self::set_extra_lsndir).
+    pub fn extra_lsndir(&self) -> Option<&Path> {
+        self.extra_lsndir.as_deref()
     }
 
     /// The source datadir (`None`: the datadir of the server reached).

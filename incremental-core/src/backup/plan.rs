@@ -15,10 +15,12 @@ use super::contents::{Contents, OtherFile, PlanNote, TablespacePlan};
 use super::detect::{self, Detected, ServerConn, SourceMode};
 use super::files::{self, rel_to};
 use super::kind::{check_start, plan_kind, BackupKind};
-use super::options::BackupOptions;
+use super::needed::LogFiles;
+use super::options::{BackupOptions, Incremental};
 use super::redo_copy::{self, RedoFacts};
 use super::BackupError;
 use crate::format::backup_info::Method;
+use innodb_page::redo::mtr::SIZE_OF_FILE_CHECKPOINT;
 
 /// Reader threads when [`BackupOptions::set_parallel`] is 0. The readers wait on the disk far
 /// more than they compute (CRC-32C of a 16 KiB page takes microseconds, a 2 MiB read
@@ -164,7 +166,11 @@ pub(crate) fn plan_contents(
     let other_files = if hot {
         Vec::new()
     } else {
-        let (others, more_skipped) = files::list_other_files(dd, files, options.filter())?;
+        let mut logs = LogFiles::from_index_files(dd);
+        if let Some(base) = options.dirs().log_bin(dd) {
+            logs.add_base(dd, &base.to_string_lossy());
+        }
+        let (others, more_skipped) = files::list_other_files(dd, files, options.filter(), &logs)?;
         skipped.extend(more_skipped);
         others
     };
@@ -200,7 +206,7 @@ pub(crate) fn plan_hot_contents(
 ) -> Result<Contents, BackupError> {
     let mut attempts = 0;
     loop {
-        let files = files::scan_datadir(dd)?;
+        let files = files::scan_datadir(dd, options.dirs())?;
         let contents = plan_contents(options, dd, kind, &files, redo.clone(), true)?;
         let vanished = contents
             .notes
@@ -211,6 +217,84 @@ pub(crate) fn plan_hot_contents(
             return Ok(contents);
         }
         std::thread::sleep(std::time::Duration::from_millis(5 * attempts));
+    }
+}
+
+/// The note of a cold source whose redo log goes on after its checkpoint's own
+/// `FILE_CHECKPOINT` record (after a clean shutdown, that record ends the log).
+fn unclean_shutdown(dd: &Path, redo: &RedoFacts) -> Option<PlanNote> {
+    let clean_end = redo.checkpoint_end_lsn.get() + SIZE_OF_FILE_CHECKPOINT;
+    (redo.end_lsn.get() > clean_end).then(|| PlanNote::UncleanShutdown {
+        path: dd.to_path_buf(),
+        checkpoint: redo.checkpoint_lsn,
+        end: redo.end_lsn,
+    })
+}
+
+/// Refuses, before the hot run starts `BACKUP STAGE`, an incremental that starts after the
+/// server's current LSN (its base is not a backup of this server): the run's own check, at
+/// the checkpoint it copies from, would only come once the backup has begun.
+#[cfg(feature = "hot")]
+fn check_hot_start(
+    kind: &BackupKind,
+    dd: &Path,
+    server: Option<&mut ServerConn>,
+) -> Result<(), BackupError> {
+    match (kind, server) {
+        (BackupKind::Incremental { .. }, Some(s)) => check_start(kind, dd, s.lsn_current()?),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(feature = "hot"))]
+fn check_hot_start(
+    _: &BackupKind,
+    _: &Path,
+    _: Option<&mut ServerConn>,
+) -> Result<(), BackupError> {
+    Ok(())
+}
+
+/// The options of a plan: for a hot backup, each directory of the source's files not given
+/// taken from the server (see [`layout`](super::layout)).
+fn with_server_dirs(
+    options: &BackupOptions,
+    server: Option<&mut ServerConn>,
+) -> Result<BackupOptions, BackupError> {
+    let mut options = options.clone();
+    #[cfg(feature = "hot")]
+    if let Some(s) = server {
+        options.dirs_mut().fill_from(s)?;
+    }
+    #[cfg(not(feature = "hot"))]
+    let _ = server;
+    Ok(options)
+}
+
+/// Refuses what needs a running server on a cold source (the history table); looks up the
+/// start LSN of an incremental from the history.
+fn needs_server(
+    options: &BackupOptions,
+    dd: &Path,
+    server: Option<&mut ServerConn>,
+) -> Result<Option<(Lsn, String)>, BackupError> {
+    let from_history = matches!(
+        options.incremental(),
+        Some(Incremental::HistoryName(_) | Incremental::HistoryUuid(_))
+    );
+    let what = match (from_history, options.history().is_some()) {
+        (true, _) => "an incremental from the backup history table",
+        (false, true) => "recording the backup in the history table",
+        (false, false) => return Ok(None),
+    };
+    match (server, options.incremental()) {
+        #[cfg(feature = "hot")]
+        (Some(s), Some(inc)) if from_history => super::history::start_lsn(s, inc),
+        (Some(_), _) => Ok(None),
+        (None, _) => Err(BackupError::NeedsServer {
+            path: dd.to_path_buf(),
+            what: what.into(),
+        }),
     }
 }
 
@@ -235,8 +319,11 @@ impl BackupPlan {
     /// ```
     pub fn new(options: &BackupOptions) -> Result<BackupPlan, BackupError> {
         let t0 = Instant::now();
+        // the base and the options first: nothing is asked of the server before they pass
+        options.hot().check()?;
+        let kind = plan_kind(options)?;
         let detected = detect::detect(options)?;
-        let mut plan = BackupPlan::from_detected(options, detected)?;
+        let mut plan = BackupPlan::from_parts(options, detected, kind)?;
         plan.plan_seconds = t0.elapsed().as_secs_f64();
         Ok(plan)
     }
@@ -247,20 +334,35 @@ impl BackupPlan {
         options: &BackupOptions,
         detected: Detected,
     ) -> Result<BackupPlan, BackupError> {
+        BackupPlan::from_parts(options, detected, plan_kind(options)?)
+    }
+
+    fn from_parts(
+        options: &BackupOptions,
+        mut detected: Detected,
+        (kind, mut notes): (BackupKind, Vec<PlanNote>),
+    ) -> Result<BackupPlan, BackupError> {
         let t0 = Instant::now();
         let dd = detected.datadir().to_path_buf();
         let mode = detected.mode().clone();
-        let (kind, notes) = plan_kind(options)?;
+        let kind = match needs_server(options, &dd, detected.server.as_mut())? {
+            Some((lsn, why)) => super::kind::from_history(lsn, why),
+            None => kind,
+        };
         let contents = match mode {
             SourceMode::Cold => {
-                let files = files::scan_datadir(&dd)?;
-                let redo = redo_copy::read_source(&dd)?;
+                let files = files::scan_datadir(&dd, options.dirs())?;
+                let redo = redo_copy::read_source(&options.dirs().log_dir(&dd))?;
+                notes.extend(unclean_shutdown(&dd, &redo));
                 Some(plan_contents(options, &dd, &kind, &files, redo, false)?)
             }
-            _ => None,
+            _ => {
+                check_hot_start(&kind, &dd, detected.server.as_mut())?;
+                None
+            }
         };
         Ok(BackupPlan {
-            options: options.clone(),
+            options: with_server_dirs(options, detected.server.as_mut())?,
             datadir: dd,
             mode,
             kind,
@@ -373,7 +475,7 @@ impl BackupPlan {
     pub fn backup_my_cnf(&self) -> Option<String> {
         self.contents
             .as_ref()
-            .map(|c| super::metadata::backup_my_cnf(&c.tablespaces, &c.redo))
+            .map(|c| super::metadata::backup_my_cnf(&c.tablespaces, &c.redo, None))
     }
 
     /// Reader threads: [`BackupOptions::set_parallel`], or by default [`DEFAULT_READERS`].

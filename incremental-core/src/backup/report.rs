@@ -2,7 +2,7 @@
 //! copied and skipped; for a hot backup, what the server and its redo log did meanwhile.
 //!
 //! With the `serde` feature, [`BackupReport`] serializes to the JSON `xb backup --json`
-//! prints (see the README).
+//! prints (see docs/json.md).
 
 use std::path::PathBuf;
 
@@ -141,11 +141,34 @@ pub struct HotReport {
     pub commits_blocked_seconds: f64,
     /// The redo follower's figures.
     pub follower: FollowerStats,
+    /// The replica's position recorded in `xtrabackup_slave_info`, in words (e.g.
+    /// `master '' filename 'mysql-bin.000001' position '1159'`), when it was asked for and
+    /// the server is a replica.
+    pub replica_position: Option<String>,
+    /// The Galera node's state recorded in `xtrabackup_galera_info`
+    /// (`uuid:seqno domain_id`), when it was asked for and the server is a Galera node.
+    pub galera_state: Option<String>,
+    /// No `BACKUP STAGE` lock was taken (`--no-lock`): see [`consistent`](Self::consistent).
+    pub no_lock: bool,
+    /// Without locks: database directories and non-InnoDB files in them written while the
+    /// backup ran (DDL, or writes to Aria/MyISAM tables): the backup may hold them torn or
+    /// out of step with the InnoDB tables.
+    pub written_during_backup: Vec<PathBuf>,
+    /// Queries killed because they kept a `BACKUP STAGE` lock from being taken
+    /// (`--kill-long-queries-timeout`): "id (seconds run): statement".
+    pub killed_queries: Vec<String>,
     /// Wall-clock seconds of the backup, for the rates.
     pub(crate) seconds: f64,
 }
 
 impl HotReport {
+    /// Whether the backup is consistent as a whole: always with locks; without them, when
+    /// nothing but InnoDB tables changed while it ran (no DDL, no write to a non-InnoDB
+    /// table), as far as file modification times tell.
+    pub fn consistent(&self) -> bool {
+        !self.no_lock || self.written_during_backup.is_empty()
+    }
+
     /// Redo bytes the server wrote per second while the backup ran (from `start_lsn` to
     /// `end_lsn`), to compare with the follower's
     /// [`parse_rate`](FollowerStats::parse_rate).
@@ -226,7 +249,7 @@ impl BackupReport {
 
 #[cfg(feature = "serde")]
 mod json {
-    //! The JSON form of a report: the keys and values `xb backup --json` prints (the README's
+    //! The JSON form of a report: the keys and values `xb backup --json` prints (docs/json.md's
     //! schema), in alphabetical order.
 
     use serde::Serialize;
@@ -258,16 +281,22 @@ mod json {
     #[derive(Serialize)]
     struct Hot {
         commits_blocked_seconds: f64,
+        consistent: bool,
         copy_end_checkpoint: u64,
         ddl_blocked_seconds: f64,
         deleted: Vec<String>,
         end_checkpoint: u64,
         end_lsn: u64,
+        galera_state: Option<String>,
+        killed_queries: Vec<String>,
         new: Vec<String>,
+        no_lock: bool,
         redo_read_bytes_per_second: f64,
         redo_server_bytes_per_second: f64,
         renamed: Vec<[String; 2]>,
+        replica_position: Option<String>,
         server: String,
+        written_during_backup: Vec<String>,
     }
 
     #[derive(Serialize)]
@@ -317,12 +346,16 @@ mod json {
         fn from(h: &HotReport) -> Hot {
             Hot {
                 commits_blocked_seconds: h.commits_blocked_seconds,
+                consistent: h.consistent(),
                 copy_end_checkpoint: h.copy_end_checkpoint.get(),
                 ddl_blocked_seconds: h.ddl_blocked_seconds,
                 deleted: h.deleted.iter().map(|p| lossy(p)).collect(),
                 end_checkpoint: h.end_checkpoint.get(),
                 end_lsn: h.end_lsn.get(),
+                galera_state: h.galera_state.clone(),
+                killed_queries: h.killed_queries.clone(),
                 new: h.new.iter().map(|p| lossy(p)).collect(),
+                no_lock: h.no_lock,
                 redo_read_bytes_per_second: h.follower.parse_rate(),
                 redo_server_bytes_per_second: h.server_redo_rate(),
                 renamed: h
@@ -330,7 +363,9 @@ mod json {
                     .iter()
                     .map(|(f, t)| [lossy(f), lossy(t)])
                     .collect(),
+                replica_position: h.replica_position.clone(),
                 server: h.server.clone(),
+                written_during_backup: h.written_during_backup.iter().map(|p| lossy(p)).collect(),
             }
         }
     }

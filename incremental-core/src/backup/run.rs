@@ -69,17 +69,17 @@ impl BackupPlan {
     ) -> Result<BackupReport, BackupError> {
         let contents = stages.begin(run)?;
         let notes = self.kind_notes().iter().chain(&contents.notes);
-        copy::announce(
-            run.progress,
-            notes,
-            &contents.tablespaces,
-            &contents.other_files,
-        );
+        copy::announce(run.progress, notes);
         let mut copied = self.copy_contents(stages.cancel(), run, &contents)?;
         let files_seconds = clock.t0.elapsed().as_secs_f64();
         stages.after_files(run, &contents, &mut copied)?;
         let end = stages.end(run, &contents)?;
-        self.finish(run, &contents, copied, end, clock, files_seconds)
+        let (report, written) = self.finish(run, &contents, copied, end, clock, files_seconds)?;
+        if let Some(dir) = self.options().extra_lsndir() {
+            written.write_to_dir(dir)?;
+        }
+        stages.finished(&written.info)?;
+        Ok(report)
     }
 
     /// Copies the tablespaces and the other files the contents list.
@@ -113,7 +113,7 @@ impl BackupPlan {
         end: End,
         clock: Clock,
         files_seconds: f64,
-    ) -> Result<BackupReport, BackupError> {
+    ) -> Result<(BackupReport, metadata::Written), BackupError> {
         let facts = Facts {
             options: self.options(),
             kind: self.kind(),
@@ -123,8 +123,9 @@ impl BackupPlan {
             start_time: clock.start_time,
             info: &end.info,
             xb_info: &end.xb_info,
+            data_file_path: end.data_file_path.as_deref(),
         };
-        metadata::write(run.sink, &facts)?;
+        let written = metadata::write(run.sink, &facts)?;
         let t_sync = Instant::now();
         run.sink.finish().map_err(|source| BackupError::Write {
             path: ".".into(),
@@ -141,7 +142,7 @@ impl BackupPlan {
         if let Some(h) = &mut hot {
             h.seconds = seconds;
         }
-        Ok(BackupReport {
+        let report = BackupReport {
             mode: self.mode().clone(),
             incremental: facts.incremental(),
             from_lsn: facts.start_lsn(),
@@ -158,7 +159,8 @@ impl BackupPlan {
             phases,
             threads: self.reader_threads(),
             hot,
-        })
+        };
+        Ok((report, written))
     }
 }
 

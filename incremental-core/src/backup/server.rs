@@ -5,17 +5,20 @@
 //! The MySQL protocol is spoken by the [`mysql`] crate (synchronous, no TLS: xb connects
 //! through the server's Unix socket, or to a TCP address given explicitly).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use innodb_page::Lsn;
 use mysql::prelude::Queryable;
 
 use crate::backup::error::ServerError;
-use crate::backup::options::ConnectOptions;
+use crate::backup::options::{ConnectOptions, Protocol};
 use crate::format::option_file::{OptionFiles, CLIENT_GROUPS};
 
 /// `(code, message, source)` of a client error: the server's error code when it answered.
+/// The message is the client library's text without its wrapper (`MySqlError { … }`): the
+/// server's own answer (`ERROR 1045 (28000): Access denied for user …`), or why it could not
+/// be reached; the source is the part of the error that says so.
 fn parts(
     e: mysql::Error,
 ) -> (
@@ -23,11 +26,28 @@ fn parts(
     String,
     Box<dyn std::error::Error + Send + Sync>,
 ) {
-    let code = match &e {
-        mysql::Error::MySqlError(m) => Some(m.code),
-        _ => None,
-    };
-    (code, e.to_string(), Box::new(e))
+    match e {
+        mysql::Error::MySqlError(m) => (Some(m.code), m.to_string(), Box::new(m)),
+        mysql::Error::DriverError(d) => (None, d.to_string(), Box::new(d)),
+        mysql::Error::IoError(io) => (None, io.to_string(), Box::new(io)),
+        other => {
+            let text = plain_text(&other);
+            (None, text.clone(), text.into())
+        }
+    }
+}
+
+/// The text of a client error without the client library's wrapper (`MySqlError { … }`,
+/// `DriverError { … }`): for messages that quote one.
+pub(crate) fn plain_text(e: &mysql::Error) -> String {
+    match e {
+        mysql::Error::MySqlError(m) => m.to_string(),
+        mysql::Error::DriverError(d) => d.to_string(),
+        mysql::Error::IoError(io) => io.to_string(),
+        mysql::Error::UrlError(u) => u.to_string(),
+        mysql::Error::CodecError(c) => c.to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn connect_error(how: String, e: mysql::Error) -> ServerError {
@@ -75,6 +95,21 @@ impl Stage {
             Stage::BlockCommit => "BLOCK_COMMIT",
             Stage::End => "END",
         }
+    }
+}
+
+/// One row as (column name, value) pairs (SQL NULL as `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NamedRow(pub Vec<(String, Option<String>)>);
+
+impl NamedRow {
+    /// The value of the column `name` (compared without regard to case); `None` when there
+    /// is no such column or it is NULL.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_deref())
     }
 }
 
@@ -168,6 +203,91 @@ const DEFAULT_SOCKETS: &[&str] = &[
     "/tmp/mysql.sock",
 ];
 
+/// How to reach the server: TCP, or the first of these sockets that answers.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Tcp(String, u16),
+    Sockets(Vec<PathBuf>),
+}
+
+/// Where to connect, with the `mariadb` client's precedence: options given (the command line)
+/// win over option files. A protocol given decides; else a socket given means that socket,
+/// and a port given, or a host given other than `localhost`, means TCP (a socket named in an
+/// option file is then not used). Otherwise the option files decide the same way (their
+/// `protocol`, a host other than `localhost`, their socket), and without any: the sockets of
+/// the process holding the datadir, then the usual socket paths.
+fn route(opts: &ConnectOptions, files: &OptionFiles, server_pid: Option<i32>) -> Route {
+    let file_port = || files.get("port").and_then(|p| p.parse().ok());
+    let remote = |h: &str| h != "localhost";
+    let tcp = || {
+        let host = opts
+            .host()
+            .or_else(|| files.get("host"))
+            .unwrap_or("localhost");
+        Route::Tcp(
+            host.to_string(),
+            opts.port().or_else(file_port).unwrap_or(3306),
+        )
+    };
+    let given_socket = opts.socket().map(Path::to_path_buf);
+    let file_socket = || files.get("socket").map(PathBuf::from);
+    match opts.protocol() {
+        Some(Protocol::Tcp) => return tcp(),
+        Some(Protocol::Socket) => {
+            if let Some(s) = given_socket.or_else(file_socket) {
+                return Route::Sockets(vec![s]);
+            }
+            return Route::Sockets(usual_sockets(server_pid));
+        }
+        _ => {}
+    }
+    if let Some(s) = given_socket {
+        return Route::Sockets(vec![s]);
+    }
+    if opts.port().is_some() || opts.host().is_some_and(remote) {
+        return tcp();
+    }
+    let file_protocol = files.get("protocol").and_then(Protocol::from_name);
+    let file_remote = opts.host().is_none() && files.get("host").is_some_and(remote);
+    if file_protocol == Some(Protocol::Tcp) || (file_remote && file_protocol.is_none()) {
+        return tcp();
+    }
+    match file_socket() {
+        Some(s) => Route::Sockets(vec![s]),
+        None => Route::Sockets(usual_sockets(server_pid)),
+    }
+}
+
+/// The sockets of the process holding the datadir, then the usual socket paths.
+fn usual_sockets(server_pid: Option<i32>) -> Vec<PathBuf> {
+    let mut candidates: Vec<PathBuf> = server_pid.map(sockets_of_pid).unwrap_or_default();
+    for p in DEFAULT_SOCKETS.iter().map(PathBuf::from) {
+        if p.exists() && !candidates.contains(&p) {
+            candidates.push(p);
+        }
+    }
+    if candidates.is_empty() {
+        candidates.push(PathBuf::from(DEFAULT_SOCKETS[0]));
+    }
+    candidates
+}
+
+/// The client settings shared by every attempt.
+fn base_opts(user: &str, password: Option<&String>) -> mysql::OptsBuilder {
+    mysql::OptsBuilder::new()
+        .user(Some(user))
+        .pass(password.cloned())
+        .prefer_socket(false)
+        .tcp_connect_timeout(Some(Duration::from_secs(10)))
+}
+
+/// Connects with `b`, described as `how` in errors.
+fn attempt(b: mysql::OptsBuilder, how: String) -> Result<Server, ServerError> {
+    let opts = mysql::Opts::from(b);
+    let conn = mysql::Conn::new(opts.clone()).map_err(|e| connect_error(how.clone(), e))?;
+    Server::init(conn, opts, how)
+}
+
 impl Server {
     /// Connects. `server_pid`: the process holding the datadir, whose listening sockets are
     /// tried when no socket or host is configured.
@@ -189,56 +309,25 @@ impl Server {
         let user = setting(opts.user(), "user").unwrap_or_else(login_name);
         let password =
             setting(opts.password(), "password").or_else(|| std::env::var("MYSQL_PWD").ok());
-        let host = setting(opts.host(), "host");
-        let port = opts
-            .port()
-            .or_else(|| files.get("port").and_then(|p| p.parse().ok()));
-        let socket = opts
-            .socket()
-            .map(PathBuf::from)
-            .or_else(|| files.get("socket").map(PathBuf::from));
-        let tcp = host
-            .as_deref()
-            .filter(|h| *h != "localhost")
-            .map(|h| (h.to_string(), port.unwrap_or(3306)));
-        let mut candidates: Vec<PathBuf> = Vec::new();
-        if let Some(s) = socket {
-            candidates.push(s);
-        } else if tcp.is_none() {
-            if let Some(pid) = server_pid {
-                candidates.extend(sockets_of_pid(pid));
+        let candidates = match route(opts, &files, server_pid) {
+            Route::Tcp(h, p) => {
+                let how = format!("TCP {h}:{p} as {user}");
+                let b = base_opts(&user, password.as_ref())
+                    .ip_or_hostname(Some(h))
+                    .tcp_port(p);
+                return attempt(b, how);
             }
-            candidates.extend(
-                DEFAULT_SOCKETS
-                    .iter()
-                    .map(PathBuf::from)
-                    .filter(|p| p.exists()),
-            );
-            if candidates.is_empty() {
-                candidates.push(PathBuf::from(DEFAULT_SOCKETS[0]));
-            }
-        }
-        let base = mysql::OptsBuilder::new()
-            .user(Some(user.clone()))
-            .pass(password.clone())
-            .prefer_socket(false)
-            .tcp_connect_timeout(Some(Duration::from_secs(10)));
-        let attempt = |b: mysql::OptsBuilder, how: String| -> Result<Server, ServerError> {
-            let opts = mysql::Opts::from(b);
-            let conn = mysql::Conn::new(opts.clone()).map_err(|e| connect_error(how.clone(), e))?;
-            Server::init(conn, opts, how)
+            Route::Sockets(s) => s,
         };
-        if candidates.is_empty() {
-            let (h, p) = tcp.unwrap_or_else(|| ("localhost".into(), 3306));
-            let how = format!("TCP {h}:{p} as {user}");
-            return attempt(base.ip_or_hostname(Some(h)).tcp_port(p), how);
-        }
         let mut last = None;
         for s in candidates {
             let how = format!("socket {} as {user}", s.display());
-            let b = base.clone().socket(Some(s.to_string_lossy().into_owned()));
+            let b =
+                base_opts(&user, password.as_ref()).socket(Some(s.to_string_lossy().into_owned()));
             match attempt(b, how) {
                 Ok(srv) => return Ok(srv),
+                // the server answered (a wrong password, ...): that is the answer
+                Err(e @ ServerError::Connect { code: Some(_), .. }) => return Err(e),
                 Err(e) => last = Some(e),
             }
         }
@@ -283,6 +372,31 @@ impl Server {
             .map_err(|e| query_error(query, e))
     }
 
+    /// Runs a statement with `?` placeholders bound to `params` (SQL NULL for `None`), as a
+    /// prepared statement; returns the first column of the first row, if any.
+    pub fn value_with(
+        &mut self,
+        query: &str,
+        params: Vec<Option<String>>,
+    ) -> Result<Option<String>, ServerError> {
+        let params: Vec<mysql::Value> = params
+            .into_iter()
+            .map(|p| p.map_or(mysql::Value::NULL, |s| mysql::Value::Bytes(s.into_bytes())))
+            .collect();
+        let row: Option<mysql::Row> = self
+            .conn
+            .exec_first(query, mysql::Params::Positional(params))
+            .map_err(|e| query_error(query, e))?;
+        // the binary protocol sends numbers as numbers
+        Ok(row.and_then(|r| match r.as_ref(0)? {
+            mysql::Value::NULL => None,
+            mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            mysql::Value::Int(i) => Some(i.to_string()),
+            mysql::Value::UInt(u) => Some(u.to_string()),
+            v => Some(v.as_sql(true).trim_matches('\'').to_string()),
+        }))
+    }
+
     /// The first column of the first row (`None`: no row, or SQL NULL).
     pub fn value(&mut self, query: &str) -> Result<Option<String>, ServerError> {
         let row: Option<mysql::Row> = self
@@ -311,6 +425,42 @@ impl Server {
                     .collect()
             })
             .collect())
+    }
+
+    /// Rows as (column name, value) pairs, in the server's column order (SQL NULL as `None`):
+    /// for statements whose columns are known by name (`SHOW ALL SLAVES STATUS`).
+    pub fn named_rows(&mut self, query: &str) -> Result<Vec<NamedRow>, ServerError> {
+        let rows: Vec<mysql::Row> = self.conn.query(query).map_err(|e| query_error(query, e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let names: Vec<String> = r
+                    .columns_ref()
+                    .iter()
+                    .map(|c| c.name_str().into_owned())
+                    .collect();
+                let values = (0..r.len()).map(|i| {
+                    r.get_opt::<Option<String>, usize>(i)
+                        .and_then(Result::ok)
+                        .flatten()
+                });
+                NamedRow(names.into_iter().zip(values).collect())
+            })
+            .collect())
+    }
+
+    /// `SHOW VARIABLES` or `SHOW STATUS` rows (`statement` ends with a `LIKE` pattern) as
+    /// name and value; names as the server spells them.
+    pub fn name_values(&mut self, statement: &str) -> Result<NamedRow, ServerError> {
+        let rows = self.rows(statement)?;
+        Ok(NamedRow(
+            rows.into_iter()
+                .filter_map(|r| {
+                    let mut it = r.into_iter();
+                    Some((it.next().flatten()?, it.next().flatten()))
+                })
+                .collect(),
+        ))
     }
 
     /// A global status variable as a number (e.g. `Innodb_lsn_current`).
@@ -347,10 +497,13 @@ impl Server {
         self.stage
     }
 
-    /// Asks InnoDB to write and flush its log buffer (`FLUSH ENGINE LOGS`), so that the redo
-    /// up to the current LSN reaches `ib_logfile0` now instead of within a second.
+    /// Asks InnoDB to write and flush its log buffer (`FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS`),
+    /// so that the redo up to the current LSN reaches `ib_logfile0` now instead of within a
+    /// second. `NO_WRITE_TO_BINLOG`, as mariabackup: a plain `FLUSH ENGINE LOGS` goes to the
+    /// binary log (and so to the replicas), and on a Galera node it is replicated in total
+    /// order, which the node refuses while a backup stage pauses replication ("Aborting TOI").
     pub fn flush_engine_logs(&mut self) -> Result<(), ServerError> {
-        self.exec("FLUSH ENGINE LOGS")
+        self.exec("FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS")
     }
 
     /// The binary log position (`SHOW MASTER STATUS` and `@@gtid_binlog_pos`) as mariabackup
@@ -366,10 +519,66 @@ impl Server {
         let gtid = self.value("SELECT @@gtid_binlog_pos")?.unwrap_or_default();
         Ok(Some(format!("{file}\t{pos}\t{gtid}\n")))
     }
+
+    /// The server's log files: `(basenames, files)`, the binary and relay log basenames
+    /// (`@@log_bin_basename`, `@@relay_log_basename`) and the index, error, general and slow
+    /// query log files, as the server gives them (absolute or relative to its datadir; a
+    /// variable that is unset is left out).
+    pub fn log_names(&mut self) -> Result<(Vec<String>, Vec<String>), ServerError> {
+        let rows = self.rows(
+            "SELECT @@log_bin_basename, @@relay_log_basename, @@log_bin_index, \
+             @@relay_log_index, @@log_error, @@general_log_file, @@slow_query_log_file",
+        )?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let mut values = row.into_iter().map(|v| v.filter(|s| !s.is_empty()));
+        let bases = values.by_ref().take(2).flatten().collect();
+        Ok((bases, values.flatten().collect()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::{route, ConnectOptions, OptionFiles, Protocol, Route, CLIENT_GROUPS};
+
+    /// The route for `opts` with a Debian-like option file naming a socket (and `extra`).
+    fn with_file(opts: &ConnectOptions, extra: &str) -> Route {
+        let text = format!("[client]\nsocket=/run/mysqld/mysqld.sock\n{extra}");
+        route(opts, &OptionFiles::parse(&text, CLIENT_GROUPS), None)
+    }
+
+    #[test]
+    fn the_command_line_beats_the_option_files_as_for_the_mariadb_client() {
+        let file_socket = Route::Sockets(vec!["/run/mysqld/mysqld.sock".into()]);
+        let tcp = |h: &str, p| Route::Tcp(h.into(), p);
+        let mut o = ConnectOptions::new();
+        assert_eq!(with_file(&o, ""), file_socket);
+        assert_eq!(with_file(&o, "port=3307"), file_socket);
+        assert_eq!(with_file(&o, "host=db1"), tcp("db1", 3306));
+        assert_eq!(
+            with_file(&o, "protocol=TCP\nport=3307"),
+            tcp("localhost", 3307)
+        );
+        o.set_host("localhost");
+        assert_eq!(with_file(&o, ""), file_socket);
+        o.set_port(33061);
+        assert_eq!(with_file(&o, ""), tcp("localhost", 33061));
+        o.set_host("127.0.0.1");
+        assert_eq!(with_file(&o, "port=3307"), tcp("127.0.0.1", 33061));
+        let mut h = ConnectOptions::new();
+        h.set_host("db2");
+        assert_eq!(with_file(&h, "port=3307"), tcp("db2", 3307));
+        h.set_socket("/tmp/s.sock");
+        assert_eq!(
+            with_file(&h, ""),
+            Route::Sockets(vec!["/tmp/s.sock".into()])
+        );
+        h.set_protocol(Protocol::Tcp);
+        assert_eq!(with_file(&h, ""), tcp("db2", 3306));
+        let mut p = ConnectOptions::new();
+        p.set_port(3307).set_protocol(Protocol::Socket);
+        assert_eq!(with_file(&p, ""), file_socket);
+    }
+
     #[test]
     fn a_process_without_sockets_listens_on_none() {
         assert!(super::sockets_of_pid(std::process::id() as i32).is_empty());

@@ -117,6 +117,10 @@ pub fn check_relative(rel: &Path) -> io::Result<()> {
     }
 }
 
+/// The suffix of the temporary name under which [`DirSink`] writes each file (`NAME.xbtmp`)
+/// until it is finished: a file with it is the mark of a backup that was interrupted.
+pub const TEMP_SUFFIX: &str = ".xbtmp";
+
 /// A local backup directory.
 ///
 /// The directory (and every subdirectory) is created with mode 0700, files with mode 0600.
@@ -151,6 +155,7 @@ impl DirSink {
     /// ```
     pub fn new(root: impl Into<PathBuf>) -> Result<DirSink, BackupError> {
         let root = root.into();
+        DirSink::check_target(&root)?;
         let write_err = |source| BackupError::Write {
             path: root.clone(),
             source,
@@ -175,6 +180,34 @@ impl DirSink {
             root,
             sync: true,
         })
+    }
+
+    /// Checks, without creating or changing anything, that [`new`](Self::new) would accept
+    /// `root`: absent, or an empty directory. Lets a caller refuse a target before it starts
+    /// anything else (connecting to a server, `BACKUP STAGE`).
+    ///
+    /// ```
+    /// use incremental_core::backup::sink::DirSink;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// assert!(DirSink::check_target(&dir.path().join("new")).is_ok());
+    /// std::fs::write(dir.path().join("x"), b"").unwrap();
+    /// assert!(DirSink::check_target(dir.path()).is_err()); // not empty
+    /// assert!(!dir.path().join("new").exists());
+    /// ```
+    pub fn check_target(root: &Path) -> Result<(), BackupError> {
+        match fs::read_dir(root) {
+            Ok(mut rd) => match rd.next() {
+                Some(_) => Err(BackupError::TargetNotEmpty {
+                    path: root.to_path_buf(),
+                }),
+                None => Ok(()),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BackupError::Write {
+                path: root.to_path_buf(),
+                source: annotate(root, e),
+            }),
+        }
     }
 
     /// Turns fsync on or off (on by default; tests turn it off for speed).
@@ -209,7 +242,7 @@ impl Sink for DirSink {
             self.dirs.push(parent.to_path_buf());
         }
         let mut tmp = full.clone().into_os_string();
-        tmp.push(".xbtmp");
+        tmp.push(TEMP_SUFFIX);
         let tmp = PathBuf::from(tmp);
         let file = OpenOptions::new()
             .write(true)

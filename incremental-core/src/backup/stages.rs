@@ -5,11 +5,14 @@
 //!    START`, the redo follower started at the server's checkpoint, the files listed and
 //!    opened);
 //! 2. the tablespaces (and a cold backup's other files) are copied, by the run;
-//! 3. [`after_files`](Stages::after_files): hot: DDL run meanwhile, under `BLOCK_DDL`;
-//! 4. [`end`](Stages::end): the consistent point: hot: the non-InnoDB files under
-//!    `BLOCK_COMMIT` and the redo log up to the end LSN; cold: the redo log. Sends
+//! 3. [`after_files`](Stages::after_files): hot: DDL run meanwhile, and the non-InnoDB
+//!    files, under `BLOCK_DDL`;
+//! 4. [`end`](Stages::end): the consistent point: hot: under `BLOCK_COMMIT`, the non-InnoDB
+//!    files that can still have changed and the redo log up to the end LSN; cold: the redo
+//!    log. Sends
 //!    [`Event::ConsistentPoint`](crate::progress::Event::ConsistentPoint);
-//! 5. the metadata files and the final sync, by the run.
+//! 5. the metadata files and the final sync, by the run (and the copies of `--extra-lsndir`);
+//! 6. [`finished`](Stages::finished): hot: the row of the history table.
 //!
 //! [`fail`](Stages::fail) releases the source when a stage fails.
 
@@ -20,6 +23,7 @@ use super::report::{HotReport, TablespaceReport};
 use super::scan::OtherTotals;
 use super::sink::Sink;
 use super::BackupError;
+use crate::format::info::Info;
 use crate::progress::{Cancel, Progress};
 
 /// What every stage works with.
@@ -56,6 +60,8 @@ pub(crate) struct End {
     pub xb_info: Vec<(String, String)>,
     /// A hot backup's figures.
     pub hot: Option<HotReport>,
+    /// The server's `innodb_data_file_path` (hot backups).
+    pub data_file_path: Option<String>,
 }
 
 /// How a source carries out the stages of a run (see the module docs).
@@ -81,4 +87,10 @@ pub(crate) trait Stages {
     /// A stage failed with `e`: releases the source; returns the error to report (the
     /// source's own failure when it caused `e`).
     fn fail(&mut self, e: BackupError) -> BackupError;
+
+    /// The backup is complete and synced, with this `xtrabackup_info`: hot: its row in the
+    /// server's history table, when asked for.
+    fn finished(&mut self, _info: &Info) -> Result<(), BackupError> {
+        Ok(())
+    }
 }

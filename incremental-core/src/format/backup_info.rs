@@ -17,6 +17,8 @@
 //! | `partial` | 1 if only some tables were backed up |
 //! | `tables`, `tables_exclude`, `databases` | the filters of a partial backup, as given |
 //! | `base_partial` | 1 if the base of this incremental was partial |
+//! | `backup_id` | an identity of this backup, unique (time, process id and random bytes); a prepare gives the result the id of the newest incremental merged into it |
+//! | `base_backup_id` | the `backup_id` of the base this incremental was taken from (empty for a full backup, an `--incremental-lsn` incremental, or a base without an id) |
 //!
 //! Unknown keys are kept, so newer writers' keys survive a round trip.
 
@@ -24,6 +26,7 @@ use std::path::Path;
 
 use innodb_page::Lsn;
 
+use crate::format::checkpoints::{BackupType, Checkpoints};
 use crate::format::error::{Error, InfoError};
 use crate::format::info::Info;
 
@@ -106,6 +109,10 @@ pub struct BackupInfo {
     pub databases: String,
     /// The base of this incremental was partial.
     pub base_partial: bool,
+    /// This backup's identity (empty when written by an xb without ids).
+    pub backup_id: String,
+    /// The `backup_id` of the base this incremental was taken from (empty when unknown).
+    pub base_backup_id: String,
     /// Keys this version does not know, in file order.
     pub extra: Vec<(String, String)>,
 }
@@ -126,6 +133,8 @@ const KNOWN: &[&str] = &[
     "tables_exclude",
     "databases",
     "base_partial",
+    "backup_id",
+    "base_backup_id",
 ];
 
 impl BackupInfo {
@@ -145,6 +154,8 @@ impl BackupInfo {
             tables_exclude: String::new(),
             databases: String::new(),
             base_partial: false,
+            backup_id: String::new(),
+            base_backup_id: String::new(),
             extra: Vec::new(),
         }
     }
@@ -174,6 +185,12 @@ impl BackupInfo {
         i.set("tables_exclude", &self.tables_exclude);
         i.set("databases", &self.databases);
         i.set_flag("base_partial", self.base_partial);
+        if !self.backup_id.is_empty() {
+            i.set("backup_id", &self.backup_id);
+        }
+        if !self.base_backup_id.is_empty() {
+            i.set("base_backup_id", &self.base_backup_id);
+        }
         for (k, v) in &self.extra {
             i.set(k, v);
         }
@@ -218,12 +235,42 @@ impl BackupInfo {
             tables_exclude: text("tables_exclude"),
             databases: text("databases"),
             base_partial: i.get_flag("base_partial")?.unwrap_or(false),
+            backup_id: text("backup_id"),
+            base_backup_id: text("base_backup_id"),
             extra: i
                 .iter()
                 .filter(|(k, _)| !KNOWN.contains(k))
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         })
+    }
+
+    /// The backup's identity, when this file describes the present state of its directory
+    /// (whose checkpoints are `ckpt`): written by xb with the same `to_lsn` and `last_lsn`, and
+    /// the directory not since prepared by another tool (`full-backuped` or `incremental`; a
+    /// mariabackup prepare leaves `xb_backup_info` as it was, so its id would name a state the
+    /// directory no longer holds). `None` also for a file without an id.
+    ///
+    /// ```
+    /// use incremental_core::format::backup_info::BackupInfo;
+    /// use incremental_core::format::checkpoints::{BackupType, Checkpoints};
+    /// use incremental_core::format::Dialect;
+    /// use innodb_page::Lsn;
+    /// let mut b = BackupInfo::full(Lsn(100), Lsn(110));
+    /// b.backup_id = "x".into();
+    /// let mut c = Checkpoints::new(Dialect::MariaDb, BackupType::FullBackuped, Lsn(0), Lsn(100), Lsn(110));
+    /// assert_eq!(b.current_id(&c), Some("x"));
+    /// c.backup_type = BackupType::LogApplied;
+    /// assert_eq!(b.current_id(&c), None);
+    /// ```
+    pub fn current_id(&self, ckpt: &Checkpoints) -> Option<&str> {
+        let current = self.to_lsn == ckpt.to_lsn
+            && self.last_lsn == ckpt.last_lsn
+            && matches!(
+                ckpt.backup_type,
+                BackupType::FullBackuped | BackupType::Incremental
+            );
+        (current && !self.backup_id.is_empty()).then_some(self.backup_id.as_str())
     }
 
     /// Reads `dir/xb_backup_info`; `Ok(None)` if the directory has none (a backup written by

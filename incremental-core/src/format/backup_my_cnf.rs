@@ -94,16 +94,32 @@ pub fn data_file_path(files: &[(&str, u64)]) -> String {
         if !path.is_empty() {
             path.push(';');
         }
-        if bytes.is_multiple_of(1 << 20) {
-            path.push_str(&format!("{name}:{}M", bytes >> 20));
-        } else {
-            path.push_str(&format!("{name}:{}K", bytes >> 10));
-        }
+        path.push_str(&format!("{name}:{}", size_text(*bytes)));
         if i + 1 == files.len() {
             path.push_str(":autoextend");
         }
     }
     path
+}
+
+/// A size of `innodb_data_file_path`: in `M` when whole mebibytes, else in `K`.
+pub(crate) fn size_text(bytes: u64) -> String {
+    if bytes.is_multiple_of(1 << 20) {
+        format!("{}M", bytes >> 20)
+    } else {
+        format!("{}K", bytes >> 10)
+    }
+}
+
+/// The bytes of a size of `innodb_data_file_path` (`12M`, `64K`, `1G`; no suffix: bytes).
+pub(crate) fn size_bytes(size: &str) -> Option<u64> {
+    let (num, unit) = match size.char_indices().last()? {
+        (i, 'K' | 'k') => (&size[..i], 1 << 10),
+        (i, 'M' | 'm') => (&size[..i], 1 << 20),
+        (i, 'G' | 'g') => (&size[..i], 1 << 30),
+        _ => (size, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(unit)
 }
 
 /// Server settings a restored datadir needs, from the backup's `backup-my.cnf`.

@@ -67,6 +67,24 @@ impl BackupDir {
         }
     }
 
+    /// This backup's identity (`backup_id` of `xb_backup_info`), when that file describes its
+    /// present state ([`BackupInfo::current_id`]).
+    pub fn backup_id(&self) -> Option<&str> {
+        self.xb.as_ref()?.current_id(&self.ckpt)
+    }
+
+    /// The `backup_id` of the base this incremental was taken from, when it records one.
+    pub fn base_backup_id(&self) -> Option<&str> {
+        let xb = self.xb.as_ref().filter(|xb| xb.incremental)?;
+        (!xb.base_backup_id.is_empty()).then_some(xb.base_backup_id.as_str())
+    }
+
+    /// `start_time` and `end_time` of `xtrabackup_info`, when both are there.
+    pub fn times(&self) -> Option<(&str, &str)> {
+        let info = self.info.as_ref()?;
+        Some((info.get("start_time")?, info.get("end_time")?))
+    }
+
     /// Where the redo of this backup starts: `redo_start_lsn` of `xb_backup_info`, else the
     /// checkpoint LSN in the header of its `ib_logfile0`.
     pub fn redo_start_lsn(&self) -> Result<Lsn, PrepareError> {

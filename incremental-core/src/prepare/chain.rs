@@ -3,7 +3,7 @@
 
 use super::backup_dir::BackupDir;
 use super::error::PrepareError;
-use super::safety;
+use super::{order, safety};
 use crate::format::checkpoints::BackupType;
 
 /// Checks the whole chain: the base's state, every incremental's state and `from_lsn`, partial
@@ -92,6 +92,7 @@ fn check_follows(prev: &BackupDir, inc: &BackupDir) -> Result<(), PrepareError> 
             inc_from_lsn: from,
         });
     }
+    order::check_next(prev, inc)?;
     if inc.partial().is_some() {
         return Err(PrepareError::Partial {
             dir: inc.dir.clone(),
@@ -101,4 +102,31 @@ fn check_follows(prev: &BackupDir, inc: &BackupDir) -> Result<(), PrepareError> 
         });
     }
     Ok(())
+}
+
+/// The target already holds exactly the chain `incs` (a prepare merged it): the incrementals
+/// follow each other, the newest one's `to_lsn` and `last_lsn` (where its redo copy ended) are
+/// the target's, and where both record an identity, the target's is the newest one's. (Equal
+/// LSNs alone, as when no checkpoint ran between the backups, mean the same end state.)
+pub(crate) fn holds(base: &BackupDir, incs: &[BackupDir]) -> bool {
+    let Some(newest) = incs.last() else {
+        return false;
+    };
+    let incrementals = incs
+        .iter()
+        .all(|i| i.ckpt.backup_type == BackupType::Incremental);
+    let linked = incs
+        .windows(2)
+        .all(|w| w[1].ckpt.from_lsn == w[0].ckpt.to_lsn);
+    let same_id = match (base.backup_id(), newest.backup_id()) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    };
+    base.ckpt.backup_type != BackupType::Incremental
+        && incrementals
+        && linked
+        && same_id
+        && incs[0].ckpt.from_lsn <= base.ckpt.to_lsn
+        && newest.ckpt.to_lsn == base.ckpt.to_lsn
+        && newest.ckpt.last_lsn == base.ckpt.last_lsn
 }

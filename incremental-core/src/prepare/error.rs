@@ -84,6 +84,76 @@ pub enum PrepareError {
         /// Its `from_lsn`.
         inc_from_lsn: Lsn,
     },
+    /// The incremental was taken from another backup than the one it is given after (both
+    /// record identities in `xb_backup_info`).
+    #[error(
+        "{} was taken from the backup {base_backup_id}, but the backup given before it, {}, is \
+         {prev_backup_id}: out of order, already merged into it, or an incremental of another \
+         chain",
+        inc.display(),
+        prev.display()
+    )]
+    WrongBase {
+        /// The incremental.
+        inc: PathBuf,
+        /// The `backup_id` of the base it was taken from.
+        base_backup_id: String,
+        /// The backup given before it.
+        prev: PathBuf,
+        /// That backup's `backup_id`.
+        prev_backup_id: String,
+    },
+    /// The incremental's redo ends before that of the backup given before it: it was taken
+    /// earlier.
+    #[error(
+        "{} ends at LSN {inc_last_lsn} (last_lsn), before {} (last_lsn {prev_last_lsn}): it was \
+         taken earlier, so the two are out of order",
+        inc.display(),
+        prev.display()
+    )]
+    OutOfOrder {
+        /// The incremental.
+        inc: PathBuf,
+        /// Its `last_lsn`.
+        inc_last_lsn: Lsn,
+        /// The backup given before it.
+        prev: PathBuf,
+        /// Its `last_lsn`.
+        prev_last_lsn: Lsn,
+    },
+    /// Two incrementals cover exactly the same LSNs and nothing tells which was taken first.
+    #[error(
+        "{} and {} cover the same LSNs (from_lsn = to_lsn = {to_lsn}, last_lsn {last_lsn}: no \
+         checkpoint and no InnoDB change between them) and neither their identities nor their \
+         times tell which was taken first; refusing to guess, since the one given last wins",
+        prev.display(),
+        inc.display()
+    )]
+    Unordered {
+        /// The incremental given first.
+        prev: PathBuf,
+        /// The incremental given after it.
+        inc: PathBuf,
+        /// Their `to_lsn` (and `from_lsn`).
+        to_lsn: Lsn,
+        /// Their `last_lsn`.
+        last_lsn: Lsn,
+    },
+    /// Two deltas of one incremental claim the same tablespace (space id in their `.meta`).
+    #[error(
+        "{} and {} both claim space id {space_id} in the same incremental: one of the two \
+         .meta files is wrong (or a file was copied in by hand); refusing to merge either",
+        first.display(),
+        second.display()
+    )]
+    DuplicateSpaceId {
+        /// The first delta found with that space id.
+        first: PathBuf,
+        /// The second one.
+        second: PathBuf,
+        /// The space id.
+        space_id: u32,
+    },
     /// The incremental's changes are already in the target.
     #[error(
         "{} is already applied to {}: the target is at LSN {base_to_lsn}, the incremental covers \
@@ -102,6 +172,21 @@ pub enum PrepareError {
         inc_from_lsn: Lsn,
         /// The incremental's `to_lsn`.
         inc_to_lsn: Lsn,
+    },
+    /// The apply-redo step was started on the target and did not finish: a server has changed
+    /// its pages, so no incremental can be merged onto it any more (and it is not restorable
+    /// until the step is finished).
+    #[error(
+        "{}: the redo log's application by a server (the apply-redo step) was started on this \
+         backup and did not finish ({})",
+        dir.display(),
+        journal.display()
+    )]
+    RedoInterrupted {
+        /// The target.
+        dir: PathBuf,
+        /// The journal of the interrupted step.
+        journal: PathBuf,
     },
     /// A partial backup cannot be merged.
     #[error("{}: {why}", dir.display())]
@@ -257,8 +342,12 @@ impl PrepareError {
                 ..
             } => Some(Remedy::FullBackupAsTarget),
             PrepareError::NotIncremental { .. } => Some(Remedy::IncrementalsOnly),
-            PrepareError::ChainBroken { .. } => Some(Remedy::GiveIncrementalsInOrder),
+            PrepareError::ChainBroken { .. }
+            | PrepareError::WrongBase { .. }
+            | PrepareError::OutOfOrder { .. } => Some(Remedy::GiveIncrementalsInOrder),
+            PrepareError::Unordered { .. } => Some(Remedy::GiveOneOfEqualIncrementals),
             PrepareError::PendingOther { .. } => Some(Remedy::RerunPendingPrepare),
+            PrepareError::RedoInterrupted { .. } => Some(Remedy::FinishApplyRedo),
             _ => None,
         }
     }

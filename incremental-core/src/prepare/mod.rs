@@ -95,7 +95,9 @@ pub(crate) mod files;
 mod journal;
 mod names;
 mod options;
+mod order;
 mod plan;
+mod redo_journal;
 mod report;
 mod safety;
 
@@ -298,6 +300,9 @@ fn fresh(
         .iter()
         .map(|d| BackupDir::read(d))
         .collect::<Result<_, _>>()?;
+    if let Some(summary) = redo_step_only(&b, &chain, opts)? {
+        return Ok((Vec::new(), summary));
+    }
     chain::check(&b, &chain)?;
     let planned = plan::plan(&b, &chain, opts)?;
     let summary = PlanSummary {
@@ -311,6 +316,38 @@ fn fresh(
         to_lsn: chain.last().map(|c| c.ckpt.to_lsn),
     };
     Ok((planned.steps, summary))
+}
+
+/// When only the apply-redo step remains (an earlier run merged this chain, or started the
+/// step and did not finish it): the summary of a plan with nothing to do. An interrupted
+/// apply-redo step refuses every other plan.
+fn redo_step_only(
+    b: &BackupDir,
+    chain: &[BackupDir],
+    opts: &PrepareOptions,
+) -> Result<Option<PlanSummary>, PrepareError> {
+    let interrupted = redo_journal::exists(&b.dir);
+    let merged = chain::holds(b, chain);
+    let finishing = opts.redo_step() && (merged || (interrupted && chain.is_empty()));
+    if !finishing {
+        if interrupted {
+            return Err(PrepareError::RedoInterrupted {
+                dir: b.dir.clone(),
+                journal: b.dir.join(redo_journal::REDO_JOURNAL),
+            });
+        }
+        return Ok(None);
+    }
+    Ok(Some(PlanSummary {
+        incrementals: chain.len(),
+        to_lsn: chain.last().map(|c| c.ckpt.to_lsn),
+        ..PlanSummary::default()
+    }))
+}
+
+/// Whether `path` is the journal of an apply-redo step (not of a merge).
+pub(crate) fn is_apply_redo_journal(path: &Path) -> bool {
+    path.file_name() == Some(std::ffi::OsStr::new(redo_journal::REDO_JOURNAL))
 }
 
 /// The merge steps of a plan.

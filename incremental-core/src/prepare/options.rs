@@ -18,6 +18,7 @@ use std::time::Duration;
 pub struct PrepareOptions {
     check_pages: bool,
     throttle: Option<Duration>,
+    redo_step: bool,
 }
 
 impl Default for PrepareOptions {
@@ -25,6 +26,7 @@ impl Default for PrepareOptions {
         PrepareOptions {
             check_pages: true,
             throttle: None,
+            redo_step: false,
         }
     }
 }
@@ -44,6 +46,22 @@ impl PrepareOptions {
     pub fn set_throttle(&mut self, pause: Option<Duration>) -> &mut Self {
         self.throttle = pause;
         self
+    }
+
+    /// The caller runs the apply-redo step on the result (`xb prepare --apply-redo`; default
+    /// `false`). A target that already holds exactly the given chain (merged by an earlier run
+    /// whose apply-redo step did not finish) is then a plan with nothing to do instead of
+    /// [`super::PrepareError::AlreadyApplied`], and a target whose apply-redo step was
+    /// interrupted is accepted with that chain (or none) instead of
+    /// [`super::PrepareError::RedoInterrupted`]: the caller finishes the step.
+    pub fn set_redo_step(&mut self, on: bool) -> &mut Self {
+        self.redo_step = on;
+        self
+    }
+
+    /// Whether the caller runs the apply-redo step ([`PrepareOptions::set_redo_step`]).
+    pub fn redo_step(&self) -> bool {
+        self.redo_step
     }
 
     /// Whether delta pages are checked while planning ([`PrepareOptions::set_check_pages`]).

@@ -379,9 +379,11 @@ impl Layering<'_> {
             renamed,
             seen,
         };
+        let mut ids: BTreeMap<u32, PathBuf> = BTreeMap::new();
         for (rel, abs) in &l.files {
             check_rel(rel)?;
             if let Some(d) = self.read_delta(rel, abs)? {
+                claim_space_id(&mut ids, &d)?;
                 self.lay(inc, d, &mut im)?;
             }
         }
@@ -554,6 +556,24 @@ impl Layering<'_> {
     }
 }
 
+/// The rule that an incremental holds at most one delta per tablespace: `ids` (space id →
+/// delta, of the deltas seen so far in this incremental) takes `d`'s space id, or refuses a
+/// second delta claiming one. The system tablespace (space 0) spans several files, one delta
+/// each.
+fn claim_space_id(ids: &mut BTreeMap<u32, PathBuf>, d: &DeltaIn<'_>) -> Result<(), PrepareError> {
+    let Some(id) = d.meta.space_id.filter(|&id| id != 0) else {
+        return Ok(());
+    };
+    match ids.insert(id, d.abs.to_path_buf()) {
+        Some(first) => Err(PrepareError::DuplicateSpaceId {
+            first,
+            second: d.abs.to_path_buf(),
+            space_id: id,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The steps of the plan, in order, and the directories they create.
 #[derive(Default)]
 struct Steps {
@@ -693,6 +713,8 @@ impl Steps {
         }
         let mut bi = BackupInfo::full(ck.to_lsn, ck.last_lsn);
         bi.redo_start_lsn = newest.redo_start_lsn()?;
+        // The result is the state of the newest incremental: the next one was taken from it.
+        bi.backup_id = newest.backup_id().unwrap_or_default().to_string();
         self.list.push(Step::Write {
             to: PathBuf::from(backup_info::FILE_NAME),
             bytes: bi.to_bytes(),

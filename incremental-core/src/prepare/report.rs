@@ -81,7 +81,7 @@ pub struct PrepareReport {
     pub seconds: f64,
 }
 
-/// The record of `xb prepare --json` (schema in the README): the summary's fields and the
+/// The record of `xb prepare --json` (schema in docs/json.md): the summary's fields and the
 /// counters at the top level.
 #[cfg(feature = "serde")]
 impl serde::Serialize for PrepareReport {

@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
     BackupError, BackupKind, BackupOptions, BackupPlan, BackupReport, ConnectOptions, Filter,
-    HotOptions, Incremental, ServerError, SourceMode,
+    HotOptions, Incremental, KillQueryType, Protocol, ServerError, SourceMode,
 };
+use incremental_core::format::backup_info::Method;
 use incremental_core::progress::Cancel;
 use incremental_core::Remedy;
 use innodb_page::Lsn;
@@ -20,10 +22,13 @@ use crate::{EXIT_FOUND_PROBLEM, EXIT_OK};
 #[derive(clap::Args)]
 #[command(
     after_help = "Cold or hot: when the datadir is not in use (the server is stopped, or it is \
-a filesystem snapshot), xb copies it as it is (cold). When a running server holds it, xb \
-connects to that server (--socket/--user/--password, else the [client], [client-server], \
-[mariadb-backup] groups of the option files, else the socket the server listens on) and takes a \
-hot backup: it copies the redo log from the checkpoint at the start to the end of the backup, \
+a filesystem snapshot), xb copies it as it is (cold), and warns when it was not shut down \
+cleanly; but when --socket, --host, --port or --protocol names a server that cannot be reached, \
+xb refuses instead. When a running server holds the datadir, xb connects to that server \
+(options on the command line first, then the [client], [client-server], [mariadb-backup] \
+groups of the option files, then the socket the server listens on; as for the mariadb client, \
+--port or a --host other than localhost means TCP even when an option file names a socket) \
+and takes a hot backup: it copies the redo log from the checkpoint at the start to the end of the backup, \
 uses BACKUP STAGE to copy the non-InnoDB files and fix the end LSN, and tracks DDL run during \
 the copy (.new/.ren/.del files), or blocks it with --block-ddl. It says which mode it uses.\n\n\
 Exit status: 0 success; 1 the backup completed but recorded corrupt pages \
@@ -54,7 +59,7 @@ pub struct Args {
     #[arg(long)]
     pub bitmap_dir: Option<PathBuf>,
     /// Reader threads (default: 4; they mostly wait on the disk).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub parallel: usize,
     /// Back up only tables matching these comma-separated db.table globs (`*`, `?`).
     #[arg(long, default_value = "")]
@@ -65,6 +70,18 @@ pub struct Args {
     /// Back up only these databases (or db.table names), space- or comma-separated.
     #[arg(long, default_value = "")]
     pub databases: String,
+    /// Leave out these databases (or db.table names), space- or comma-separated; wins over
+    /// --databases.
+    #[arg(long, default_value = "")]
+    pub databases_exclude: String,
+    /// Back up only the tables named in this file (exact db.table names, one a line), and
+    /// those matching --tables.
+    #[arg(long, value_name = "FILE")]
+    pub tables_file: Option<PathBuf>,
+    /// Back up only the databases (or db.table names) named in this file, one a line, with
+    /// those of --databases.
+    #[arg(long, value_name = "FILE")]
+    pub databases_file: Option<PathBuf>,
     /// Take an incremental on top of a partial base (tables missing from the base stay
     /// missing).
     #[arg(long)]
@@ -81,18 +98,35 @@ pub struct Args {
     /// Hot backup: user to connect as (default: from the option files, else the login name).
     #[arg(long, short = 'u', help_heading = "Connection (hot backup)")]
     pub user: Option<String>,
-    /// Hot backup: password.
-    #[arg(long, short = 'p', help_heading = "Connection (hot backup)")]
-    pub password: Option<String>,
+    /// Hot backup: password; -p alone asks for it (on the terminal, else one line of
+    /// standard input), as the MariaDB clients do.
+    #[arg(
+        long,
+        short = 'p',
+        num_args = 0..=1,
+        value_name = "PASSWORD",
+        help_heading = "Connection (hot backup)"
+    )]
+    pub password: Option<Option<String>>,
     /// Hot backup: the server's Unix socket.
     #[arg(long, short = 'S', help_heading = "Connection (hot backup)")]
     pub socket: Option<PathBuf>,
-    /// Hot backup: TCP host (only when no socket is given).
+    /// Hot backup: the server's host; a host other than localhost means TCP, even when an
+    /// option file names a socket (as for the mariadb client).
     #[arg(long, short = 'H', help_heading = "Connection (hot backup)")]
     pub host: Option<String>,
-    /// Hot backup: TCP port.
+    /// Hot backup: the server's TCP port; giving one means TCP (to localhost unless --host is
+    /// given), even when an option file names a socket.
     #[arg(long, short = 'P', help_heading = "Connection (hot backup)")]
     pub port: Option<u16>,
+    /// Hot backup: how to connect, tcp or socket, whatever the other options imply.
+    #[arg(
+        long,
+        value_name = "tcp|socket",
+        value_parser = parse_protocol,
+        help_heading = "Connection (hot backup)"
+    )]
+    pub protocol: Option<Protocol>,
     /// Read connection options only from this option file.
     #[arg(long, value_name = "FILE", help_heading = "Connection (hot backup)")]
     pub defaults_file: Option<PathBuf>,
@@ -122,6 +156,113 @@ pub struct Args {
         help_heading = "Hot backup"
     )]
     pub end_timeout: u64,
+    /// Hot backup: take no BACKUP STAGE lock (as mariabackup's --no-lock documents it). Only
+    /// for servers whose tables are all InnoDB: the result is consistent only if no DDL ran
+    /// and no Aria/MyISAM table (the mysql system tables included) was written meanwhile; xb
+    /// checks that and says so (exit 1 if something was written); no binary log position is
+    /// recorded. (mariabackup 10.11 documents this, but takes its BACKUP STAGE locks anyway.)
+    #[arg(long, help_heading = "Hot backup", conflicts_with = "block_ddl")]
+    pub no_lock: bool,
+    /// Hot backup: when a BACKUP STAGE lock has been waited for S seconds, kill the queries
+    /// (of --kill-long-query-type) that have run at least that long, once a second until the
+    /// lock is taken (0: never). (mariabackup 10.11 accepts this option but no longer acts on
+    /// it: it waits.)
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        help_heading = "Hot backup"
+    )]
+    pub kill_long_queries_timeout: u64,
+    /// Hot backup: which queries --kill-long-queries-timeout kills: select (SELECT
+    /// statements), all (also INSERT, UPDATE, DELETE, REPLACE, ALTER, LOAD, DO, HANDLER,
+    /// CALL, EXECUTE, BEGIN); update kills only SELECTs, as in mariabackup.
+    #[arg(
+        long,
+        value_name = "TYPE",
+        value_enum,
+        default_value = "select",
+        help_heading = "Hot backup"
+    )]
+    pub kill_long_query_type: KillType,
+    /// Hot backup: record the backup in the server's mysql.mariadb_backup_history table (the
+    /// table and columns mariabackup --history uses), with this series name if given.
+    #[arg(
+        long,
+        value_name = "NAME",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "",
+        help_heading = "History"
+    )]
+    pub history: Option<String>,
+    /// Take an incremental from the newest backup (highest innodb_to_lsn) of this series
+    /// name in mysql.mariadb_backup_history (needs a running server).
+    #[arg(
+        long,
+        value_name = "NAME",
+        help_heading = "History",
+        conflicts_with_all = ["incremental_basedir", "incremental_lsn", "incremental_history_uuid"]
+    )]
+    pub incremental_history_name: Option<String>,
+    /// Take an incremental from the backup with this uuid in mysql.mariadb_backup_history.
+    #[arg(
+        long,
+        value_name = "UUID",
+        help_heading = "History",
+        conflicts_with_all = ["incremental_basedir", "incremental_lsn"]
+    )]
+    pub incremental_history_uuid: Option<String>,
+    /// Also write xtrabackup_checkpoints and xtrabackup_info into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub extra_lsndir: Option<PathBuf>,
+    /// Where the source's system tablespace (ibdata*) is, when not in the datadir (relative:
+    /// to the datadir). Hot: from the server when not given.
+    #[arg(long, value_name = "DIR", help_heading = "Source layout")]
+    pub innodb_data_home_dir: Option<PathBuf>,
+    /// Where the source's redo log (ib_logfile0) is, when not in the datadir.
+    #[arg(long, value_name = "DIR", help_heading = "Source layout")]
+    pub innodb_log_group_home_dir: Option<PathBuf>,
+    /// Where the source's undo tablespaces (undoNNN) are, when not in the datadir.
+    #[arg(long, value_name = "DIR", help_heading = "Source layout")]
+    pub innodb_undo_directory: Option<PathBuf>,
+    /// Where the source's Aria log and control file are, when not in the datadir.
+    #[arg(long, value_name = "DIR", help_heading = "Source layout")]
+    pub aria_log_dir_path: Option<PathBuf>,
+    /// The base name of the source's binary logs (never copied; a cold backup leaves out the
+    /// files of this name; hot: from the server).
+    #[arg(
+        long,
+        value_name = "NAME",
+        num_args = 0..=1,
+        require_equals = true,
+        help_heading = "Source layout"
+    )]
+    pub log_bin: Option<Option<PathBuf>>,
+    /// Hot backup of a replica: record its position in its sources' binary logs, taken while
+    /// commits are blocked, in xtrabackup_slave_info as CHANGE MASTER statements (GTID or
+    /// file/position, one per replication connection) for a new replica made from the backup.
+    #[arg(long, help_heading = "Replication")]
+    pub slave_info: bool,
+    /// Hot backup of a replica: stop its SQL thread before the backup, once no temporary
+    /// table of the replica is open (Slave_open_temp_tables = 0), letting it run 3 s at a time
+    /// until then; restart it when the backup ends.
+    #[arg(long, help_heading = "Replication")]
+    pub safe_slave_backup: bool,
+    /// Seconds --safe-slave-backup waits for the replica's temporary tables to close before
+    /// the backup fails.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 300,
+        help_heading = "Replication"
+    )]
+    pub safe_slave_backup_timeout: u64,
+    /// Hot backup of a Galera node: record its state, taken while commits are blocked, in
+    /// xtrabackup_galera_info and donor_galera_info as UUID:SEQNO DOMAIN
+    /// (wsrep_local_state_uuid, wsrep_last_committed, wsrep_gtid_domain_id).
+    #[arg(long, help_heading = "Replication")]
+    pub galera_info: bool,
 }
 
 /// Environment variable: microseconds each reader thread pauses after each batch of pages it
@@ -129,13 +270,17 @@ pub struct Args {
 /// server checkpoint while a hot backup runs.
 const THROTTLE_ENV: &str = "XB_TEST_COPY_DELAY_US";
 
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    Protocol::from_name(s).ok_or_else(|| format!("{s}: give tcp or socket"))
+}
+
 fn connect_options(a: &Args) -> ConnectOptions {
     let mut c = ConnectOptions::new();
     c.set_no_defaults(a.no_defaults);
     if let Some(u) = &a.user {
         c.set_user(u.as_str());
     }
-    if let Some(p) = &a.password {
+    if let Some(Some(p)) = &a.password {
         c.set_password(p.as_str());
     }
     if let Some(s) = &a.socket {
@@ -147,6 +292,9 @@ fn connect_options(a: &Args) -> ConnectOptions {
     if let Some(p) = a.port {
         c.set_port(p);
     }
+    if let Some(p) = a.protocol {
+        c.set_protocol(p);
+    }
     if let Some(f) = &a.defaults_file {
         c.set_defaults_file(f.as_path());
     }
@@ -156,15 +304,45 @@ fn connect_options(a: &Args) -> ConnectOptions {
     c
 }
 
+/// `--kill-long-query-type`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KillType {
+    /// SELECT statements.
+    Select,
+    /// Every statement that reads or changes data.
+    All,
+    /// SELECT statements (as mariabackup).
+    Update,
+}
+
 fn hot_options(a: &Args) -> HotOptions {
     let mut h = HotOptions::default();
+    let kill_type = match a.kill_long_query_type {
+        KillType::All => KillQueryType::All,
+        KillType::Select | KillType::Update => KillQueryType::Select,
+    };
+    let kill_after =
+        (a.kill_long_queries_timeout > 0).then(|| Duration::from_secs(a.kill_long_queries_timeout));
+    h.set_no_lock(a.no_lock)
+        .set_kill_long_queries_timeout(kill_after)
+        .set_kill_long_query_type(kill_type);
     h.set_block_ddl(a.block_ddl)
         .set_poll_interval(Duration::from_millis(a.log_copy_interval))
-        .set_end_timeout(Duration::from_secs(a.end_timeout));
+        .set_end_timeout(Duration::from_secs(a.end_timeout))
+        .set_slave_info(a.slave_info)
+        .set_safe_slave_backup(a.safe_slave_backup)
+        .set_safe_slave_backup_timeout(Duration::from_secs(a.safe_slave_backup_timeout))
+        .set_galera_info(a.galera_info);
     h
 }
 
 fn incremental(a: &Args) -> Option<Incremental> {
+    if let Some(n) = &a.incremental_history_name {
+        return Some(Incremental::HistoryName(n.clone()));
+    }
+    if let Some(u) = &a.incremental_history_uuid {
+        return Some(Incremental::HistoryUuid(u.clone()));
+    }
     match (&a.incremental_basedir, a.incremental_lsn) {
         (Some(b), _) => Some(Incremental::Basedir(b.clone())),
         (None, Some(n)) => Some(Incremental::Lsn(Lsn::new(n))),
@@ -172,19 +350,32 @@ fn incremental(a: &Args) -> Option<Incremental> {
     }
 }
 
+/// The partial-backup filters, reading --tables-file and --databases-file.
+fn filter(a: &Args) -> Result<Filter, BackupError> {
+    let mut filter = Filter::default();
+    filter
+        .set_tables(&a.tables)
+        .set_tables_exclude(&a.tables_exclude)
+        .set_databases(&a.databases)
+        .set_databases_exclude(&a.databases_exclude);
+    if let Some(f) = &a.tables_file {
+        filter.read_tables_file(f)?;
+    }
+    if let Some(f) = &a.databases_file {
+        filter.read_databases_file(f)?;
+    }
+    Ok(filter)
+}
+
 /// The library's options from the command line: hot when a running server holds the datadir
 /// (reached with the connection options), cold otherwise.
-fn backup_options(a: &Args) -> BackupOptions {
+fn backup_options(a: &Args) -> Result<BackupOptions, BackupError> {
     let connect = connect_options(a);
     let mut o = match &a.datadir {
         Some(d) => BackupOptions::new(d),
         None => BackupOptions::of_server(connect.clone()),
     };
-    let mut filter = Filter::default();
-    filter
-        .set_tables(&a.tables)
-        .set_tables_exclude(&a.tables_exclude)
-        .set_databases(&a.databases);
+    let filter = filter(a)?;
     let throttle = std::env::var(THROTTLE_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -198,15 +389,29 @@ fn backup_options(a: &Args) -> BackupOptions {
         .set_accept_partial_base(a.accept_partial_base)
         .set_log_innodb_page_corruption(a.log_innodb_page_corruption)
         .set_tool_command(std::env::args().skip(1).collect::<Vec<_>>().join(" "))
-        .set_throttle(throttle);
+        .set_throttle(throttle)
+        .set_history(a.history.clone())
+        .set_extra_lsndir(a.extra_lsndir.clone())
+        .set_innodb_data_home_dir(a.innodb_data_home_dir.clone())
+        .set_innodb_log_group_home_dir(a.innodb_log_group_home_dir.clone())
+        .set_innodb_undo_directory(a.innodb_undo_directory.clone())
+        .set_aria_log_dir_path(a.aria_log_dir_path.clone())
+        .set_log_bin(a.log_bin.clone().flatten());
     if let Some(b) = &a.bitmap_dir {
         o.set_bitmap_dir(b.as_path());
     }
-    o
+    Ok(o)
 }
 
 /// A server error in the CLI's words.
 fn server_words(e: &ServerError) -> String {
+    if let ServerError::Connect { code: Some(_), .. } = e {
+        // the server answered (a wrong password, an unknown user)
+        return format!(
+            "{e}; check the user and password (--user, --password, or the [client] group of \
+             an option file)"
+        );
+    }
     match e.remedy() {
         Some(Remedy::ConnectionSettings) => format!(
             "{e}; give --socket (or --host/--port), --user and --password, or put them in the \
@@ -214,6 +419,12 @@ fn server_words(e: &ServerError) -> String {
         ),
         _ => e.to_string(),
     }
+}
+
+/// The library's refusal to record a replica's position without locks.
+fn a_slave_info_without_lock(e: &BackupError) -> bool {
+    e.to_string()
+        .contains("replica's position cannot be recorded without locks")
 }
 
 /// A backup error in the CLI's words: the library's message with the remedy as flags.
@@ -241,11 +452,28 @@ fn words(e: BackupError) -> anyhow::Error {
             path.display(),
             server_words(source)
         ),
+        BackupError::ServerNotReached { path, source } => format!(
+            "{}: no running server holds this datadir, and the server asked for cannot be \
+             reached: {}; start that server for a hot backup, or leave out --socket, --host, --port \
+             and --protocol to copy the stopped datadir as it is (cold)",
+            path.display(),
+            match source {
+                ServerError::Connect { code: Some(_), .. } => server_words(source),
+                _ => source.to_string(),
+            }
+        ),
         BackupError::WrongServer { path, .. } => format!(
             "{e}: connect to the server of {} (--socket) or give its datadir",
             path.display()
         ),
         BackupError::Server(s) => server_words(s),
+        BackupError::ConflictingOptions { .. }
+            if a_slave_info_without_lock(&e) =>
+        {
+            "--slave-info with --no-lock needs --safe-slave-backup: without BLOCK_COMMIT the \
+             replica's position would not match the data"
+                .to_string()
+        }
         _ => match e.remedy() {
             Some(Remedy::RecordCorruptPages) => {
                 format!("{e} (pass --log-innodb-page-corruption to record such pages and continue)")
@@ -263,14 +491,16 @@ fn words(e: BackupError) -> anyhow::Error {
 }
 
 /// Planning failed: without --datadir, a server that cannot be reached means there is nothing
-/// to back up.
+/// to back up (one that answered, refusing the login, is reported as such).
 fn planning_error(a: &Args, e: BackupError) -> anyhow::Error {
     match (&a.datadir, &e) {
-        (None, BackupError::Server(s)) => anyhow::anyhow!(
-            "no --datadir given, and no running server to back up: {}; give --datadir for a \
+        (None, BackupError::Server(s @ ServerError::Connect { code: None, .. })) => {
+            anyhow::anyhow!(
+                "no --datadir given, and no running server to back up: {}; give --datadir for a \
              stopped server",
-            server_words(s)
-        ),
+                server_words(s)
+            )
+        }
         _ => words(e),
     }
 }
@@ -288,11 +518,15 @@ fn describe(plan: &BackupPlan) -> String {
         let kind = match plan.options().incremental() {
             Some(Incremental::Basedir(b)) => format!("incremental on {}", b.display()),
             Some(Incremental::Lsn(n)) => format!("incremental from LSN {n}"),
+            Some(_) => match plan.kind() {
+                BackupKind::Incremental { why, .. } => format!("incremental from the {why}"),
+                _ => "incremental".to_string(),
+            },
             _ => "full".to_string(),
         };
-        let pid = pid.map_or_else(String::new, |p| format!("(process {p})"));
+        let pid = pid.map_or_else(String::new, |p| format!(" (process {p})"));
         return format!(
-            "hot {kind} backup of the running server {pid} (MariaDB {version}) through \
+            "hot {kind} backup of the running server{pid} (MariaDB {version}) through \
              {server}: datadir {dd}"
         );
     }
@@ -308,7 +542,7 @@ fn describe(plan: &BackupPlan) -> String {
         } => format!(
             "cold incremental backup of {dd} (no server holds it) from LSN {from_lsn} to \
              checkpoint {checkpoint}: copying pages with LSN >= {threshold} ({why}), method {}",
-            plan.method().name()
+            method_words(plan.method(), *threshold, checkpoint)
         ),
         _ => format!(
             "cold full backup of {dd} (no server holds it) at checkpoint {checkpoint} (redo to \
@@ -318,8 +552,15 @@ fn describe(plan: &BackupPlan) -> String {
 }
 
 /// Runs `xb backup`.
-pub fn run(a: Args) -> anyhow::Result<u8> {
-    let plan = BackupPlan::new(&backup_options(&a)).map_err(|e| planning_error(&a, e))?;
+pub fn run(mut a: Args) -> anyhow::Result<u8> {
+    if let Some(None) = a.password {
+        let p = crate::password::ask().context("reading the password")?;
+        a.password = Some(Some(p));
+    }
+    let options = backup_options(&a).map_err(words)?;
+    // the target before the server: a refusal leaves both untouched
+    DirSink::check_target(&a.target_dir).map_err(words)?;
+    let plan = BackupPlan::new(&options).map_err(|e| planning_error(&a, e))?;
     ui::note(describe(&plan));
     let mut sink = DirSink::new(&a.target_dir).map_err(words)?.sync(!a.no_sync);
     let progress = CliProgress::new("backup");
@@ -348,7 +589,7 @@ fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
         report.redo_bytes,
         report.to_lsn,
         report.last_lsn,
-        report.method.name()
+        method_words(report.method, report.selection_lsn, report.to_lsn)
     ));
     if let Some(h) = report.hot() {
         print_hot(report, h);
@@ -363,26 +604,77 @@ fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
     if a.json {
         println!("{}", serde_json::to_value(report)?);
     }
-    Ok(if corrupt > 0 {
+    let torn = report.hot().is_some_and(|h| !h.consistent());
+    Ok(if corrupt > 0 || torn {
         EXIT_FOUND_PROBLEM
     } else {
         EXIT_OK
     })
 }
 
+/// The page-selection method in words: an incremental whose LSN range is empty (nothing
+/// changed since its base) reads no page, whatever the method's name.
+fn method_words(method: Method, selection_lsn: Lsn, to_lsn: Lsn) -> String {
+    if method == Method::Bitmap && selection_lsn >= to_lsn {
+        return format!("none needed (nothing changed since LSN {to_lsn}: no page read)");
+    }
+    method.name().to_string()
+}
+
+/// Below this rate (bytes/s) the server is idle, and a headroom ratio would be meaningless.
+const IDLE_REDO_RATE: f64 = 10_000.0;
+
+/// How much faster xb read the redo log than the server wrote it.
+fn headroom(read_rate: f64, write_rate: f64) -> String {
+    if write_rate < IDLE_REDO_RATE {
+        return "the server was nearly idle".into();
+    }
+    format!("{:.0}x headroom", read_rate / write_rate)
+}
+
+/// What --no-lock and --kill-long-queries-timeout did.
+fn print_locks(h: &incremental_core::backup::HotReport) {
+    for q in &h.killed_queries {
+        ui::note(format!(
+            "killed query {q}: it kept a BACKUP STAGE lock from being taken"
+        ));
+    }
+    if !h.no_lock {
+        return;
+    }
+    if h.consistent() {
+        ui::note(
+            "--no-lock: no BACKUP STAGE lock taken; no DDL and no write to a non-InnoDB table \
+             during the backup: consistent (no binary log position recorded)",
+        );
+        return;
+    }
+    let names: Vec<String> = h
+        .written_during_backup
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    ui::note(format!(
+        "WARNING: --no-lock: written during the backup, which may hold them torn or out of step with \
+         the InnoDB tables: {}; take the backup again with locks",
+        names.join(", ")
+    ));
+}
+
 fn print_hot(report: &BackupReport, h: &incremental_core::backup::HotReport) {
+    print_locks(h);
     let f = h.follower;
     ui::note(format!(
         "hot: redo copied from checkpoint {} to {} (end LSN {} under BLOCK_COMMIT); server \
          checkpoint {} after the copy; redo written by the server {:.2} MB/s, read by xb up to \
-         {:.0} MB/s ({:.0}x headroom); commits blocked {:.2} s, DDL blocked {:.2} s",
+         {:.0} MB/s ({}); commits blocked {:.2} s, DDL blocked {:.2} s",
         report.to_lsn,
         report.last_lsn,
         h.end_lsn,
         h.copy_end_checkpoint,
         h.server_redo_rate() / 1e6,
         f.parse_rate() / 1e6,
-        f.parse_rate() / h.server_redo_rate().max(1e-9),
+        headroom(f.parse_rate(), h.server_redo_rate()),
         h.commits_blocked_seconds,
         h.ddl_blocked_seconds
     ));

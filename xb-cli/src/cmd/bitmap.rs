@@ -103,11 +103,16 @@ fn purge(a: &PurgeArgs) -> anyhow::Result<u8> {
         lsn_bitmap::purge::purge_before(&a.dir, lsn)?
     };
     let verb = if a.dry_run { "would remove" } else { "removed" };
+    // what a dry run would remove is its answer; what a purge removed is a summary
+    let say = |line: String| match a.dry_run {
+        true => println!("{line}"),
+        false => crate::ui::summary(line),
+    };
     for f in &files {
-        println!("{verb} {}", f.display());
+        say(format!("{verb} {}", f.display()));
     }
     if files.is_empty() {
-        println!("nothing to remove before LSN {lsn}");
+        say(format!("nothing to remove before LSN {lsn}"));
     }
     Ok(EXIT_OK)
 }
@@ -209,6 +214,10 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
         print_json(&report)?;
     } else {
         for f in &report.files {
+            // --quiet: only the files with problems
+            if f.is_clean() && crate::ui::quiet() {
+                continue;
+            }
             let lsns = match (f.first_lsn, f.last_lsn) {
                 (Some(a), Some(b)) => format!(", LSN {a}..{b}"),
                 _ => String::new(),
@@ -238,7 +247,7 @@ fn verify(a: &VerifyArgs) -> anyhow::Result<u8> {
             println!("directory: {p}");
         }
         if report.files.is_empty() {
-            println!("no bitmap files in {}", report.dir.display());
+            crate::ui::summary(format!("no bitmap files in {}", report.dir.display()));
         }
     }
     Ok(if report.is_clean() {

@@ -19,7 +19,7 @@ pub struct Args {
     /// A tablespace file (`.ibd`, `ibdata1`, undo) or a redo log (`ib_logfile0`,
     /// `#innodb_redo`). For `ibdata1`, the other `ibdataN` files beside it are read too.
     pub file: PathBuf,
-    /// Print JSON (schema in the README).
+    /// Print JSON (schema in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// One row per page: number, type, LSN, checksum verdict.

@@ -4,6 +4,7 @@ pub mod backup;
 pub mod bitmap;
 pub mod copy_back;
 pub mod inspect;
+pub mod man;
 pub mod prepare;
 pub mod track;
 pub mod verify;

@@ -28,7 +28,9 @@ on its first start (or by mariabackup --prepare). The incremental directories ar
 Without --incremental-dir: processes the DDL files (.del, .ren, .new) that mariabackup leaves in \
 a full backup when DDL ran during it.
 
-An interrupted prepare is resumed by running the same command again. Any refusal (a chain that \
+An interrupted prepare is resumed by running the same command again (with --apply-redo too: \
+the merge done, the redo step is run again; no incremental can be merged onto a backup whose \
+redo step was started). Any refusal (a chain that \
 does not continue, an unsafe merge, a malformed delta) is found before the first byte is written \
 and leaves the target untouched.
 
@@ -58,7 +60,7 @@ pub struct Args {
     /// still checked for page 0).
     #[arg(long)]
     pub no_page_check: bool,
-    /// Print the report as JSON on standard output (schema in the README).
+    /// Print the report as JSON on standard output (schema in docs/json.md).
     #[arg(long)]
     pub json: bool,
     /// Then run the installed mariadbd on the result in a private temporary setup (no network,
@@ -94,6 +96,9 @@ fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()
     for n in &r.notes {
         ui::note(format!("mariadbd: {n}"));
     }
+    if r.resumed {
+        ui::note("finished an interrupted --apply-redo");
+    }
     ui::note(format!(
         "{}: {}; it needs no crash recovery at first start",
         target.display(),
@@ -117,7 +122,9 @@ fn options(a: &Args) -> PrepareOptions {
         .and_then(|v| v.parse().ok())
         .map(Duration::from_micros);
     let mut o = PrepareOptions::default();
-    o.set_check_pages(!a.no_page_check).set_throttle(throttle);
+    o.set_check_pages(!a.no_page_check)
+        .set_throttle(throttle)
+        .set_redo_step(a.apply_redo);
     o
 }
 
@@ -146,7 +153,7 @@ fn run_merge(a: &Args) -> anyhow::Result<u8> {
         return Ok(EXIT_OK);
     }
     if plan.summary().steps == 0 && !a.json {
-        println!("{}: nothing to do", plan.target().display());
+        crate::ui::summary(format!("{}: nothing to do", plan.target().display()));
         return Ok(EXIT_OK);
     }
     let progress = CliProgress::new("prepare");
@@ -163,7 +170,7 @@ fn run_merge(a: &Args) -> anyhow::Result<u8> {
 
 /// The one line of a finished prepare.
 fn print_summary(r: &PrepareReport) {
-    println!(
+    crate::ui::summary(format!(
         "{}: {}{} page(s) written ({} MiB) in {} file(s), {} created, {} renamed, {} removed, \
          {} copied ({} already identical), in {:.2}s{}",
         r.target.display(),
@@ -185,5 +192,5 @@ fn print_summary(r: &PrepareReport) {
             Some(l) => format!("; now a full backup at to_lsn {l}"),
             None => String::new(),
         }
-    );
+    ));
 }

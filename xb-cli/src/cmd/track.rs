@@ -19,7 +19,9 @@ ib_modified_log_<seq>_<lsn>.xdb files in the bitmap directory, up to the server'
 checkpoint, as Percona Server's tracker does; `xb backup --incremental-basedir` uses them \
 instead of reading every page. Only .xdb files are written, only in the bitmap directory \
 (default: the datadir), which must exist. Restarting resumes where the files end; if the \
-server overwrote log not yet read, the gap is recorded (incrementals across it scan).
+server overwrote log not yet read, the gap is recorded (incrementals across it scan). \
+--follow keeps going while the server stops and starts again, also when it rebuilds its log \
+with a new innodb_log_file_size: no gap (the Debian package runs it as xb-track.service).
 
 Exit status: 0 done; 1 done, but a gap was recorded (make innodb_log_file_size larger or \
 track more often); 2 usage or I/O error, unsupported or encrypted (FORMAT_ENC_11) log.

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use incremental_core::format::checkpoints;
 use incremental_core::progress::Cancel;
-use incremental_core::verify::{verify_chain, ChainReport, Refusal};
+use incremental_core::verify::{
+    unfinished_backup, verify_chain, ChainReport, Refusal, VerifyError,
+};
 use innodb_page::verify;
 
 use super::print_json;
@@ -28,8 +30,12 @@ the merge safety rule); the report ends with the newest to_lsn and \"restorable:
 Other PATHs are tablespace files or datadirs: every page of every InnoDB tablespace in them is \
 checked.
 
-Exit status: 0 every page sound (and, for a chain, restorable); 1 a corrupt page or file, or a \
-chain that would not restore; 2 usage or I/O error.
+A directory that holds files only a backup writes (backup-my.cnf, *.delta, *.xbtmp) but no \
+xtrabackup_checkpoints, which a backup writes last, is an unfinished backup (interrupted, or \
+still running): it is reported as such, not checked as a datadir.
+
+Exit status: 0 every page sound (and, for a chain, restorable); 1 a corrupt page or file, a \
+chain that would not restore, or an unfinished backup; 2 usage or I/O error.
 
 Examples:
   xb verify /var/lib/mysql
@@ -46,13 +52,15 @@ pub struct Args {
     /// An incremental of the chain; repeat, oldest first (with --target-dir).
     #[arg(long, value_name = "DIR", requires = "target_dir")]
     pub incremental_dir: Vec<PathBuf>,
-    /// Print JSON (schemas in the README).
+    /// Print JSON (schemas in docs/json.md).
     #[arg(long)]
     pub json: bool,
 }
 
+/// A backup directory, finished or not (an unfinished one is reported as such, not checked as
+/// a datadir).
 fn is_backup_dir(p: &Path) -> bool {
-    p.is_dir() && checkpoints::find(p).is_ok()
+    p.is_dir() && (checkpoints::find(p).is_ok() || unfinished_backup(p).is_some())
 }
 
 /// Runs `xb verify`.
@@ -93,7 +101,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
     for e in &r.errors {
         eprintln!("xb: error: {e}");
     }
-    println!(
+    crate::ui::summary(format!(
         "checked {} tablespaces ({} files, {} pages): {}",
         r.tablespaces,
         r.files_checked,
@@ -102,14 +110,20 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
             0 => "all pages sound".to_string(),
             n => format!("{n} problems"),
         }
-    );
+    ));
     Ok(code)
 }
 
 /// `xb verify` on a backup chain.
 fn run_chain(target: &Path, incs: &[PathBuf], json_out: bool) -> anyhow::Result<u8> {
     let progress = CliProgress::new("verify");
-    let r = verify_chain(target, incs, &progress, &Cancel::new())?;
+    let r = match verify_chain(target, incs, &progress, &Cancel::new()) {
+        Err(e @ VerifyError::Unfinished { .. }) => {
+            eprintln!("xb: {e}");
+            return Ok(EXIT_FOUND_PROBLEM);
+        }
+        r => r?,
+    };
     progress.finish();
     let io = !r.io_errors.is_empty() || r.refusal.as_ref().is_some_and(Refusal::is_io);
     let code = if io {
@@ -135,7 +149,11 @@ fn run_chain(target: &Path, incs: &[PathBuf], json_out: bool) -> anyhow::Result<
             ),
             None => format!("unreadable checkpoints: {} files", b.files_checked),
         };
-        println!("{}: {what}, {} pages", b.dir.display(), b.pages_checked);
+        crate::ui::summary(format!(
+            "{}: {what}, {} pages",
+            b.dir.display(),
+            b.pages_checked
+        ));
     }
     for f in &r.corrupt {
         println!("{f}");
@@ -143,7 +161,7 @@ fn run_chain(target: &Path, incs: &[PathBuf], json_out: bool) -> anyhow::Result<
     for e in &r.io_errors {
         eprintln!("xb: error: {e}");
     }
-    println!(
+    crate::ui::summary(format!(
         "checked {} files, {} pages: {}",
         r.files_checked,
         r.pages_checked,
@@ -151,12 +169,18 @@ fn run_chain(target: &Path, incs: &[PathBuf], json_out: bool) -> anyhow::Result<
             0 => "all sound".to_string(),
             n => format!("{n} problems"),
         }
-    );
-    match r.to_lsn() {
-        Some(l) => println!("newest to_lsn: {l}"),
-        None => println!("newest to_lsn: unknown (unreadable xtrabackup_checkpoints)"),
+    ));
+    crate::ui::summary(match r.to_lsn() {
+        Some(l) => format!("newest to_lsn: {l}"),
+        None => "newest to_lsn: unknown (unreadable xtrabackup_checkpoints)".into(),
+    });
+    // the verdict is the finding: printed under --quiet too when it is "not restorable"
+    let verdict = r.verdict_with(word_refusal);
+    if code == EXIT_OK {
+        crate::ui::summary(verdict);
+    } else {
+        println!("{verdict}");
     }
-    println!("{}", r.verdict_with(word_refusal));
     Ok(code)
 }
 

@@ -76,8 +76,9 @@ pub(crate) fn compare(
     filter: &Filter,
     redo: &RedoNames,
     base: &dyn Fn() -> BTreeMap<u32, PathBuf>,
+    dirs: &crate::backup::layout::SourceDirs,
 ) -> Result<DdlChanges, BackupError> {
-    let files = files::scan_datadir(dd)?;
+    let files = files::scan_datadir(dd, dirs)?;
     let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
     let fixed = FixedFiles {
         system: files.system.iter().map(|p| rel(p)).collect(),
@@ -292,7 +293,15 @@ mod tests {
         std::fs::write(dd.join("db/c.ibd"), tablespace(9, 4)).unwrap();
         let base = || BTreeMap::from([(8, PathBuf::from("db/r4.ibd"))]);
         let filter = Filter::default();
-        let out = compare(dd, &[], &filter, &RedoNames::default(), &base).unwrap();
+        let out = compare(
+            dd,
+            &[],
+            &filter,
+            &RedoNames::default(),
+            &base,
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(
             out.renamed,
             [(PathBuf::from("db/r4.ibd"), PathBuf::from("db/r25.ibd"))]

@@ -129,7 +129,10 @@ impl LogCopy {
         })
     }
 
-    /// Waits (at most `timeout`) until the copy has reached `lsn`, without stopping it.
+    /// Waits (at most `timeout`) until the copy has reached `lsn`, without stopping it. The
+    /// caller read `lsn` (`Innodb_lsn_current`) and then had the server write its log buffer
+    /// to the file (`FLUSH ENGINE LOGS`): the log is read up to `lsn` even before the server
+    /// reports it durable.
     pub(crate) fn wait_until(&self, lsn: Lsn, timeout: Duration) -> Result<(), BackupError> {
         let deadline = Instant::now() + timeout;
         let mut s = self.ctl.st.lock().map_err(|_| poisoned())?;
@@ -173,7 +176,8 @@ impl LogCopy {
     }
 
     /// Copies up to the first mini-transaction boundary at or after `target`, waiting at most
-    /// `timeout`, and stops. Returns the log file (to finish), what was written and the
+    /// `timeout`, and stops. As for [`wait_until`](Self::wait_until), the server wrote its
+    /// log buffer after `target` was read. Returns the log file (to finish), what was written and the
     /// follower's figures.
     pub(crate) fn stop_at(mut self, target: Lsn, timeout: Duration) -> Result<Output, BackupError> {
         let deadline = Instant::now() + timeout;
@@ -263,8 +267,12 @@ fn follow(
         // Only what the server has finished writing: the block holding the end of the log is
         // rewritten as the log grows, and a read racing that write can see new bytes up to
         // some point and the block's previous contents after it (which may even hold a copy
-        // of an older, valid mini-transaction). Below the flushed LSN the bytes are final.
-        let safe = server.lsn_flushed()?;
+        // of an older, valid mini-transaction). Below the flushed LSN the bytes are final,
+        // and below an LSN asked for (`target`, `wanted`): it was read before the server wrote
+        // its log buffer to the file (`FLUSH ENGINE LOGS`, see `wait_until`), while the
+        // durable LSN may lag (innodb_flush_log_at_trx_commit=0/2 sync once a second).
+        let written = target.into_iter().chain(wanted).max().unwrap_or(Lsn::ZERO);
+        let safe = server.lsn_flushed()?.max(written);
         let mut found: Vec<(u32, Vec<String>)> = Vec::new();
         let polled = f.poll::<BackupError, _>(Some(safe), |m| {
             file_records(m.record_bytes(), &mut found);

@@ -9,7 +9,10 @@
 //! 2. starts following the server's redo log at its newest checkpoint `C` (see
 //!    `log_copy`), writing every mini-transaction into the backup's `ib_logfile0`, whose
 //!    header names `C` as its first LSN and checkpoint; it reads only up to the LSN the server
-//!    has flushed (`Innodb_lsn_flushed`, on a second connection): the block holding the end of
+//!    has flushed (`Innodb_lsn_flushed`, on a second connection), or up to an LSN waited for
+//!    that was read before the server wrote its log buffer (`FLUSH ENGINE LOGS`: with
+//!    `innodb_flush_log_at_trx_commit` 0 or 2 the flushed LSN lags up to a second, and commits
+//!    would wait for it under `BLOCK_COMMIT`): the block holding the end of
 //!    the log is rewritten as the log grows, and a read racing that write can return the new
 //!    bytes up to some point and the block's previous contents after it, which were seen to
 //!    hold a stale copy of an older, valid mini-transaction;
@@ -19,10 +22,15 @@
 //!    that fails its checksum again (it was being written) before calling it corrupt;
 //! 4. `BACKUP STAGE FLUSH` and `BLOCK_DDL`: compares the tablespaces copied with those that
 //!    exist now and writes `.del`, `.ren` and `.new` files for the DDL that ran meanwhile;
-//! 5. `BACKUP STAGE BLOCK_COMMIT`: copies the non-InnoDB files (`.frm`, Aria, MyISAM, ...)
-//!    and the binary log position; reads the server's current LSN `E` (`Innodb_lsn_current`:
+//!    copies the non-InnoDB files (`.frm`, MyISAM, Aria, ...) while commits go on, and once
+//!    more those written during their copy (see `others`: which file is copied in which
+//!    stage, and why that is consistent);
+//! 5. `BACKUP STAGE BLOCK_COMMIT`: copies only the non-InnoDB files that can still have
+//!    changed (the statistics and log tables, `aria_log_control`, and the files written since
+//!    their copy started: Aria tables and the Aria log), and records the binary log position;
+//!    reads the server's current LSN `E` (`Innodb_lsn_current`:
 //!    every transaction committed so far ends before it), asks InnoDB to write its log buffer
-//!    (`FLUSH ENGINE LOGS`) and waits until the redo copy reaches `E`; sends
+//!    (`FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS`) and waits until the redo copy reaches `E`; sends
 //!    [`Event::ConsistentPoint`] while commits are still blocked;
 //! 6. `BACKUP STAGE END`; writes the metadata: `to_lsn` = `C` (the checkpoint the copied redo
 //!    starts from, so that an incremental on top selects exactly the pages a merge without
@@ -39,7 +47,11 @@
 
 mod base_names;
 mod ddl;
+mod killer;
+mod locks;
 mod log_copy;
+mod others;
+mod replica;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -50,9 +62,11 @@ use std::time::{Duration, Instant};
 use innodb_page::redo::file::{log_file_path, LOG_FILE_0};
 use innodb_page::Lsn;
 
+use self::others::When;
 use super::contents::{Contents, TablespacePlan};
 use super::copy::{self, Batch, Target};
 use super::files;
+use super::needed::LogFiles;
 use super::plan::{plan_hot_contents, BackupPlan};
 use super::report::HotReport;
 use super::scan::{Mode, OtherTotals};
@@ -118,6 +132,14 @@ pub(crate) struct Hot<'a> {
     start_lsn: Lsn,
     copy_end_checkpoint: Lsn,
     ddl: Ddl,
+    /// The non-InnoDB files copied so far (see `others`).
+    others: others::Others,
+    /// What `--safe-slave-backup` did to the replica's SQL thread.
+    sql_thread: replica::SqlThread,
+    /// When the run began (the changes a backup without locks checks are those after it).
+    began: std::time::SystemTime,
+    /// The queries killed to take the locks.
+    killed: Vec<String>,
 }
 
 impl<'a> Hot<'a> {
@@ -134,6 +156,10 @@ impl<'a> Hot<'a> {
             start_lsn: Lsn::ZERO,
             copy_end_checkpoint: Lsn::ZERO,
             ddl: Ddl::default(),
+            others: others::Others::default(),
+            sql_thread: replica::SqlThread::NotReplica,
+            began: std::time::SystemTime::now(),
+            killed: Vec::new(),
         }
     }
 
@@ -154,8 +180,8 @@ impl<'a> Hot<'a> {
 
     /// `BACKUP STAGE FLUSH` and `BLOCK_DDL`.
     fn block_ddl(&mut self) -> Result<(), BackupError> {
-        self.server.stage(Stage::Flush)?;
-        self.server.stage(Stage::BlockDdl)?;
+        self.lock(Stage::Flush)?;
+        self.lock(Stage::BlockDdl)?;
         self.t_ddl = Some(Instant::now());
         Ok(())
     }
@@ -171,7 +197,7 @@ impl<'a> Hot<'a> {
                 source,
             })?;
         let interval = self.plan.options().hot().poll_interval();
-        let path = log_file_path(self.plan.datadir());
+        let path = log_file_path(&self.plan.options().dirs().log_dir(self.plan.datadir()));
         let second = self.server.another()?;
         let log = log_copy::LogCopy::start(path, out, interval, self.inner.clone(), second)?;
         self.log = Some(log);
@@ -238,20 +264,80 @@ impl<'a> Hot<'a> {
         }
     }
 
-    /// Copies the non-InnoDB files as they are now (under `BLOCK_COMMIT`).
-    fn copy_others(&mut self, run: &mut Run<'_>) -> Result<OtherTotals, BackupError> {
+    /// The server's own logs in the datadir (never copied): those its index files list and
+    /// those it names.
+    fn log_files(&mut self) -> Result<LogFiles, BackupError> {
         let dd = self.plan.datadir();
-        let listing = files::scan_datadir(dd)?;
+        let mut logs = LogFiles::from_index_files(dd);
+        let (bases, files) = self.server.log_names()?;
+        for b in &bases {
+            logs.add_base(dd, b);
+        }
+        for f in &files {
+            logs.add_file(dd, f);
+        }
+        Ok(logs)
+    }
+
+    /// Copies the non-InnoDB files due in stage `now` (see `others`); a file copied again
+    /// adds its bytes, not a file, to the totals.
+    fn copy_others(&mut self, run: &mut Run<'_>, now: When) -> Result<OtherTotals, BackupError> {
+        let dd = self.plan.datadir();
+        let listing = files::scan_datadir(dd, self.plan.options().dirs())?;
         let filter = self.plan.options().filter();
-        let (others, _) = files::list_other_files(dd, &listing, filter)?;
+        let logs = self.log_files()?;
+        let (others, _) = files::list_other_files(dd, &listing, filter, &logs)?;
+        let due = self
+            .others
+            .due(others, now)
+            .map_err(|source| BackupError::Io {
+                path: dd.to_path_buf(),
+                source,
+            })?;
         let batch = Batch {
             tablespaces: &[],
-            others: &others,
+            others: &due.files,
             mode: Mode::Copy,
             hot: true,
         };
-        let (_, totals) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+        let (_, mut totals) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+        totals.files -= due.again.min(totals.files);
+        if now == When::BlockCommit && !due.files.is_empty() {
+            let names: Vec<String> = due
+                .files
+                .iter()
+                .map(|f| f.rel.display().to_string())
+                .collect();
+            run.progress.event(Event::Note {
+                message: &format!(
+                    "copied while commits were blocked: {} ({} bytes)",
+                    names.join(", "),
+                    totals.bytes
+                ),
+            });
+        }
         Ok(totals)
+    }
+
+    /// Under `BLOCK_DDL`: copies the non-InnoDB files, then once more those written during
+    /// or just before their copy (see `others`).
+    fn copy_others_before_commit(
+        &mut self,
+        run: &mut Run<'_>,
+        copied: &mut Copied,
+    ) -> Result<(), BackupError> {
+        let first = self.copy_others(run, When::BlockDdl)?;
+        if self.others.unsettled() {
+            std::thread::sleep(others::SETTLE);
+        }
+        let again = self.copy_others(run, When::BlockDdl)?;
+        copied.others.files += first.files + again.files;
+        copied.others.bytes += first.bytes + again.bytes;
+        // the redo copy catches up now, leaving little to copy while commits wait
+        let now = self.server.lsn_current()?;
+        self.server.flush_engine_logs()?;
+        let timeout = self.plan.options().hot().end_timeout();
+        self.log()?.wait_until(now, timeout)
     }
 }
 
@@ -263,7 +349,9 @@ fn not_started() -> BackupError {
 
 impl Stages for Hot<'_> {
     fn begin(&mut self, run: &mut Run<'_>) -> Result<Contents, BackupError> {
-        self.server.stage(Stage::Start)?;
+        let hot = self.plan.options().hot();
+        self.sql_thread = replica::safe_slave(self.server, hot, &self.inner, run.progress)?;
+        self.lock(Stage::Start)?;
         if self.plan.options().hot().block_ddl() {
             self.block_ddl()?;
             run.progress.event(Event::Note {
@@ -317,19 +405,22 @@ impl Stages for Hot<'_> {
             BackupKind::Incremental { base: Some(b), .. } => base_names::base_names(b),
             _ => Default::default(),
         };
-        let changes = ddl::compare(dd, &contents.tablespaces, filter, &redo_names, &base)?;
+        let dirs = self.plan.options().dirs();
+        let changes = ddl::compare(dd, &contents.tablespaces, filter, &redo_names, &base, dirs)?;
         for n in &changes.notes {
             run.progress.event(Event::Note { message: n });
         }
         self.write_ddl(run, changes, copied)?;
+        self.copy_others_before_commit(run, copied)?;
         self.check_log()
     }
 
     fn end(&mut self, run: &mut Run<'_>, contents: &Contents) -> Result<End, BackupError> {
-        self.server.stage(Stage::BlockCommit)?;
+        self.lock(Stage::BlockCommit)?;
         let t_commit = Instant::now();
-        let others = self.copy_others(run)?;
-        let binlog = self.server.binlog_position()?;
+        let others = self.copy_others(run, When::BlockCommit)?;
+        let binlog = self.binlog()?;
+        let replication = replica::Recorded::read(self.server, self.plan.options().hot())?;
         let end_lsn = self.server.lsn_current()?;
         self.server.flush_engine_logs()?;
         let timeout = self.plan.options().hot().end_timeout();
@@ -341,9 +432,9 @@ impl Stages for Hot<'_> {
             .server
             .status_u64("Innodb_lsn_last_checkpoint")
             .map_or(start_ck, Lsn::new);
-        self.server.stage(Stage::End)?;
-        let commits_blocked_seconds = t_commit.elapsed().as_secs_f64();
-        let ddl_blocked_seconds = self.t_ddl.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.lock(Stage::End)?;
+        replica::restart_sql_thread(self.server, std::mem::take(&mut self.sql_thread))?;
+        let (commits_blocked_seconds, ddl_blocked_seconds) = self.blocked_seconds(t_commit);
         log_out.finish().map_err(|source| BackupError::Write {
             path: LOG_FILE_0.into(),
             source,
@@ -351,6 +442,7 @@ impl Stages for Hot<'_> {
         if let Some(b) = &binlog {
             put(run.sink, Path::new("xtrabackup_binlog_info"), b.as_bytes())?;
         }
+        replication.write(run.sink, run.progress)?;
         let hot = HotReport {
             server: self.server.how.clone(),
             start_lsn: self.start_lsn,
@@ -363,15 +455,25 @@ impl Stages for Hot<'_> {
             ddl_blocked_seconds,
             commits_blocked_seconds,
             follower,
+            replica_position: replication.replica_position(),
+            galera_state: replication.galera_state(),
+            no_lock: self.plan.options().hot().no_lock(),
+            written_during_backup: self.written_without_lock(),
+            killed_queries: std::mem::take(&mut self.killed),
             seconds: 0.0,
         };
+        let data_file_path = self.server.value("SELECT @@innodb_data_file_path")?;
+        let mut info = info_keys(commits_blocked_seconds, end_lsn, binlog.as_deref());
+        info.push(("server_version".into(), self.server.version.clone()));
+        info.extend(self.history_keys()?);
         Ok(End {
             others,
             redo,
             redo_seconds: follower.busy_seconds,
-            info: info_keys(commits_blocked_seconds, end_lsn, binlog.as_deref()),
+            info,
             xb_info: xb_info_keys(end_lsn, end_checkpoint),
             hot: Some(hot),
+            data_file_path,
         })
     }
 
@@ -384,7 +486,12 @@ impl Stages for Hot<'_> {
         if self.server.current_stage().is_some() {
             let _ = self.server.stage(Stage::End);
         }
+        let _ = replica::restart_sql_thread(self.server, std::mem::take(&mut self.sql_thread));
         e
+    }
+
+    fn finished(&mut self, info: &crate::format::info::Info) -> Result<(), BackupError> {
+        self.record_history(info)
     }
 }
 
@@ -398,9 +505,21 @@ fn info_keys(commits_blocked: f64, end_lsn: Lsn, binlog: Option<&str>) -> Vec<(S
         ("innodb_log_end_lsn".to_string(), end_lsn.get().to_string()),
     ];
     if let Some(b) = binlog {
-        info.push(("binlog_pos".into(), b.trim_end().replace('\t', ", ")));
+        info.push(("binlog_pos".into(), binlog_pos(b)));
     }
     info
+}
+
+/// `xtrabackup_info`'s `binlog_pos` (also a history column) from an `xtrabackup_binlog_info`
+/// line, worded as mariabackup words it.
+fn binlog_pos(line: &str) -> String {
+    let mut f = line.trim_end().split('\t');
+    let (file, pos, gtid) = (f.next(), f.next(), f.next());
+    let (file, pos) = (file.unwrap_or(""), pos.unwrap_or(""));
+    match gtid {
+        Some(g) => format!("filename '{file}', position '{pos}', GTID of the last change '{g}'"),
+        None => format!("filename '{file}', position '{pos}'"),
+    }
 }
 
 /// The `xb_backup_info` keys of a hot backup.

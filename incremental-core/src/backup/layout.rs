@@ -1,0 +1,190 @@
+//! Where a source server keeps the files that need not be in its datadir: the system
+//! tablespace (`innodb_data_home_dir`), the redo log (`innodb_log_group_home_dir`), the undo
+//! tablespaces (`innodb_undo_directory`), the Aria log and control file (`aria_log_dir_path`),
+//! and the binary logs (`log_bin`). A relative directory is relative to the datadir, as for
+//! the server.
+//!
+//! A backup holds these files at its top level, as mariabackup's does (`ibdata1`,
+//! `ib_logfile0`, `undo001`, `aria_log_control`, …), so that a prepare and a copy-back find
+//! them there; the copy-back's own layout options put them back in such directories.
+//!
+//! A hot backup takes each directory not given from the server's variable of the same name.
+
+use std::path::{Path, PathBuf};
+
+use innodb_page::datadir::{self, DatadirFiles};
+use innodb_page::redo::file::log_file_path;
+
+use super::BackupError;
+
+/// The directories of a source's files outside its datadir (`None`: in the datadir).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SourceDirs {
+    /// `innodb_data_home_dir`: the system tablespace.
+    pub data_home: Option<PathBuf>,
+    /// `innodb_log_group_home_dir`: the redo log.
+    pub log_group_home: Option<PathBuf>,
+    /// `innodb_undo_directory`: the undo tablespaces.
+    pub undo: Option<PathBuf>,
+    /// `aria_log_dir_path`: `aria_log_control` and `aria_log.N`.
+    pub aria_log: Option<PathBuf>,
+    /// `log_bin`: the binary logs' base name.
+    pub log_bin: Option<PathBuf>,
+}
+
+/// `dir` made absolute against the datadir, when it is set and is not the datadir itself.
+fn elsewhere(dd: &Path, dir: Option<&PathBuf>) -> Option<PathBuf> {
+    let d = dd.join(dir?);
+    let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    (canon(&d) != canon(dd)).then_some(d)
+}
+
+fn numbered(name: &str, prefix: &str) -> bool {
+    name.strip_prefix(prefix)
+        .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The files of `dir` whose names satisfy `keep`, sorted.
+fn files_named(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<PathBuf>, BackupError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| BackupError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut out: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| keep(&e.file_name().to_string_lossy()))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+impl SourceDirs {
+    /// The directory of the redo log.
+    pub(crate) fn log_dir(&self, dd: &Path) -> PathBuf {
+        elsewhere(dd, self.log_group_home.as_ref()).unwrap_or_else(|| dd.to_path_buf())
+    }
+
+    /// The files outside the datadir a running server keeps locked: the first file of the
+    /// system tablespace and the redo log.
+    pub(crate) fn lock_probes(&self, dd: &Path) -> Vec<PathBuf> {
+        let mut probes = Vec::new();
+        if let Some(home) = elsewhere(dd, self.data_home.as_ref()) {
+            let first = datadir::system_files(&home)
+                .ok()
+                .and_then(|f| f.into_iter().next());
+            probes.push(first.unwrap_or_else(|| home.join("ibdata1")));
+        }
+        if let Some(logs) = elsewhere(dd, self.log_group_home.as_ref()) {
+            probes.push(log_file_path(&logs));
+        }
+        probes
+    }
+
+    /// Adds the files kept outside the datadir to its listing `files`.
+    pub(crate) fn add_files(&self, dd: &Path, files: &mut DatadirFiles) -> Result<(), BackupError> {
+        if let Some(home) = elsewhere(dd, self.data_home.as_ref()) {
+            files.system = datadir::system_files(&home)?;
+        }
+        if let Some(undo) = elsewhere(dd, self.undo.as_ref()) {
+            files.undo.retain(|p| p.parent() != Some(dd));
+            files
+                .undo
+                .extend(files_named(&undo, |n| numbered(n, "undo"))?);
+        }
+        if let Some(logs) = elsewhere(dd, self.log_group_home.as_ref()) {
+            files.redo = files_named(&logs, |n| numbered(n, "ib_logfile"))?;
+        }
+        if let Some(aria) = elsewhere(dd, self.aria_log.as_ref()) {
+            let aria_file = |n: &str| n == "aria_log_control" || numbered(n, "aria_log.");
+            files.other.extend(files_named(&aria, aria_file)?);
+            files.other.sort();
+        }
+        Ok(())
+    }
+
+    /// The binary logs' base name, absolute.
+    pub(crate) fn log_bin(&self, dd: &Path) -> Option<PathBuf> {
+        self.log_bin.as_ref().map(|b| dd.join(b))
+    }
+
+    /// Each directory not set taken from the running server's variable of the same name.
+    #[cfg(feature = "hot")]
+    pub(crate) fn fill_from(
+        &mut self,
+        server: &mut super::server::Server,
+    ) -> Result<(), super::ServerError> {
+        let rows = server.rows(
+            "SELECT @@innodb_data_home_dir, @@innodb_log_group_home_dir, \
+             @@innodb_undo_directory, @@aria_log_dir_path",
+        )?;
+        let row = rows.into_iter().next().unwrap_or_default();
+        let mut values = row.into_iter().map(|v| v.filter(|s| !s.is_empty()));
+        let slots = [
+            &mut self.data_home,
+            &mut self.log_group_home,
+            &mut self.undo,
+            &mut self.aria_log,
+        ];
+        for slot in slots {
+            let value = values.next().flatten();
+            if slot.is_none() {
+                *slot = value.map(PathBuf::from);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_outside_the_datadir_are_listed() {
+        let t = tempfile::tempdir().unwrap();
+        let (dd, sys, logs, undo, aria) = (
+            t.path().join("data"),
+            t.path().join("sys"),
+            t.path().join("logs"),
+            t.path().join("undo"),
+            t.path().join("aria"),
+        );
+        for d in [&dd, &sys, &logs, &undo, &aria] {
+            std::fs::create_dir(d).unwrap();
+        }
+        for f in [
+            sys.join("ibdata1"),
+            logs.join("ib_logfile0"),
+            undo.join("undo001"),
+            undo.join("undo002"),
+            aria.join("aria_log_control"),
+            aria.join("aria_log.00000001"),
+            aria.join("other"),
+        ] {
+            std::fs::write(f, b"").unwrap();
+        }
+        let dirs = SourceDirs {
+            data_home: Some(sys.clone()),
+            log_group_home: Some("../logs".into()),
+            undo: Some(undo.clone()),
+            aria_log: Some(aria.clone()),
+            log_bin: None,
+        };
+        let mut files = DatadirFiles::default();
+        dirs.add_files(&dd, &mut files).unwrap();
+        assert_eq!(files.system, [sys.join("ibdata1")]);
+        assert_eq!(files.undo, [undo.join("undo001"), undo.join("undo002")]);
+        assert_eq!(files.redo, [dd.join("../logs/ib_logfile0")]);
+        assert_eq!(files.other.len(), 2);
+        assert_eq!(dirs.log_dir(&dd), dd.join("../logs"));
+        assert_eq!(dirs.lock_probes(&dd).len(), 2);
+        let same = SourceDirs {
+            log_group_home: Some("./".into()),
+            ..Default::default()
+        };
+        assert_eq!(same.log_dir(&dd), dd);
+        assert!(same.lock_probes(&dd).is_empty());
+    }
+}
