@@ -3,9 +3,14 @@
 //! mini-transaction reader (`MtrReader`) over a circular area of arbitrary geometry, with the
 //! records of every mtr it accepts decoded too. Checks the invariants the follower and the
 //! change tracker rely on: an accepted mtr's bytes are its records plus the trailer, its CRC
-//! holds, mtrs are contiguous, and decoded records stay inside the record bytes.
+//! holds, mtrs are contiguous, and decoded records stay inside the record bytes. With control
+//! bit 2 on an encrypted geometry the reader decrypts (`redo::crypt`, either style and mode,
+//! a key from the input): the plaintext has the stored records' length and decodes too.
+use innodb_page::crypto::cipher::Mode;
+use innodb_page::redo::crypt::{check_structure, LogCipher, LogKey};
 use innodb_page::redo::mtr::{LogGeometry, MtrReader};
 use innodb_page::redo::record::{LogRecords, RecordKind};
+use innodb_page::redo::Encryption;
 use innodb_page::Lsn;
 use libfuzzer_sys::fuzz_target;
 
@@ -64,6 +69,18 @@ fuzz_target!(|data: &[u8]| {
     if ctl & 2 != 0 {
         r.set_limit(Some(Lsn::new(start.saturating_add((ctl >> 8) % (2 * cap)))));
     }
+    if ctl & 4 != 0 {
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&first.to_le_bytes());
+        key[8..].copy_from_slice(&cap.to_le_bytes());
+        let mode = if ctl & 8 != 0 { Mode::Ctr } else { Mode::Cbc };
+        let style = if ctl & 16 != 0 {
+            Encryption::MariaDb108
+        } else {
+            Encryption::MariaDbEnc11
+        };
+        r.set_cipher(LogCipher::new(LogKey::from_bytes(key), mode, style).ok());
+    }
     let mut at = start;
     for _ in 0..512 {
         match r.next_mtr() {
@@ -78,6 +95,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 assert_eq!(crc, m.checksum());
                 decode(m.record_bytes());
+                if let Some(plain) = m.plain_records() {
+                    assert_eq!(plain.len(), m.record_bytes().len());
+                    decode(plain);
+                    let _ = check_structure(plain);
+                    let _ = (m.records().count(), m.is_padding(), m.file_checkpoint_lsn());
+                }
                 at = m.end_lsn().get();
             }
             Ok(None) => {

@@ -11,13 +11,17 @@
 //!   (`xb copy-back`).
 //! * [`verify`]: checking a backup chain without changing it (`xb verify` on backups).
 //! * [`format`](mod@format): every file of a backup directory, read and written.
+//! * [`key_options`]: the `file_key_management` settings of a server found without a
+//!   connection (given, or from its option files).
 //! * [`source`]: where the files of a backup are read from.
 //! * [`progress`]: progress reports and cancellation (the one trait of every crate of xb).
 #![deny(missing_docs)]
 
 pub mod backup;
 pub mod copy_back;
+pub mod encryption;
 pub mod format;
+pub mod key_options;
 pub mod prepare;
 pub mod progress;
 mod remedy;

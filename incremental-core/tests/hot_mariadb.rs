@@ -12,16 +12,17 @@
 //! Needs MariaDB (fails without it). One server at a time. `XB_TEST_KEEP=1` keeps (and names)
 //! the work directories, to look at a failure.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use common::{arg, connect, work_dir};
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
-    BackupError, BackupOptions, BackupPlan, BackupReport, ConnectOptions, HotOptions, HotReport,
-    Incremental,
+    BackupError, BackupOptions, BackupPlan, BackupReport, HotOptions, HotReport, Incremental,
 };
 use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
@@ -42,26 +43,6 @@ fn server_options() -> SandboxOptions {
         .option("innodb_flush_log_at_trx_commit", "2")
 }
 
-/// A temporary work directory; kept (and named) when `XB_TEST_KEEP` is set, to look at a
-/// failure.
-fn work_dir() -> (Option<tempfile::TempDir>, PathBuf) {
-    let t = short_tempdir().unwrap();
-    if std::env::var_os("XB_TEST_KEEP").is_some() {
-        let p = t.keep();
-        eprintln!("work dir kept: {}", p.display());
-        (None, p)
-    } else {
-        let p = t.path().to_path_buf();
-        (Some(t), p)
-    }
-}
-
-fn arg(name: &str, path: &Path) -> OsString {
-    let mut a = OsString::from(format!("--{name}="));
-    a.push(path);
-    a
-}
-
 fn checksums(socket: &Path) -> BTreeMap<String, String> {
     load::checksums(socket).unwrap()
 }
@@ -78,14 +59,6 @@ impl Progress for Reference {
             *self.sums.lock().unwrap() = Some(checksums(&self.socket));
         }
     }
-}
-
-fn connect(sb: &Sandbox) -> ConnectOptions {
-    let mut c = ConnectOptions::new();
-    c.set_socket(sb.socket())
-        .set_user("root")
-        .set_no_defaults(true);
-    c
 }
 
 /// A hot backup's report, with its hot part at hand.

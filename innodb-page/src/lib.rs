@@ -3,6 +3,7 @@
 #![deny(unsafe_code)]
 
 pub mod checksum;
+pub mod crypto;
 pub mod datadir;
 pub mod error;
 pub mod flags;

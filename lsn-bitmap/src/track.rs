@@ -60,7 +60,9 @@
 //! * **Stop.** Cancelling the [`Cancel`] token makes [`track`] finish the pass in progress,
 //!   write its run and return.
 //! * **Encrypted logs** of the new style (`FORMAT_ENC_11`) hide page ids without the key:
-//!   refused with [`FollowError::EncryptedPageIds`].
+//!   refused with [`FollowError::EncryptedPageIds`] unless the server's key is given
+//!   ([`TrackOptions::decrypt_with`]); a key that does not decrypt the log is refused with
+//!   [`FollowError::WrongKey`] before anything is written.
 //!
 //! # Where it writes
 //!
@@ -75,8 +77,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use innodb_page::crypto::cipher::Mode;
 use innodb_page::progress::{Cancel, Event, Progress};
 use innodb_page::redo::checkpoint::Checkpoint;
+use innodb_page::redo::crypt::ServerKey;
 use innodb_page::redo::follow::{
     FollowError, FollowOptions, FollowStats, FollowedMtr, Follower, PollStop,
 };
@@ -117,6 +121,8 @@ pub struct TrackOptions {
     /// at such boundaries, at the end of each poll, and at the checkpoint read at the start
     /// of each pass).
     pub(crate) chunk_bytes: u64,
+    /// The server's key 1 and cipher mode, to read an encrypted log.
+    pub(crate) decryption: Option<(ServerKey, Mode)>,
 }
 
 impl TrackOptions {
@@ -129,6 +135,7 @@ impl TrackOptions {
             follow: false,
             interval: Duration::from_secs(1),
             chunk_bytes: 8 << 20,
+            decryption: None,
         }
     }
 
@@ -157,6 +164,20 @@ impl TrackOptions {
         self.chunk_bytes = bytes.max(1);
         self
     }
+
+    /// Reads an encrypted redo log (`innodb_encrypt_log=ON`) with the server's key 1 and the
+    /// cipher mode of its `file_key_management_encryption_algorithm` (default: none, and an
+    /// encrypted log is refused with [`FollowError::EncryptedPageIds`]). A key that does not
+    /// decrypt the log is refused with [`FollowError::WrongKey`].
+    pub fn decrypt_with(mut self, key: ServerKey, mode: Mode) -> TrackOptions {
+        self.decryption = Some((key, mode));
+        self
+    }
+
+    /// The key and mode set with [`decrypt_with`](Self::decrypt_with).
+    pub fn get_decryption(&self) -> Option<(ServerKey, Mode)> {
+        self.decryption
+    }
 }
 
 /// Why tracking cannot go on.
@@ -164,7 +185,7 @@ impl TrackOptions {
 #[non_exhaustive]
 pub enum TrackError {
     /// Reading the redo log failed (including a `FORMAT_ENC_11` log, whose page ids are
-    /// encrypted).
+    /// encrypted, read without the key or with a wrong one).
     #[error(transparent)]
     Follow(#[from] FollowError),
     /// Reading or writing the bitmap files failed.
@@ -324,7 +345,10 @@ impl Tracker {
     pub fn open(opts: &TrackOptions, progress: &dyn Progress) -> Result<Tracker, TrackError> {
         let lock = lock_dir(&opts.bitmap_dir)?;
         let writer = BitmapWriter::open(&opts.bitmap_dir, opts.writer)?;
-        let follow_opts = FollowOptions::default().poll_budget(64 << 20);
+        let mut follow_opts = FollowOptions::default().poll_budget(64 << 20);
+        if let Some((key, mode)) = opts.decryption {
+            follow_opts = follow_opts.decrypt_with(key, mode);
+        }
         let recovered = writer.recovery().last_tracked_lsn;
         let mut carry = Vec::new();
         let mut gap_reason = None;

@@ -52,3 +52,12 @@ ensure_systemd_analyze() {
   $sudo apt-get update -q &&
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd
 }
+
+# openssl makes encrypted key files in the tests, as a DBA makes them (innodb-page/tests/crypto.rs).
+ensure_openssl() {
+  command -v openssl >/dev/null 2>&1 && return 0
+  local sudo=
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  $sudo apt-get update -q &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl
+}

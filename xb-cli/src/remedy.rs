@@ -9,6 +9,7 @@ use incremental_core::prepare::apply_redo::ApplyRedoError;
 use incremental_core::prepare::PrepareError;
 use incremental_core::verify::Refusal;
 use incremental_core::Remedy;
+use innodb_page::redo::follow::FollowError;
 use lsn_bitmap::track::TrackError;
 
 /// The remedy of `e` (not of its sources), worded for `xb`, with the punctuation that joins it
@@ -16,6 +17,17 @@ use lsn_bitmap::track::TrackError;
 pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
     if let Some(TrackError::Dir { .. }) = e.downcast_ref::<TrackError>() {
         return Some("; create it (xb does not), or choose another with --bitmap-dir".into());
+    }
+    if let Some(TrackError::Follow(FollowError::EncryptedPageIds { .. })) =
+        e.downcast_ref::<TrackError>()
+    {
+        return Some(
+            "; or give the server's keys: --file-key-management-filename (with \
+             --file-key-management-filekey FILE:path for an encrypted key file, and \
+             --file-key-management-encryption-algorithm), or the server's option file \
+             with --defaults-file"
+                .into(),
+        );
     }
     let remedy = remedy_of(e)?;
     Some(match remedy {

@@ -87,6 +87,7 @@ impl Stages for Cold {
             xb_info: Vec::new(),
             hot: None,
             data_file_path: None,
+            encryption: Vec::new(),
         })
     }
 

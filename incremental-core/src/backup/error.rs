@@ -213,6 +213,9 @@ pub enum BackupError {
     /// Talking to the running server failed.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// The server's encryption keys cannot be found or used.
+    #[error(transparent)]
+    Encryption(#[from] crate::encryption::EncryptionError),
 }
 
 impl BackupError {

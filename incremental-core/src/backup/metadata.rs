@@ -41,6 +41,8 @@ pub(crate) struct Facts<'a> {
     pub xb_info: &'a [(String, String)],
     /// The server's `innodb_data_file_path` (hot backups).
     pub data_file_path: Option<&'a str>,
+    /// The server's encryption settings (`backup-my.cnf` lines).
+    pub encryption: &'a [(String, String)],
 }
 
 impl Facts<'_> {
@@ -100,7 +102,17 @@ pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<Written, Backu
         let text = corrupt.to_text();
         put(sink, Path::new(corrupted_pages::FILE_NAME), text.as_bytes())?;
     }
-    let cnf = backup_my_cnf(&c.tablespaces, &c.redo, f.data_file_path);
+    let mut cnf = backup_my_cnf(&c.tablespaces, &c.redo, f.data_file_path);
+    // as mariabackup: after an empty line, the directory quoted
+    if !f.encryption.is_empty() {
+        cnf.push('\n');
+    }
+    for (k, v) in f.encryption {
+        match k.as_str() {
+            "plugin_dir" => cnf.push_str(&format!("{k}=\"{v}\"\n")),
+            _ => cnf.push_str(&format!("{k}={v}\n")),
+        }
+    }
     put(sink, Path::new(backup_my_cnf::FILE_NAME), cnf.as_bytes())?;
     put(
         sink,

@@ -157,6 +157,21 @@ pub fn header_area(checkpoint: Lsn, checkpoint_end: Lsn) -> Vec<u8> {
     b
 }
 
+/// The header area of [`header_area`] for a copy of an encrypted log whose 512-byte header
+/// block is `source`: its format word (bytes 0..4) and encryption fields (key id, key
+/// version, message and nonce, bytes 48..76) are kept, so that the copy decrypts with the
+/// same key; the block's CRC is computed again. A `source` of another length is ignored.
+pub fn encrypted_header_area(checkpoint: Lsn, checkpoint_end: Lsn, source: &[u8]) -> Vec<u8> {
+    let mut b = header_area(checkpoint, checkpoint_end);
+    if let (Some(format), Some(crypt)) = (source.get(0..4), source.get(48..76)) {
+        b[0..4].copy_from_slice(format);
+        b[48..76].copy_from_slice(crypt);
+        let crc = crc32c::crc32c(&b[..508]);
+        b[508..512].copy_from_slice(&crc.to_be_bytes());
+    }
+    b
+}
+
 /// What [`copy`] (or a [`LogWriter`]) wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -176,7 +191,8 @@ pub struct RedoCopy {
 /// Each mini-transaction is written byte for byte except its end byte, which becomes the
 /// sequence bit of the new file's first lap (1): the new log is exactly as long as its
 /// records, so every record lies in that lap. The CRC covers only the record bytes, so it is
-/// unchanged. Encrypted logs are not supported (the copy has no nonce).
+/// unchanged. An encrypted log is copied with [`LogWriter::new_encrypted`] and
+/// [`LogWriter::push_stored`] (the nonce kept, the records still encrypted).
 ///
 /// ```
 /// use incremental_core::backup::redo_copy::LogWriter;
@@ -227,6 +243,51 @@ impl<W: Write> LogWriter<W> {
             mtrs: 0,
             next: checkpoint,
         })
+    }
+
+    /// As [`new`](Self::new), for a copy of an encrypted log whose header block is `source`
+    /// (see [`encrypted_header_area`]); mini-transactions are then appended with
+    /// [`push_stored`](Self::push_stored).
+    pub fn new_encrypted(
+        mut out: W,
+        checkpoint: Lsn,
+        checkpoint_end: Lsn,
+        source: &[u8],
+    ) -> io::Result<LogWriter<W>> {
+        let head = encrypted_header_area(checkpoint, checkpoint_end, source);
+        out.write_all(&head)?;
+        Ok(LogWriter {
+            out,
+            bytes: head.len() as u64,
+            mtrs: 0,
+            next: checkpoint,
+        })
+    }
+
+    /// Appends the mini-transaction starting at `start` exactly as stored (`stored`: records,
+    /// end byte, the nonce of encrypted logs, CRC-32C), its end byte (at `records_len`)
+    /// replaced by the sequence bit of the copy (1).
+    pub fn push_stored(
+        &mut self,
+        start: Lsn,
+        stored: &[u8],
+        records_len: usize,
+    ) -> Result<(), LogWriteError> {
+        if start != self.next {
+            return Err(LogWriteError::Gap {
+                found: start,
+                expected: self.next,
+            });
+        }
+        let (records, rest) = stored.split_at(records_len.min(stored.len()));
+        self.out.write_all(records)?;
+        self.out.write_all(&[1u8])?;
+        self.out.write_all(rest.get(1..).unwrap_or(&[]))?;
+        let len = stored.len() as u64;
+        self.bytes += len;
+        self.mtrs += 1;
+        self.next = Lsn::new(start.get() + len);
+        Ok(())
     }
 
     /// Appends the mini-transaction starting at `start` with these record bytes (before the

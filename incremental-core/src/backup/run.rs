@@ -124,6 +124,7 @@ impl BackupPlan {
             info: &end.info,
             xb_info: &end.xb_info,
             data_file_path: end.data_file_path.as_deref(),
+            encryption: &end.encryption,
         };
         let written = metadata::write(run.sink, &facts)?;
         let t_sync = Instant::now();

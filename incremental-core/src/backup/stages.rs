@@ -62,6 +62,9 @@ pub(crate) struct End {
     pub hot: Option<HotReport>,
     /// The server's `innodb_data_file_path` (hot backups).
     pub data_file_path: Option<String>,
+    /// The server's encryption settings for `backup-my.cnf` (hot backups of an encrypted
+    /// server).
+    pub encryption: Vec<(String, String)>,
 }
 
 /// How a source carries out the stages of a run (see the module docs).

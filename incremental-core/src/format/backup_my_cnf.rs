@@ -185,6 +185,42 @@ impl ServerSettings {
         if let Some(n) = self.undo_tablespaces.filter(|&n| n != 0) {
             o.push(format!("--innodb-undo-tablespaces={n}"));
         }
+        o.extend(self.encryption_options());
+        o
+    }
+
+    /// The options that load the encryption plugin of an encrypted server's backup
+    /// (`plugin_dir`, `plugin_load`, `file_key_management_*`, `innodb_encrypt_*`). A literal
+    /// file key (a password, not `FILE:path`) is left out: it must not appear on a command
+    /// line, so it has to come from an option file.
+    ///
+    /// ```
+    /// use incremental_core::format::backup_my_cnf::ServerSettings;
+    /// let s = ServerSettings::parse("[mysqld]\nplugin_load=file_key_management=file_key_management\n\
+    ///     file_key_management_filename=/k/keys\nfile_key_management_filekey=secret\ninnodb_encrypt_log=1\n");
+    /// assert_eq!(s.encryption_options(), vec![
+    ///     "--plugin-load-add=file_key_management=file_key_management".to_string(),
+    ///     "--file-key-management-filename=/k/keys".to_string(),
+    ///     "--innodb-encrypt-log=1".to_string(),
+    /// ]);
+    /// ```
+    pub fn encryption_options(&self) -> Vec<String> {
+        let mut o = Vec::new();
+        for (k, v) in &self.all {
+            let name = k.to_ascii_lowercase().replace('-', "_");
+            let keep = match name.as_str() {
+                "plugin_load" | "plugin_load_add" => {
+                    o.push(format!("--plugin-load-add={v}"));
+                    continue;
+                }
+                "file_key_management_filekey" => v.is_empty() || v.starts_with("FILE:"),
+                "plugin_dir" | "innodb_encrypt_log" | "innodb_encrypt_tables" => true,
+                n => n.starts_with("file_key_management_"),
+            };
+            if keep {
+                o.push(format!("--{}={v}", name.replace('_', "-")));
+            }
+        }
         o
     }
 }

@@ -39,7 +39,8 @@
 //! 1. B was prepared by mariabackup (`log-applied`), or
 //! 2. S ≤ R, or
 //! 3. B's own redo, read from its `ib_logfile0` from R up to S, can be read completely (framing,
-//!    sequence bits, CRCs, every record decoded; not `FORMAT_ENC_11`-encrypted), holds no undo
+//!    sequence bits, CRCs, every record decoded; an encrypted log decrypted with the key file its
+//!    `backup-my.cnf` names), holds no undo
 //!    truncation, and every page changed by a mini-transaction ending in (R, S] is up to date in
 //!    the merge anyway: (a) the version kept so far (the newest earlier delta carrying it, else
 //!    B's base file) has a page LSN ≥ that mini-transaction's end LSN, or (b) this incremental or

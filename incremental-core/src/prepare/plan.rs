@@ -69,6 +69,21 @@ struct State {
 }
 
 impl State {
+    /// Moves the tablespace at `target`, if any and if its space id is not `keep`, out of the
+    /// way to `xtrabackup_tmp_#ID.ibd` (mariabackup's name), where a later delta finds it by
+    /// its space id; one nothing claims is dropped with the others the incremental has no
+    /// delta for.
+    fn move_aside(&mut self, target: &Path, keep: Option<u32>) {
+        if let Some(&j) = self.at.get(target)
+            && (keep.is_none() || self.spaces[j].space_id != keep)
+        {
+            let old = self.spaces[j].space_id.unwrap_or(u32::MAX);
+            self.at.remove(target);
+            let tmp = target.with_file_name(format!("xtrabackup_tmp_#{old}.ibd"));
+            self.at.insert(tmp, j);
+        }
+    }
+
     fn find_id(&self, id: u32, except: &Path) -> Option<PathBuf> {
         self.at
             .iter()
@@ -166,19 +181,24 @@ type MarkerEffect = (
     BTreeSet<PathBuf>,
 );
 
-/// Applies DDL markers to the state (mariabackup's order: `.del`, `.ren`, `.new`). `base_dir`
-/// is set for the target's own markers (a `.new` there is renamed, not copied). Returns the
+/// Applies DDL markers to the state (mariabackup's order: `.del`, `.ren`, `.new`). `in_base`
+/// is set for the target's own markers, which name the target's files (a `.new` there is
+/// renamed, not copied). An incremental's markers name what the incremental copied, which
+/// need not be what the target holds under that name (two tables that swapped names): they
+/// rename and skip its deltas, which then find their tablespaces by space id. Returns the
 /// delta names to skip (deleted or replaced tablespaces) and the delta renames.
 fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEffect, PrepareError> {
     let mut skip = BTreeSet::new();
     let mut renamed = BTreeMap::new();
     let mut seen = BTreeSet::new();
     for (_, t) in &m.del {
-        st.at.remove(t);
+        if in_base {
+            st.at.remove(t);
+        }
         skip.insert(t.clone());
     }
     for (_, from, to) in &m.ren {
-        if let Some(i) = st.at.remove(from) {
+        if in_base && let Some(i) = st.at.remove(from) {
             st.at.insert(to.clone(), i);
         }
         renamed.insert(from.clone(), to.clone());
@@ -188,6 +208,7 @@ fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEff
         let origin = if in_base {
             Origin::Base(rel.clone())
         } else {
+            st.move_aside(t, None);
             Origin::Installed(abs.clone())
         };
         st.spaces.push(Space {
@@ -533,14 +554,7 @@ impl Layering<'_> {
         };
         let st = &mut self.st;
         // The name is taken by another tablespace: move it out of the way.
-        if let Some(&j) = st.at.get(target)
-            && st.spaces[j].space_id != Some(id)
-        {
-            let old = st.spaces[j].space_id.unwrap_or(u32::MAX);
-            st.at.remove(target);
-            let tmp = target.with_file_name(format!("xtrabackup_tmp_#{old}.ibd"));
-            st.at.insert(tmp, j);
-        }
+        st.move_aside(target, Some(id));
         if !st.at.contains_key(target) {
             if let Some(p) = st.find_id(id, target) {
                 // Renamed between the backups.

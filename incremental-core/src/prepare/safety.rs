@@ -13,8 +13,9 @@
 //!
 //! File-level records (FILE_CREATE/DELETE/RENAME/MODIFY/CHECKPOINT) name no page. An undo
 //! truncation (EXTENDED TRIM_PAGES) is never accepted. A range that cannot be read completely
-//! (file too short, CRC or sequence-bit failure before `selection_lsn`, encrypted ids, a record
-//! that does not decode) fails the rule.
+//! (file too short, CRC or sequence-bit failure before `selection_lsn`, an encrypted log whose
+//! key file, named by the base's `backup-my.cnf`, cannot be read, a record that does not
+//! decode) fails the rule.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -22,7 +23,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use innodb_page::redo::record::{LogRecords, PageId, RecordKind};
-use innodb_page::redo::{Encryption, RedoFormat};
+use innodb_page::redo::RedoFormat;
 use innodb_page::Lsn;
 
 use super::backup_dir::BackupDir;
@@ -173,11 +174,8 @@ fn redo_touches(dir: &Path, start: Lsn, until: Lsn) -> Result<Vec<Touch>, String
             log.format.name()
         ));
     }
-    if !matches!(log.encryption, Encryption::None | Encryption::MariaDb108) {
-        return Err("its redo log is encrypted with the page ids hidden".into());
-    }
-    let mut r = log
-        .mtr_reader(start)
+    // an encrypted log is decrypted with the keys its backup-my.cnf names
+    let mut r = crate::encryption::backup_log_reader(dir, &log, start)
         .map_err(|e| format!("its redo log cannot be read from LSN {start} ({e})"))?;
     let capacity = r.geometry().capacity();
     // A backup's log copy may hold exactly the range (capacity = until − start).

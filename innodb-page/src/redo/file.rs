@@ -35,10 +35,12 @@ use std::path::{Path, PathBuf};
 
 use super::block::{self, BlockStop, RingGeometry, ScanRules, BLOCK_SIZE};
 use super::checkpoint::{self, Checkpoint, LOG_FILE_HDR_SIZE};
+use super::crypt::{LogCipher, ServerKey};
 use super::format::{Encryption, RedoFormat};
 use super::header::FileHeader;
 use super::mtr::{self, LogGeometry, RecordArea, ScanStop, START_OFFSET};
 use super::{lsn, RedoError};
+use crate::crypto::cipher::Mode;
 use crate::{Error, Lsn};
 
 /// The redo log file of MariaDB (every version) and of MySQL up to 8.0.29: the only file from
@@ -241,6 +243,43 @@ impl RedoLog {
                 .map_err(|e| redo_err(path, 0, e))?;
         mtr::MtrReader::new(FileRecordArea::new(file), geom, start)
             .map_err(|e| redo_err(path, START_OFFSET, e))
+    }
+
+    /// Like [`mtr_reader`](RedoLog::mtr_reader), but the records of an encrypted MariaDB
+    /// 10.8+ log are decrypted ([`MtrReader::set_cipher`](mtr::MtrReader::set_cipher)) with
+    /// the log key derived from `server_key` (the server's key 1) and the file's header, in
+    /// `mode` (the server's `file_key_management_encryption_algorithm`). A plain log is read
+    /// as by [`mtr_reader`](RedoLog::mtr_reader). The key is not checked here: see
+    /// [`LogCipher::confirms_checkpoint`] and [`check_structure`](super::crypt::check_structure).
+    ///
+    /// ```
+    /// use innodb_page::crypto::cipher::Mode;
+    /// use innodb_page::redo::crypt::ServerKey;
+    /// let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/data/mariadb-10.11/backup/full");
+    /// let log = innodb_page::redo::open(dir.as_ref()).unwrap();
+    /// let key = ServerKey::new(&[1u8; 32]).unwrap();
+    /// // A plain log: read as without a key.
+    /// let mut r = log.mtr_reader_decrypting(log.checkpoint_lsn(), &key, Mode::Cbc).unwrap();
+    /// assert!(r.cipher().is_none());
+    /// assert_eq!(r.next_mtr().unwrap().unwrap().file_checkpoint_lsn(), Some(log.checkpoint_lsn()));
+    /// ```
+    pub fn mtr_reader_decrypting(
+        &self,
+        start: Lsn,
+        server_key: &ServerKey,
+        mode: Mode,
+    ) -> Result<mtr::MtrReader<FileRecordArea>, Error> {
+        let mut reader = self.mtr_reader(start)?;
+        let path = self.path();
+        if !self.encryption.has_mtr_nonce() {
+            return Ok(reader);
+        }
+        let (_, _, head) = open_head(path, BLOCK_SIZE as usize)?;
+        let hdr = FileHeader::parse(&head).map_err(|e| redo_err(path, 0, e))?;
+        let cipher = LogCipher::for_header(server_key, mode, &hdr)
+            .map_err(|e| redo_err(path, 0, RedoError::Crypt(e)))?;
+        reader.set_cipher(cipher);
+        Ok(reader)
     }
 }
 

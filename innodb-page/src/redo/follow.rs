@@ -87,8 +87,12 @@
 //!
 //! Framing works for every MariaDB 10.8+ log, encrypted or not. Page ids are in clear in plain
 //! logs and in old-style encrypted ones, but not in `FORMAT_ENC_11` logs; a follower created
-//! with [`Needs::PageIds`] (the default) refuses those with [`FollowError::EncryptedPageIds`].
-//! With [`Needs::Framing`] it follows them, and [`FollowedMtr::records`] fails instead.
+//! with [`Needs::PageIds`] (the default) refuses those with [`FollowError::EncryptedPageIds`],
+//! unless it was given the server's key 1 ([`FollowOptions::decrypt_with`]): it then derives
+//! the log key of each log file it opens from the file's header, checks it against the
+//! checkpoint's FILE_CHECKPOINT record ([`FollowError::WrongKey`]), and
+//! [`FollowedMtr::records`] decodes the decrypted records. With [`Needs::Framing`] and no key it
+//! follows them, and [`FollowedMtr::records`] fails instead.
 
 use std::fs::{self, File};
 use std::io;
@@ -98,11 +102,13 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 
 use super::checkpoint::{self, Checkpoint, MARIADB_108_CHECKPOINT_1, MARIADB_108_CHECKPOINT_2};
+use super::crypt::{LogCipher, ServerKey};
 use super::format::{Encryption, RedoFormat};
 use super::header::{FileHeader, HEADER_BLOCK_SIZE};
-use super::mtr::{LogGeometry, MtrReader, RecordArea, ScanStop, START_OFFSET};
+use super::mtr::{LogGeometry, MtrReader, RecordArea, ScanStop, NONCE_LEN, START_OFFSET};
 use super::record::LogRecords;
 use super::RedoError;
+use crate::crypto::cipher::Mode;
 use crate::Lsn;
 
 /// What the caller needs from the mtrs, which decides whether new-style encrypted logs are
@@ -131,6 +137,7 @@ pub struct FollowOptions {
     needs: Needs,
     batch_bytes: usize,
     poll_budget: u64,
+    key: Option<(ServerKey, Mode)>,
 }
 
 impl Default for FollowOptions {
@@ -139,6 +146,7 @@ impl Default for FollowOptions {
             needs: Needs::PageIds,
             batch_bytes: 4 << 20,
             poll_budget: 256 << 20,
+            key: None,
         }
     }
 }
@@ -162,6 +170,20 @@ impl FollowOptions {
     pub fn poll_budget(mut self, bytes: u64) -> FollowOptions {
         self.poll_budget = bytes.max(1);
         self
+    }
+
+    /// Decrypts the records of an encrypted log with the log key derived from `key` (the
+    /// server's key 1, of the version the log header names) in `mode` (the server's
+    /// `file_key_management_encryption_algorithm`), so that [`Needs::PageIds`] accepts
+    /// `FORMAT_ENC_11` logs. Plain logs are read as without it.
+    pub fn decrypt_with(mut self, key: ServerKey, mode: Mode) -> FollowOptions {
+        self.key = Some((key, mode));
+        self
+    }
+
+    /// The key and mode set with [`decrypt_with`](Self::decrypt_with).
+    pub fn get_decryption(&self) -> Option<(ServerKey, Mode)> {
+        self.key
     }
 
     /// The [`Needs`] set.
@@ -228,6 +250,19 @@ pub enum FollowError {
     EncryptedPageIds {
         /// The file.
         path: PathBuf,
+    },
+    /// The key given with [`FollowOptions::decrypt_with`] does not decrypt the log: the
+    /// FILE_CHECKPOINT record of the checkpoint does not decrypt to the checkpoint LSN.
+    #[error(
+        "{}: the encryption key does not decrypt the redo log (the FILE_CHECKPOINT record of \
+         checkpoint {checkpoint} does not decrypt to it): wrong key 1 or wrong key file",
+        path.display()
+    )]
+    WrongKey {
+        /// The file.
+        path: PathBuf,
+        /// The checkpoint whose record was tried.
+        checkpoint: Lsn,
     },
     /// The start LSN asked for is not (or no longer) in the log.
     #[error(
@@ -358,6 +393,7 @@ pub struct FollowedMtr<'a> {
     bytes: &'a [u8],
     records_len: usize,
     hides_ids: bool,
+    plain: Option<&'a [u8]>,
     path: &'a Path,
 }
 
@@ -397,9 +433,19 @@ impl<'a> FollowedMtr<'a> {
         self.bytes.get(..self.records_len).unwrap_or(&[])
     }
 
-    /// The records, decoded to page ids and file operations. Fails with
-    /// [`FollowError::EncryptedPageIds`] in a `FORMAT_ENC_11` log (the ids are encrypted).
+    /// The decrypted record bytes, when the follower decrypts (an encrypted log and
+    /// [`FollowOptions::decrypt_with`]); `None` otherwise.
+    pub fn plain_records(&self) -> Option<&'a [u8]> {
+        self.plain
+    }
+
+    /// The records, decoded to page ids and file operations (decrypted when the follower has
+    /// a key). Fails with [`FollowError::EncryptedPageIds`] in a `FORMAT_ENC_11` log read
+    /// without a key (the ids are encrypted).
     pub fn records(&self) -> Result<LogRecords<'a>, FollowError> {
+        if let Some(plain) = self.plain {
+            return Ok(LogRecords::new(plain));
+        }
         if self.hides_ids {
             return Err(FollowError::EncryptedPageIds {
                 path: self.path.to_path_buf(),
@@ -450,6 +496,7 @@ struct LogFile {
     geom: LogGeometry,
     encryption: Encryption,
     header: Vec<u8>,
+    cipher: Option<LogCipher>,
 }
 
 /// The header facts and newest checkpoint of one read of the state.
@@ -460,7 +507,7 @@ struct State {
 }
 
 impl LogFile {
-    fn open(path: &Path) -> Result<LogFile, FollowError> {
+    fn open(path: &Path, key: Option<(ServerKey, Mode)>) -> Result<LogFile, FollowError> {
         let file = File::open(path).map_err(|e| FollowError::io(path, 0, e))?;
         let meta = file.metadata().map_err(|e| FollowError::io(path, 0, e))?;
         let mut head = vec![0u8; STATE_LEN];
@@ -478,6 +525,11 @@ impl LogFile {
         let geom = LogGeometry::from_file_size(first_lsn, meta.len(), encryption.has_mtr_nonce())
             .map_err(|e| FollowError::redo(path, meta.len(), e))?;
         let header = head.get(..HEADER_BLOCK_SIZE).unwrap_or(&[]).to_vec();
+        let cipher = match key {
+            Some((k, mode)) => LogCipher::for_header(&k, mode, &hdr)
+                .map_err(|e| FollowError::redo(path, 0, RedoError::Crypt(e)))?,
+            None => None,
+        };
         Ok(LogFile {
             path: path.to_path_buf(),
             file,
@@ -488,6 +540,7 @@ impl LogFile {
             geom,
             encryption,
             header,
+            cipher,
         })
     }
 
@@ -574,6 +627,7 @@ pub struct Follower {
     checkpoint: Checkpoint,
     stats: FollowStats,
     batch: Batch,
+    plain: Vec<u8>,
 }
 
 /// `ib_logfile0` of a datadir, or the path itself if it is a file.
@@ -590,9 +644,10 @@ impl Follower {
     /// directory holding it.
     pub fn at_checkpoint(path: &Path, opts: FollowOptions) -> Result<Follower, FollowError> {
         let mut stats = FollowStats::default();
-        let cur = LogFile::open(&log_path(path))?;
+        let cur = LogFile::open(&log_path(path), opts.key)?;
         check_needs(&cur, opts)?;
         let state = cur.state(&mut stats)?;
+        check_key(&cur, state.checkpoint)?;
         Ok(Follower {
             opts,
             lsn: state.checkpoint.lsn,
@@ -601,6 +656,7 @@ impl Follower {
             pending: None,
             stats,
             batch: Batch::default(),
+            plain: Vec::new(),
         })
     }
 
@@ -611,9 +667,10 @@ impl Follower {
     /// not an mtr boundary, or lies beyond the end of the log.
     pub fn at_lsn(path: &Path, lsn: Lsn, opts: FollowOptions) -> Result<Follower, FollowError> {
         let mut stats = FollowStats::default();
-        let cur = LogFile::open(&log_path(path))?;
+        let cur = LogFile::open(&log_path(path), opts.key)?;
         check_needs(&cur, opts)?;
         let state = cur.state(&mut stats)?;
+        check_key(&cur, state.checkpoint)?;
         check_position(&cur, lsn, &mut stats)?;
         Ok(Follower {
             opts,
@@ -623,6 +680,7 @@ impl Follower {
             pending: None,
             stats,
             batch: Batch::default(),
+            plain: Vec::new(),
         })
     }
 
@@ -786,6 +844,7 @@ impl Follower {
     /// Hands the batch to the visitor, advancing the position after each accepted mtr.
     fn deliver<E, F>(&mut self, visit: &mut F) -> Result<(), E>
     where
+        E: From<FollowError>,
         F: FnMut(&FollowedMtr<'_>) -> Result<(), E>,
     {
         let hides_ids = self.cur.encryption.hides_page_ids();
@@ -793,11 +852,14 @@ impl Follower {
             let Some(bytes) = self.batch.bytes.get(off..off + len) else {
                 break;
             };
+            let plain = decrypt(self.cur.cipher, bytes, records_len, &mut self.plain)
+                .map_err(|e| E::from(FollowError::redo(&self.cur.path, 0, e)))?;
             let m = FollowedMtr {
                 start: Lsn::new(start),
                 bytes,
                 records_len,
                 hides_ids,
+                plain: plain.then_some(&self.plain[..]),
                 path: &self.cur.path,
             };
             visit(&m)?;
@@ -818,7 +880,7 @@ impl Follower {
             None => !self.cur.is_current()?,
         };
         if replaced {
-            let new = LogFile::open(&self.cur.path)?;
+            let new = LogFile::open(&self.cur.path, self.opts.key)?;
             self.pending = Some(new);
         }
         let Some(p) = &self.pending else {
@@ -831,6 +893,10 @@ impl Follower {
             return Ok(());
         };
         check_needs(&new, self.opts)?;
+        if new.cipher.is_some() {
+            let state = new.state(&mut self.stats)?;
+            check_key(&new, state.checkpoint)?;
+        }
         match check_position(&new, self.lsn, &mut self.stats) {
             Ok(()) => {}
             Err(FollowError::NotInLog { why, .. }) => {
@@ -859,12 +925,62 @@ fn end_reason(end: BatchEnd) -> String {
 }
 
 fn check_needs(log: &LogFile, opts: FollowOptions) -> Result<(), FollowError> {
-    if opts.needs == Needs::PageIds && log.encryption.hides_page_ids() {
+    if opts.needs == Needs::PageIds && log.encryption.hides_page_ids() && log.cipher.is_none() {
         return Err(FollowError::EncryptedPageIds {
             path: log.path.clone(),
         });
     }
     Ok(())
+}
+
+/// Decrypts the records of one stored mtr (`records_len` record bytes, end byte, nonce, CRC)
+/// into `out` when there is a cipher; returns whether it did.
+fn decrypt(
+    cipher: Option<LogCipher>,
+    mtr: &[u8],
+    records_len: usize,
+    out: &mut Vec<u8>,
+) -> Result<bool, RedoError> {
+    let Some(cipher) = cipher else {
+        return Ok(false);
+    };
+    let nonce: Option<[u8; NONCE_LEN]> = mtr
+        .get(records_len + 1..records_len + 1 + NONCE_LEN)
+        .and_then(|n| n.try_into().ok());
+    let (Some(nonce), Some(records)) = (nonce, mtr.get(..records_len)) else {
+        return Ok(false);
+    };
+    cipher
+        .decrypt_records(records, &nonce, out)
+        .map_err(RedoError::Crypt)?;
+    Ok(true)
+}
+
+/// With a cipher, checks it on the FILE_CHECKPOINT mtr at the checkpoint's end LSN (known
+/// plaintext: the checkpoint LSN). Not conclusive (no check) when that mtr cannot be read.
+fn check_key(log: &LogFile, checkpoint: Checkpoint) -> Result<(), FollowError> {
+    let (Some(cipher), Some(end)) = (log.cipher, checkpoint.end_lsn) else {
+        return Ok(());
+    };
+    let Ok(mut reader) = MtrReader::new(FileArea(&log.file), log.geom, end) else {
+        return Ok(());
+    };
+    let next = reader
+        .next_mtr()
+        .map_err(|e| FollowError::io(&log.path, START_OFFSET, e))?;
+    let Some(m) = next else {
+        return Ok(());
+    };
+    let Some(nonce) = m.nonce() else {
+        return Ok(());
+    };
+    if cipher.confirms_checkpoint(m.record_bytes(), &nonce, checkpoint.lsn) {
+        return Ok(());
+    }
+    Err(FollowError::WrongKey {
+        path: log.path.clone(),
+        checkpoint: checkpoint.lsn,
+    })
 }
 
 /// Checks that `lsn` is an mtr boundary present in `log`: a valid chain of mtrs links it with
@@ -984,6 +1100,7 @@ mod tests {
         end: u64,
         slot: bool,
         nonce: Option<[u8; 8]>,
+        cipher: Option<LogCipher>,
     }
 
     fn header(first_lsn: u64, enc11: bool) -> Vec<u8> {
@@ -1005,6 +1122,17 @@ mod tests {
 
     impl Synth {
         fn create(path: &Path, first_lsn: u64, capacity: u64, enc11: bool) -> Synth {
+            Synth::create_with(path, first_lsn, capacity, enc11, None)
+        }
+
+        /// A log whose records are encrypted with `cipher` (an `enc11` log).
+        fn create_with(
+            path: &Path,
+            first_lsn: u64,
+            capacity: u64,
+            enc11: bool,
+            cipher: Option<LogCipher>,
+        ) -> Synth {
             let file = OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -1021,6 +1149,7 @@ mod tests {
                 end: first_lsn,
                 slot: false,
                 nonce: enc11.then_some([7u8; 8]),
+                cipher,
             };
             s.file_checkpoint();
             s
@@ -1038,6 +1167,11 @@ mod tests {
 
         fn mtr_bytes(&self, start: u64, records: &[u8]) -> Vec<u8> {
             let mut v = records.to_vec();
+            if let (Some(c), Some(n)) = (self.cipher, self.nonce) {
+                c.encrypt_records(records, &n, &mut v).unwrap();
+            }
+            let records = v.clone();
+            let records = &records[..];
             let seq = self
                 .geom
                 .sequence_bit(Lsn::new(start + records.len() as u64))
@@ -1435,6 +1569,77 @@ mod tests {
             .unwrap();
         assert_eq!((n, polled.to.get()), (5, log.end));
         assert_eq!(f.header_block().len(), 512);
+    }
+
+    /// The cipher of the synthetic `enc11` header with key 1 = `key1` bytes.
+    fn synth_cipher(key1: &[u8], mode: Mode) -> LogCipher {
+        let info = crate::redo::crypt::LogCryptInfo::from_block(&header(0x3000, true)).unwrap();
+        let key = ServerKey::new(key1).unwrap().log_key(&info).unwrap();
+        LogCipher::new(key, mode, Encryption::MariaDbEnc11).unwrap()
+    }
+
+    #[test]
+    fn encrypted_logs_are_followed_with_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ib_logfile0");
+        let key1 = [0x11u8; 32];
+        for mode in [Mode::Cbc, Mode::Ctr] {
+            let cipher = synth_cipher(&key1, mode);
+            let mut log = Synth::create_with(&p, 0x3000, 8192, true, Some(cipher));
+            let mut want = Vec::new();
+            for i in 0..4 {
+                // Two records: 30 encrypted bytes, so CBC and CTR differ.
+                let mut recs = write_rec(9, i, 12);
+                recs.extend(write_rec(10, i, 12));
+                log.append(&recs);
+                want.extend([PageId::new(9, i.into()), PageId::new(10, i.into())]);
+            }
+            // The ids are not in clear.
+            let stored: Vec<u8> = std::fs::read(&p).unwrap();
+            assert!(!stored.windows(3).any(|w| w == [0x3F, 9, 1]));
+            let key = ServerKey::new(&key1).unwrap();
+            let opts = FollowOptions::default().decrypt_with(key, mode);
+            assert_eq!(opts.get_decryption(), Some((key, mode)));
+            let mut f = Follower::at_checkpoint(&p, opts).unwrap();
+            let (polled, seen) = poll_all(&mut f, None).unwrap();
+            assert_eq!(polled.to.get(), log.end);
+            let pages: Vec<PageId> = seen.iter().flat_map(|s| s.3.clone()).collect();
+            assert_eq!(pages, want, "{mode:?}");
+            // The bytes handed over are the stored (encrypted) ones.
+            assert!(seen
+                .iter()
+                .all(|s| stored.windows(s.2.len()).any(|w| w == s.2)));
+            // A wrong key is refused at the checkpoint's FILE_CHECKPOINT record.
+            let wrong =
+                FollowOptions::default().decrypt_with(ServerKey::new(&[0x12u8; 32]).unwrap(), mode);
+            let e = Follower::at_checkpoint(&p, wrong).unwrap_err();
+            assert!(matches!(e, FollowError::WrongKey { .. }), "{e}");
+            assert!(e.to_string().contains("key"), "{e}");
+            // The wrong mode passes the key check but garbles the longer mtrs.
+            let other = if mode == Mode::Cbc {
+                Mode::Ctr
+            } else {
+                Mode::Cbc
+            };
+            let opts = FollowOptions::default().decrypt_with(key, other);
+            let mut f = Follower::at_checkpoint(&p, opts).unwrap();
+            let (_, seen) = poll_all(&mut f, None).unwrap();
+            let pages: Vec<PageId> = seen.iter().flat_map(|s| s.3.clone()).collect();
+            assert_ne!(pages, want);
+        }
+    }
+
+    #[test]
+    fn a_key_changes_nothing_for_plain_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ib_logfile0");
+        let mut log = Synth::create(&p, 0x3000, 8192, false);
+        log.append(&write_rec(3, 4, 5));
+        let key = ServerKey::new(&[0x11u8; 16]).unwrap();
+        let opts = FollowOptions::default().decrypt_with(key, Mode::Cbc);
+        let mut f = Follower::at_checkpoint(&p, opts).unwrap();
+        let (_, seen) = poll_all(&mut f, None).unwrap();
+        assert_eq!(seen[1].3, [PageId::new(3, 4)]);
     }
 
     #[test]

@@ -18,6 +18,8 @@
 //!   formats.
 //! * [`mtr`]: the MariaDB 10.8+ mini-transaction framing and a scanner over the circular record
 //!   area (reused by anything that follows the log).
+//! * [`crypt`]: decrypting the records of encrypted MariaDB 10.8+ logs
+//!   (`innodb_encrypt_log=ON`) with the log key derived from the server's key 1.
 //! * [`record`]: the records of a MariaDB 10.8+ mini-transaction decoded to the pages they
 //!   change `(space_id, page_no)` and the file-level operations they name.
 //! * [`follow`]: following the log of a running MariaDB 10.8+ server as it is written
@@ -57,6 +59,7 @@ use crate::Lsn;
 
 pub mod block;
 pub mod checkpoint;
+pub mod crypt;
 pub mod file;
 pub mod follow;
 pub mod format;
@@ -163,6 +166,9 @@ pub enum RedoError {
         /// The offending value.
         value: u64,
     },
+    /// The records of an encrypted log cannot be decrypted with the key given.
+    #[error("cannot decrypt the redo log's records")]
+    Crypt(#[source] crypt::LogCryptError),
 }
 
 impl RedoError {

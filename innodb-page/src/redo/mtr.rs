@@ -39,6 +39,7 @@
 use std::fmt;
 use std::io;
 
+use super::crypt::LogCipher;
 use super::{be_u32, lsn, RedoError};
 use crate::Lsn;
 
@@ -298,6 +299,7 @@ pub struct Mtr<'a> {
     start: Lsn,
     end: Lsn,
     records: &'a [u8],
+    plain: Option<&'a [u8]>,
     bytes: &'a [u8],
     end_byte: u8,
     nonce: Option<[u8; NONCE_LEN]>,
@@ -326,9 +328,20 @@ impl<'a> Mtr<'a> {
         self.records.is_empty()
     }
 
-    /// The record bytes (before the end byte).
+    /// The record bytes as stored (before the end byte): encrypted in an encrypted log.
     pub fn record_bytes(&self) -> &'a [u8] {
         self.records
+    }
+
+    /// The decrypted record bytes, when the reader was given a cipher
+    /// ([`MtrReader::set_cipher`]); `None` otherwise.
+    pub fn plain_records(&self) -> Option<&'a [u8]> {
+        self.plain
+    }
+
+    /// The record bytes to decode: the decrypted ones if any, else the stored ones.
+    pub fn readable_records(&self) -> &'a [u8] {
+        self.plain.unwrap_or(self.records)
     }
 
     /// The whole mini-transaction as stored in the log: record bytes, end byte, nonce (if
@@ -341,9 +354,10 @@ impl<'a> Mtr<'a> {
         self.bytes
     }
 
-    /// The records.
+    /// The records ([`readable_records`](Mtr::readable_records): decrypted when the reader
+    /// has a cipher).
     pub fn records(&self) -> Records<'a> {
-        Records::new(self.records)
+        Records::new(self.readable_records())
     }
 
     /// The end byte (the sequence bit).
@@ -362,7 +376,7 @@ impl<'a> Mtr<'a> {
     }
 
     /// The LSN named by the first record if it is a FILE_CHECKPOINT (in clear only in
-    /// unencrypted logs).
+    /// unencrypted logs, or when the reader decrypts).
     pub fn file_checkpoint_lsn(&self) -> Option<Lsn> {
         self.records().next()?.file_checkpoint_lsn()
     }
@@ -379,7 +393,7 @@ impl<'a> Mtr<'a> {
             n += 1;
             consumed += r.as_bytes().len();
         }
-        n > 0 && consumed == self.records.len()
+        n > 0 && consumed == self.readable_records().len()
     }
 }
 
@@ -585,6 +599,8 @@ pub struct MtrReader<A> {
     buf_lsn: u64,
     area_end: bool,
     stop: Option<ScanStop>,
+    cipher: Option<LogCipher>,
+    plain: Vec<u8>,
 }
 
 impl<A: RecordArea> MtrReader<A> {
@@ -607,12 +623,28 @@ impl<A: RecordArea> MtrReader<A> {
             buf_lsn: start.get(),
             area_end: false,
             stop: None,
+            cipher: None,
+            plain: Vec::new(),
         })
     }
 
     /// Stops (with [`ScanStop::Limit`]) before any mtr that would end past `limit`.
     pub fn set_limit(&mut self, limit: Option<Lsn>) {
         self.limit = limit.map(Lsn::get);
+    }
+
+    /// Decrypts the records of every mtr read from now on with `cipher` (an encrypted log),
+    /// so that [`Mtr::records`] decodes the plaintext; `None` (the default) reads them as
+    /// stored. An mtr whose records do not decrypt stops the reader with
+    /// [`ScanStop::Corrupt`]. The cipher is ignored by a reader whose geometry has no nonce
+    /// (a plain log).
+    pub fn set_cipher(&mut self, cipher: Option<LogCipher>) {
+        self.cipher = cipher;
+    }
+
+    /// The cipher set with [`set_cipher`](MtrReader::set_cipher).
+    pub fn cipher(&self) -> Option<LogCipher> {
+        self.cipher
     }
 
     /// The geometry.
@@ -658,16 +690,27 @@ impl<A: RecordArea> MtrReader<A> {
             Ok((rec_len, total, nonce, checksum)) => {
                 let start = self.lsn;
                 let off = self.offset();
-                self.lsn = start + total; // checked in frame()
                 let whole = usize::try_from(total)
                     .ok()
                     .and_then(|t| self.buf.get(off..off.checked_add(t)?))
                     .unwrap_or(&[]);
                 let records = whole.get(..rec_len).unwrap_or(&[]);
+                let decrypted = match (self.cipher, nonce) {
+                    (Some(c), Some(n)) => Some(c.decrypt_records(records, &n, &mut self.plain)),
+                    _ => None,
+                };
+                if let Some(Err(_)) = decrypted {
+                    self.stop = Some(ScanStop::Corrupt {
+                        why: "the records of the mini-transaction do not decrypt",
+                    });
+                    return Ok(None);
+                }
+                self.lsn = start + total; // checked in frame()
                 Ok(Some(Mtr {
                     start: lsn(start),
                     end: lsn(self.lsn),
                     records,
+                    plain: decrypted.map(|_| &self.plain[..]),
                     bytes: whole,
                     end_byte: whole.get(rec_len).copied().unwrap_or(0),
                     nonce,

@@ -18,7 +18,9 @@
 //! The ids are only meaningful in logs whose ids are in clear: plain logs and "old style"
 //! encrypted ones ([`Encryption::MariaDb108`](super::Encryption::MariaDb108)). In
 //! `FORMAT_ENC_11` logs everything after the first byte and the length is encrypted, so the
-//! decoded ids would be garbage: check [`RedoLog::encryption`](super::RedoLog::encryption) first.
+//! decoded ids would be garbage: check [`RedoLog::encryption`](super::RedoLog::encryption) first,
+//! and decrypt them with a [`LogCipher`](super::crypt::LogCipher) (e.g.
+//! [`RedoLog::mtr_reader_decrypting`](super::RedoLog::mtr_reader_decrypting)).
 //!
 //! ```
 //! use innodb_page::redo::record::{LogRecords, PageId, PageOp, RecordKind};
@@ -296,7 +298,8 @@ impl<'a> LogRecords<'a> {
         }
     }
 
-    /// Iterates the records of `mtr`.
+    /// Iterates the records of `mtr` (decrypted when its reader has a cipher, see
+    /// [`Mtr::readable_records`]).
     ///
     /// ```
     /// use innodb_page::redo::mtr::{LogGeometry, MtrReader};
@@ -311,7 +314,7 @@ impl<'a> LogRecords<'a> {
     /// assert_eq!(pages, [PageId::new(0, 7)]);
     /// ```
     pub fn of(mtr: &Mtr<'a>) -> LogRecords<'a> {
-        LogRecords::new(mtr.record_bytes())
+        LogRecords::new(mtr.readable_records())
     }
 
     fn fail(&mut self, why: &'static str) -> Option<Result<LogRecord<'a>, RecordError>> {

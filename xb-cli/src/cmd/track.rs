@@ -4,8 +4,14 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use anyhow::Context;
+
+use incremental_core::key_options::{FoundKeys, KeyOptions};
+use innodb_page::crypto::cipher::Mode;
 use innodb_page::progress::Cancel;
-use lsn_bitmap::track::{track, TrackOptions};
+use innodb_page::redo::crypt::ServerKey;
+use innodb_page::redo::follow::FollowError;
+use lsn_bitmap::track::{track, TrackError, TrackOptions};
 use lsn_bitmap::WriterOptions;
 
 use crate::ui::{self, CliProgress};
@@ -23,12 +29,22 @@ server overwrote log not yet read, the gap is recorded (incrementals across it s
 --follow keeps going while the server stops and starts again, also when it rebuilds its log \
 with a new innodb_log_file_size: no gap (the Debian package runs it as xb-track.service).
 
+An encrypted log (innodb_encrypt_log=ON) is read with the server's key 1, found as the \
+server finds it: the --file-key-management-* options, each over the server's option files \
+(--defaults-file, else /etc/my.cnf, /etc/mysql/my.cnf, ~/.my.cnf; groups [mysqld], [server], \
+[mariadb], [mariadbd]); relative paths are taken from the datadir. The key file's password is \
+given only as FILE:path (a password on the command line is visible to every user in ps) or \
+in the option files.
+
 Exit status: 0 done; 1 done, but a gap was recorded (make innodb_log_file_size larger or \
-track more often); 2 usage or I/O error, unsupported or encrypted (FORMAT_ENC_11) log.
+track more often); 2 usage or I/O error, unsupported log, encrypted log without its key or \
+with a wrong one.
 
 Examples:
   xb track --datadir /var/lib/mysql --once
-  xb track --datadir /var/lib/mysql --bitmap-dir /var/lib/xb-bitmaps --follow")]
+  xb track --datadir /var/lib/mysql --bitmap-dir /var/lib/xb-bitmaps --follow
+  xb track --datadir /var/lib/mysql --once --file-key-management-filename /etc/mysql/keys.enc \
+    --file-key-management-filekey FILE:/etc/mysql/keys.pass")]
 pub struct Args {
     /// The server's datadir (holding ib_logfile0 and ibdata1).
     #[arg(long)]
@@ -48,6 +64,87 @@ pub struct Args {
     /// Do not fsync the bitmap files (faster; a crash may lose the last runs).
     #[arg(long)]
     pub no_sync: bool,
+    /// Read the server's key settings only from this option file.
+    #[arg(long)]
+    pub defaults_file: Option<PathBuf>,
+    /// The server's key file (file_key_management_filename), for an encrypted log.
+    #[arg(long, value_name = "PATH")]
+    pub file_key_management_filename: Option<String>,
+    /// The key file's password, as FILE:path only (file_key_management_filekey).
+    #[arg(long, value_name = "FILE:PATH")]
+    pub file_key_management_filekey: Option<String>,
+    /// aes_cbc (default) or aes_ctr (file_key_management_encryption_algorithm).
+    #[arg(long, value_name = "NAME")]
+    pub file_key_management_encryption_algorithm: Option<String>,
+}
+
+/// The key options of `a`: a literal password is refused (it would be visible in `ps` for as
+/// long as the tracker runs, often as a service); `FILE:` and the option files keep it out of
+/// the command line.
+fn key_options(a: &Args) -> anyhow::Result<KeyOptions> {
+    let mut k = KeyOptions::default();
+    if let Some(f) = &a.defaults_file {
+        k = k.set_defaults_file(f);
+    }
+    if let Some(v) = &a.file_key_management_filename {
+        k = k.set_filename(v);
+    }
+    if let Some(v) = &a.file_key_management_filekey {
+        if !v.starts_with("FILE:") {
+            anyhow::bail!(
+                "--file-key-management-filekey takes FILE:path (a file holding the password), \
+                 not the password itself: a password on the command line is visible to every \
+                 user of the machine; put it in a file only you can read, or leave it in the \
+                 server's option file"
+            );
+        }
+        k = k.set_filekey(v);
+    }
+    if let Some(v) = &a.file_key_management_encryption_algorithm {
+        k = k.set_algorithm(v);
+    }
+    Ok(k)
+}
+
+/// The files named in a message: `a, b`, or `none`.
+fn file_list(files: &[PathBuf]) -> String {
+    if files.is_empty() {
+        return "none".into();
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    names.join(", ")
+}
+
+/// Key 1 and the cipher mode, when a key file is named (given or in the option files).
+fn decryption(a: &Args, found: &FoundKeys) -> anyhow::Result<Option<(ServerKey, Mode)>> {
+    let Some(settings) = &found.settings else {
+        return Ok(None);
+    };
+    let log_key = settings.log_key(&a.datadir).with_context(|| {
+        format!(
+            "the redo log's key (from the --file-key-management-* options and the option \
+             files read: {}; relative paths from {})",
+            file_list(&found.option_files),
+            a.datadir.display()
+        )
+    })?;
+    Ok(Some(log_key))
+}
+
+/// `e`, saying where the key was looked for when the log needs one.
+fn explain_keys(e: TrackError, a: &Args, found: &FoundKeys) -> anyhow::Error {
+    let context = match (&e, &found.settings) {
+        (TrackError::Follow(FollowError::WrongKey { .. }), Some(s)) => format!(
+            "reading the redo log with key 1 of {}",
+            s.key_file(&a.datadir).display()
+        ),
+        (TrackError::Follow(FollowError::EncryptedPageIds { .. }), None) => format!(
+            "no key file was given, nor named in the option files read ({})",
+            file_list(&found.option_files)
+        ),
+        _ => return e.into(),
+    };
+    anyhow::Error::new(e).context(context)
 }
 
 /// Cancelled by SIGINT/SIGTERM (set before the handlers are installed).
@@ -86,9 +183,15 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         .follow(a.follow)
         .interval(Duration::from_secs_f64(a.interval))
         .writer(WriterOptions::default().sync(!a.no_sync));
+    let found = key_options(&a)?.find();
+    let opts = match decryption(&a, &found)? {
+        Some((key, mode)) => opts.decrypt_with(key, mode),
+        None => opts,
+    };
     let stop = STOP.get_or_init(Cancel::new);
     install_signal_handlers();
-    let report = track(&opts, &CliProgress::new("track"), stop)?;
+    let report =
+        track(&opts, &CliProgress::new("track"), stop).map_err(|e| explain_keys(e, &a, &found))?;
     let secs = report.elapsed.as_secs_f64();
     ui::note(format!(
         "track: tracked to LSN {} (read to {}): {} runs, {} pages, {} gaps; {:.1} MiB of redo \

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use innodb_page::fsp::FspHeader;
 use innodb_page::redo::file::log_file_path;
-use innodb_page::redo::{Encryption, RedoFormat};
+use innodb_page::redo::RedoFormat;
 
 use super::log_copy::file_records;
 
@@ -85,22 +85,23 @@ fn space_id(path: &Path) -> Option<u32> {
 }
 
 /// Tablespace file (`db/t.ibd`) → the space it named last, from the file records of the
-/// copied redo log in `dir` (MariaDB 10.8+, unencrypted; empty otherwise).
+/// copied redo log in `dir` (MariaDB 10.8+; empty otherwise or when it cannot be read).
 fn redo_file_names(dir: &Path) -> BTreeMap<PathBuf, u32> {
     let mut out = BTreeMap::new();
     let path = log_file_path(dir);
     let Ok(log) = innodb_page::redo::open(&path) else {
         return out;
     };
-    if log.format != RedoFormat::MariaDb108 || log.encryption != Encryption::None {
+    if log.format != RedoFormat::MariaDb108 {
         return out;
     }
-    let Ok(mut r) = log.mtr_reader(log.checkpoint_lsn()) else {
+    // an encrypted log is decrypted with the keys the base's backup-my.cnf names
+    let Ok(mut r) = crate::encryption::backup_log_reader(dir, &log, log.checkpoint_lsn()) else {
         return out;
     };
     let mut found = Vec::new();
     while let Ok(Some(m)) = r.next_mtr() {
-        file_records(m.record_bytes(), &mut found);
+        file_records(m.readable_records(), &mut found);
     }
     for (id, names) in found {
         for n in names {

@@ -10,6 +10,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use innodb_page::crypto::cipher::Mode;
+use innodb_page::redo::crypt::ServerKey;
 use innodb_page::redo::follow::{FollowError, FollowOptions, Follower, PollStop};
 use innodb_page::redo::mtr::{decode_varint, Records};
 use innodb_page::Lsn;
@@ -66,14 +68,19 @@ impl LogCopy {
         interval: Duration,
         failed: Cancel,
         server: Server,
+        key: Option<(ServerKey, Mode)>,
     ) -> Result<LogCopy, BackupError> {
-        let follower =
-            Follower::at_checkpoint(&path, FollowOptions::default()).map_err(follow_err)?;
-        if follower.encryption().is_encrypted() {
+        let opts = match key {
+            Some((key, mode)) => FollowOptions::default().decrypt_with(key, mode),
+            None => FollowOptions::default(),
+        };
+        let follower = Follower::at_checkpoint(&path, opts).map_err(follow_err)?;
+        let encrypted = follower.encryption().is_encrypted();
+        if encrypted && key.is_none() {
             return Err(BackupError::Unsupported {
                 path,
-                what: "the redo log is encrypted (innodb_encrypt_log); hot backups of encrypted \
-                       logs are not supported yet"
+                what: "the redo log is encrypted (innodb_encrypt_log), but the server has no \
+                       active file_key_management plugin whose keys could decrypt it"
                     .into(),
             });
         }
@@ -91,12 +98,15 @@ impl LogCopy {
             end_lsn: ck.lsn,
             creator,
         };
-        let writer = LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn).map_err(
-            |source| BackupError::Write {
-                path: LOG_FILE_0.into(),
-                source,
-            },
-        )?;
+        let (from, from_end) = (facts.checkpoint_lsn, facts.checkpoint_end_lsn);
+        let writer = match encrypted {
+            true => LogWriter::new_encrypted(out, from, from_end, follower.header_block()),
+            false => LogWriter::new(out, from, from_end),
+        }
+        .map_err(|source| BackupError::Write {
+            path: LOG_FILE_0.into(),
+            source,
+        })?;
         let ctl = Arc::new(Ctl {
             st: Mutex::new(State {
                 pos: ck.lsn,
@@ -108,7 +118,7 @@ impl LogCopy {
         let thread = std::thread::Builder::new()
             .name("xb-redo".into())
             .spawn(move || {
-                let r = follow(follower, writer, &c2, interval, server);
+                let r = follow(follower, writer, &c2, interval, server, opts);
                 if r.is_err() {
                     if let Ok(mut s) = c2.st.lock() {
                         s.failed = true;
@@ -254,6 +264,7 @@ fn follow(
     ctl: &Ctl,
     interval: Duration,
     mut server: Server,
+    opts: FollowOptions,
 ) -> Result<Output, BackupError> {
     let t0 = Instant::now();
     let mut stats = FollowerStats::default();
@@ -275,8 +286,9 @@ fn follow(
         let safe = server.lsn_flushed()?.max(written);
         let mut found: Vec<(u32, Vec<String>)> = Vec::new();
         let polled = f.poll::<BackupError, _>(Some(safe), |m| {
-            file_records(m.record_bytes(), &mut found);
-            w.push(m.start_lsn(), m.record_bytes(), checksum_of(m.as_bytes()))
+            file_records(m.plain_records().unwrap_or(m.record_bytes()), &mut found);
+            // as stored: an encrypted log's records stay encrypted, its nonce is kept
+            w.push_stored(m.start_lsn(), m.as_bytes(), m.record_bytes().len())
                 .map_err(log_write_error)
         });
         ctl.add_names(found)?;
@@ -286,7 +298,7 @@ fn follow(
                 p
             }
             Err(e) => {
-                f = reopen_if_not_overtaken(e, &mut rechecks, w.end_lsn())?;
+                f = reopen_if_not_overtaken(e, &mut rechecks, w.end_lsn(), &opts)?;
                 continue;
             }
         };
@@ -381,6 +393,7 @@ fn reopen_if_not_overtaken(
     e: BackupError,
     rechecks: &mut u32,
     end: Lsn,
+    opts: &FollowOptions,
 ) -> Result<Follower, BackupError> {
     match e {
         BackupError::Follow(FollowError::Overtaken {
@@ -394,7 +407,7 @@ fn reopen_if_not_overtaken(
             // page reads the same way) before giving up.
             *rechecks += 1;
             std::thread::sleep(Duration::from_millis(10));
-            match Follower::at_lsn(&path, lsn, FollowOptions::default()) {
+            match Follower::at_lsn(&path, lsn, *opts) {
                 Ok(fresh) if fresh.lsn() == end => Ok(fresh),
                 _ => Err(BackupError::Follow(FollowError::Overtaken {
                     lsn,
@@ -455,13 +468,4 @@ pub(super) fn file_records(records: &[u8], out: &mut Vec<(u32, Vec<String>)>) {
             out.push((space, names));
         }
     }
-}
-
-/// The stored CRC-32C: the last 4 bytes of an mtr as stored (unencrypted logs).
-fn checksum_of(bytes: &[u8]) -> u32 {
-    let n = bytes.len();
-    if n < 4 {
-        return 0;
-    }
-    u32::from_be_bytes([bytes[n - 4], bytes[n - 3], bytes[n - 2], bytes[n - 1]])
 }

@@ -6,8 +6,10 @@
 //!
 //! 1. `BACKUP STAGE START` (with [`HotOptions::set_block_ddl`](super::HotOptions::set_block_ddl)
 //!    also `FLUSH` and `BLOCK_DDL`, held to the end: no DDL can run during the backup);
-//! 2. starts following the server's redo log at its newest checkpoint `C` (see
-//!    `log_copy`), writing every mini-transaction into the backup's `ib_logfile0`, whose
+//! 2. finds the server's encryption keys (`keys`: an active `file_key_management` plugin, as
+//!    mariabackup finds it), and starts following the server's redo log at its newest
+//!    checkpoint `C` (see `log_copy`; an encrypted log is decrypted to read its file records
+//!    and copied as stored), writing every mini-transaction into the backup's `ib_logfile0`, whose
 //!    header names `C` as its first LSN and checkpoint; it reads only up to the LSN the server
 //!    has flushed (`Innodb_lsn_flushed`, on a second connection), or up to an LSN waited for
 //!    that was read before the server wrote its log buffer (`FLUSH ENGINE LOGS`: with
@@ -47,6 +49,7 @@
 
 mod base_names;
 mod ddl;
+mod keys;
 mod killer;
 mod locks;
 mod log_copy;
@@ -74,8 +77,10 @@ use super::server::{Server, Stage};
 use super::sink::{put, FileMeta};
 use super::stages::{Copied, End, Run, Stages};
 use super::{BackupError, BackupKind};
+use crate::encryption::{EncryptionError, LOG_KEY_ID};
 use crate::format::ddl_files::{marker_path, table_name, DdlFile};
 use crate::progress::{Cancel, Event};
+use innodb_page::redo::follow::FollowError;
 
 /// Forwards the caller's cancel token to the run's own token until the run ends.
 struct CancelBridge {
@@ -140,6 +145,8 @@ pub(crate) struct Hot<'a> {
     began: std::time::SystemTime,
     /// The queries killed to take the locks.
     killed: Vec<String>,
+    /// The server's encryption keys, if it encrypts with `file_key_management`.
+    keys: Option<keys::ServerKeys>,
 }
 
 impl<'a> Hot<'a> {
@@ -160,6 +167,22 @@ impl<'a> Hot<'a> {
             sql_thread: replica::SqlThread::NotReplica,
             began: std::time::SystemTime::now(),
             killed: Vec::new(),
+            keys: None,
+        }
+    }
+
+    /// A wrong key reported by the redo follower, as an error naming the key and its file.
+    fn wrong_key(&self, e: BackupError) -> BackupError {
+        match (e, &self.keys) {
+            (BackupError::Follow(FollowError::WrongKey { path, .. }), Some(k)) => {
+                EncryptionError::WrongKey {
+                    id: LOG_KEY_ID,
+                    file: k.settings.key_file(&k.base_dir),
+                    log: path,
+                }
+                .into()
+            }
+            (e, _) => e,
         }
     }
 
@@ -188,6 +211,7 @@ impl<'a> Hot<'a> {
 
     /// Starts following the server's redo log into the backup's `ib_logfile0`.
     fn start_log(&mut self, run: &mut Run<'_>) -> Result<(), BackupError> {
+        self.keys = keys::discover(self.server, self.plan.datadir())?;
         let log_rel = Path::new(LOG_FILE_0);
         let out = run
             .sink
@@ -199,7 +223,9 @@ impl<'a> Hot<'a> {
         let interval = self.plan.options().hot().poll_interval();
         let path = log_file_path(&self.plan.options().dirs().log_dir(self.plan.datadir()));
         let second = self.server.another()?;
-        let log = log_copy::LogCopy::start(path, out, interval, self.inner.clone(), second)?;
+        let key = self.keys.as_ref().map(|k| k.log);
+        let log = log_copy::LogCopy::start(path, out, interval, self.inner.clone(), second, key)
+            .map_err(|e| self.wrong_key(e))?;
         self.log = Some(log);
         Ok(())
     }
@@ -463,6 +489,10 @@ impl Stages for Hot<'_> {
             seconds: 0.0,
         };
         let data_file_path = self.server.value("SELECT @@innodb_data_file_path")?;
+        let encryption = self
+            .keys
+            .as_ref()
+            .map_or(Vec::new(), |k| k.settings.cnf_lines(&k.base_dir));
         let mut info = info_keys(commits_blocked_seconds, end_lsn, binlog.as_deref());
         info.push(("server_version".into(), self.server.version.clone()));
         info.extend(self.history_keys()?);
@@ -474,6 +504,7 @@ impl Stages for Hot<'_> {
             xb_info: xb_info_keys(end_lsn, end_checkpoint),
             hot: Some(hot),
             data_file_path,
+            encryption,
         })
     }
 

@@ -1,0 +1,296 @@
+//! Hot backups of a real MariaDB 10.11 that encrypts its redo log and tables with the
+//! `file_key_management` plugin (fails, never skips, without MariaDB). The keys are found from
+//! the connection, as mariabackup finds them; the redo copy stays encrypted, and the file
+//! records naming tablespaces are read decrypted (DDL during the backup).
+//!
+//! * A plain key file, `aes_cbc`: a hot full and a hot incremental, with inserts and a CREATE,
+//!   RENAME and DROP running during the incremental; `xb prepare` (whose server loads the keys
+//!   named by `backup-my.cnf`), copy-back, a server started with the printed options gives the
+//!   source's `CHECKSUM TABLE`s at the incremental's end; `mariabackup --prepare` (no option file
+//!   but the backup's `backup-my.cnf`) accepts the full.
+//! * An encrypted key file whose password is in a `FILE:` file, `aes_ctr`: a hot full restores.
+//! * The wrong key file: the backup fails naming key 1 and the file, and writes no
+//!   `xtrabackup_checkpoints`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use incremental_core::backup::sink::DirSink;
+use incremental_core::backup::{BackupOptions, BackupPlan};
+use incremental_core::copy_back::{copy_back_with, CopyBackOptions};
+use incremental_core::prepare::{self, PrepareOptions};
+use incremental_core::progress::{Cancel, NoProgress};
+use incremental_core::source::DirSource;
+use xb_testkit::load::{self, Queryable};
+use xb_testkit::sandbox::{copy_dir, short_tempdir, Sandbox, SandboxOptions};
+
+use common::{arg, connect, hot_backup, work_dir, AtConsistentPoint};
+
+static ONE_SERVER: Mutex<()> = Mutex::new(());
+
+const KEYS: &str =
+    "# test keys\n1;0123456789ABCDEF0123456789abcdef00112233445566778899AABBCCDDEEFF\n\
+                    2;F5502320F8429037B8DAEF761B189D12\n";
+
+fn encrypted_server(key_file: &Path, filekey: Option<&str>, algorithm: &str) -> SandboxOptions {
+    let mut o = SandboxOptions::default()
+        .option("plugin_load_add", "file_key_management")
+        .option(
+            "file_key_management_filename",
+            key_file.display().to_string(),
+        )
+        .option("file_key_management_encryption_algorithm", algorithm)
+        .option("innodb_encrypt_log", "ON")
+        .option("innodb_encrypt_tables", "ON")
+        .option("innodb_log_file_size", "16M");
+    if let Some(k) = filekey {
+        o = o.option("file_key_management_filekey", k);
+    }
+    o
+}
+
+/// `CHECKSUM TABLE … EXTENDED` of every base table of database `d`.
+fn sums(socket: &Path) -> BTreeMap<String, String> {
+    let mut c = load::connect(socket).unwrap();
+    c.query_drop("SET SESSION lock_wait_timeout = 20").unwrap();
+    let tables: Vec<String> = c
+        .query(
+            "SELECT CONCAT('d.', table_name) FROM information_schema.tables \
+             WHERE table_schema = 'd' AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let rows: Vec<(String, Option<String>)> =
+            c.query(format!("CHECKSUM TABLE {t} EXTENDED")).unwrap();
+        for (name, sum) in rows {
+            out.insert(name, sum.unwrap_or_default());
+        }
+    }
+    out
+}
+
+fn setup(sb: &Sandbox) {
+    sb.sql(
+        "CREATE DATABASE d; USE d;
+         CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
+         CREATE TABLE d.r (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
+         CREATE TABLE d.x (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
+         INSERT INTO d.t SELECT seq, REPEAT('t', 200) FROM seq_1_to_20000;
+         INSERT INTO d.r SELECT seq, REPEAT('r', 100) FROM seq_1_to_2000;
+         INSERT INTO d.x SELECT seq, REPEAT('x', 100) FROM seq_1_to_2000;",
+    )
+    .unwrap();
+}
+
+/// Inserts into `d.t` until `stop`; after `ddl_after`, once: CREATE (with rows), RENAME, DROP.
+fn writes(socket: &Path, stop: &AtomicBool, from: u32, ddl_after: Option<Duration>) -> u32 {
+    let mut c = load::connect(socket).unwrap();
+    c.query_drop("USE d").unwrap();
+    let t0 = Instant::now();
+    let (mut id, mut ddl) = (from, ddl_after);
+    while !stop.load(Ordering::Relaxed) {
+        c.query_drop(format!(
+            "INSERT INTO d.t VALUES ({id}, REPEAT('w', 150)), ({}, 'w')",
+            id + 1
+        ))
+        .unwrap();
+        id += 2;
+        if ddl.is_some_and(|d| t0.elapsed() >= d) {
+            ddl = None;
+            for q in [
+                "CREATE TABLE d.c (id INT PRIMARY KEY, v VARCHAR(100)) ENGINE=InnoDB",
+                "INSERT INTO d.c SELECT seq, 'c' FROM seq_1_to_500",
+                "RENAME TABLE d.r TO d.r2",
+                "DROP TABLE d.x",
+            ] {
+                c.query_drop(q).unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    id - from
+}
+
+/// Prepares `full` (+ `incs`) with xb, copies it back, starts a server with the printed
+/// options and returns its checksums.
+fn restore(
+    full: &Path,
+    incs: &[std::path::PathBuf],
+    work: &Path,
+    what: &str,
+) -> BTreeMap<String, String> {
+    prepare::prepare(
+        full,
+        incs,
+        &PrepareOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap_or_else(|e| panic!("{what}: xb prepare: {e}"));
+    let dd = work.join(format!("restored-{what}"));
+    let r = copy_back_with(
+        &DirSource::new(full),
+        &dd,
+        &CopyBackOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap_or_else(|e| panic!("{what}: copy-back: {e}"));
+    let options = r.startup_options();
+    assert!(
+        options
+            .iter()
+            .any(|o| o.starts_with("--plugin-load-add=file_key_management")),
+        "{what}: {options:?}"
+    );
+    let mut opts = SandboxOptions::default();
+    for o in &options {
+        if let Some((k, v)) = o.trim_start_matches("--").split_once('=') {
+            opts = opts.option(k, v);
+        }
+    }
+    let run = short_tempdir().unwrap();
+    let sb = Sandbox::on_datadir(run.path(), &dd, &opts)
+        .unwrap_or_else(|e| panic!("{what}: server on the restored datadir: {e}"));
+    sums(&sb.socket())
+}
+
+#[test]
+fn hot_full_and_incremental_of_an_encrypted_server_with_ddl_restore_exactly() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let t0 = Instant::now();
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("keys.txt");
+    std::fs::write(&key_file, KEYS).unwrap();
+    let sb = Sandbox::in_tempdir(&encrypted_server(&key_file, None, "aes_cbc"))
+        .expect("MariaDB sandbox with file_key_management");
+    assert_eq!(sb.query_value("SELECT @@innodb_encrypt_log").unwrap(), "1");
+    setup(&sb);
+    let (_keep, work) = work_dir();
+    let (full, inc) = (work.join("full"), work.join("inc"));
+
+    let stop = AtomicBool::new(false);
+    let socket = sb.socket();
+    let (reference, written) = std::thread::scope(|s| {
+        let w = s.spawn(|| writes(&socket, &stop, 1_000_000, None));
+        hot_backup(&sb, &full, None, Duration::from_millis(20), &NoProgress);
+        stop.store(true, Ordering::Relaxed);
+        let n = w.join().unwrap();
+        stop.store(false, Ordering::Relaxed);
+        let w = s.spawn(|| writes(&socket, &stop, 2_000_000, Some(Duration::from_millis(150))));
+        let at_end = AtConsistentPoint::new(|| sums(&socket));
+        hot_backup(&sb, &inc, Some(&full), Duration::from_millis(40), &at_end);
+        stop.store(true, Ordering::Relaxed);
+        (at_end.value(), n + w.join().unwrap())
+    });
+    assert!(written > 10, "{written} rows written during the backups");
+    // the DDL ran during the incremental
+    assert!(
+        reference.contains_key("d.c") && reference.contains_key("d.r2"),
+        "{reference:?}"
+    );
+    assert!(
+        !reference.contains_key("d.x") && !reference.contains_key("d.r"),
+        "{reference:?}"
+    );
+    let cnf = std::fs::read_to_string(full.join("backup-my.cnf")).unwrap();
+    for line in [
+        "plugin_load=file_key_management=file_key_management",
+        "file_key_management_encryption_algorithm=aes_cbc",
+        &format!("file_key_management_filename={}", key_file.display()),
+        "innodb_encrypt_log=1",
+        "innodb_encrypt_tables=ON",
+    ] {
+        assert!(cnf.lines().any(|l| l == line), "{line} not in:\n{cnf}");
+    }
+
+    // mariabackup --prepare of a copy of our full, with no option file but its backup-my.cnf
+    let mb = work.join("mb");
+    copy_dir(&full, &mb).unwrap();
+    let out = Command::new(&sb.binaries().mariabackup)
+        .args([
+            arg("defaults-file", &mb.join("backup-my.cnf")),
+            "--prepare".into(),
+            arg("target-dir", &mb),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mariabackup --prepare of xb's encrypted full: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let restored = restore(&full, std::slice::from_ref(&inc), &work, "chain");
+    assert_eq!(restored, reference);
+    eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+#[test]
+fn an_encrypted_key_file_with_a_file_key_restores() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let keys = tempfile::tempdir().unwrap();
+    let plain = keys.path().join("keys.txt");
+    std::fs::write(&plain, KEYS).unwrap();
+    let pass = keys.path().join("pass.key");
+    std::fs::write(&pass, "a-long-test-password\n").unwrap();
+    let enc = keys.path().join("keys.enc");
+    let st = Command::new("openssl")
+        .args(["enc", "-aes-256-cbc", "-md", "sha1", "-pass"])
+        .arg(format!("file:{}", pass.display()))
+        .arg("-in")
+        .arg(&plain)
+        .arg("-out")
+        .arg(&enc)
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    std::fs::remove_file(&plain).unwrap();
+    let filekey = format!("FILE:{}", pass.display());
+    let sb = Sandbox::in_tempdir(&encrypted_server(&enc, Some(&filekey), "aes_ctr"))
+        .expect("MariaDB sandbox with an encrypted key file");
+    setup(&sb);
+    let (_keep, work) = work_dir();
+    let full = work.join("full");
+    let reference = sums(&sb.socket());
+    hot_backup(&sb, &full, None, Duration::ZERO, &NoProgress);
+    let restored = restore(&full, &[], &work, "file-key");
+    assert_eq!(restored, reference);
+}
+
+/// The backup of a server whose key file no longer decrypts its log fails, names key 1 and
+/// the key file, and leaves no `xtrabackup_checkpoints`.
+#[test]
+fn a_wrong_key_fails_the_backup_naming_key_1_and_the_file() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let keys = tempfile::tempdir().unwrap();
+    let key_file = keys.path().join("keys.txt");
+    std::fs::write(&key_file, KEYS).unwrap();
+    let sb = Sandbox::in_tempdir(&encrypted_server(&key_file, None, "aes_cbc"))
+        .expect("MariaDB sandbox with file_key_management");
+    // the server read its keys at start; the file now holds another key 1
+    std::fs::write(&key_file, "1;F5502320F8429037B8DAEF761B189D12\n").unwrap();
+    let (_keep, work) = work_dir();
+    let target = work.join("full");
+    let mut opts = BackupOptions::new(sb.datadir());
+    opts.set_connect(connect(&sb));
+    let plan = BackupPlan::new(&opts).expect("plan");
+    let mut sink = DirSink::new(&target).unwrap().sync(false);
+    let e = plan
+        .run(&mut sink, &NoProgress, &Cancel::new())
+        .expect_err("a backup with the wrong key");
+    let text = e.to_string();
+    assert!(
+        text.contains("key 1") && text.contains(&key_file.display().to_string()),
+        "{text}"
+    );
+    assert!(!text.contains("F5502320"), "{text}");
+    assert!(!target.join("xtrabackup_checkpoints").exists());
+}
