@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
+use crate::encryption::EncryptionError;
 use crate::format::backup_my_cnf::{self, ServerSettings};
 use crate::format::checkpoints::{self, BackupType, Checkpoints};
 use crate::format::ddl_files::parse_marker;
@@ -41,10 +42,12 @@ use crate::progress::{Cancel, Event, Progress};
 use crate::source::{BackupSource, SourceError, SourceFile};
 use crate::Remedy;
 
+mod keys;
 mod layout;
 mod options;
 mod transfer;
 
+pub(crate) use keys::check_keys;
 use layout::Layout;
 pub use options::CopyBackOptions;
 use transfer::{create_private_dir, Flusher, Job};
@@ -151,6 +154,24 @@ pub enum CopyBackError {
         /// The backup.
         path: PathBuf,
     },
+    /// The backup is of a server encrypted with the `file_key_management` plugin, and the
+    /// key file its `backup-my.cnf` names cannot be read here or holds no key 1: a server
+    /// started on the restored datadir would fail to read its tablespaces or redo log.
+    #[error(
+        "{}: the backup is of an encrypted server: a server started on it needs key 1 of the \
+         key file {} (file_key_management, as backup-my.cnf says): {source}",
+        path.display(),
+        key_file.display()
+    )]
+    Keys {
+        /// The backup directory.
+        path: PathBuf,
+        /// The key file the restored server will load.
+        key_file: PathBuf,
+        /// Why it cannot be used.
+        #[source]
+        source: Box<EncryptionError>,
+    },
     /// The caller cancelled.
     #[error("cancelled; run the restore again to start over")]
     Cancelled,
@@ -169,6 +190,11 @@ impl CopyBackError {
             }
             CopyBackError::PrepareInterrupted { .. } => Some(Remedy::FinishPrepare),
             CopyBackError::NeedsPrepare { .. } => Some(Remedy::PrepareFirst),
+            CopyBackError::Keys { source, .. } => match source.remedy() {
+                Some(Remedy::ReadableKeyFile) => Some(Remedy::ReadableKeyFile),
+                _ if matches!(**source, EncryptionError::UnknownAlgorithm { .. }) => None,
+                _ => Some(Remedy::RestoreKeyFile),
+            },
             _ => None,
         }
     }
@@ -467,7 +493,8 @@ fn absolute(datadir: &Path) -> Result<PathBuf, CopyBackError> {
 /// ([`check_restorable`]), a datadir that is not empty (unless
 /// [`CopyBackOptions::set_force_non_empty_directories`]), a file of the backup that exists at
 /// its destination ([`CopyBackError::Exists`]), a move from a backup that is not a local
-/// directory.
+/// directory, a backup of an encrypted server whose key file is not there
+/// ([`CopyBackError::Keys`]).
 pub fn copy_back_with(
     source: &dyn BackupSource,
     datadir: &Path,
@@ -485,6 +512,7 @@ pub fn copy_back_with(
         });
     }
     let datadir = absolute(datadir)?;
+    check_keys(source.location(), &settings, &datadir)?;
     let layout = Layout::new(&datadir, options, &settings);
     let force = options.force_non_empty_directories();
     prepare_datadir(&datadir, force)?;
@@ -676,6 +704,48 @@ mod tests {
             65536
         );
         assert!(!dd.join(MARKER).exists());
+    }
+
+    #[test]
+    fn an_encrypted_backup_without_its_key_file_is_refused_before_anything_is_written() {
+        use crate::prepare::apply_redo::{apply_redo, ApplyRedoError, ApplyRedoOptions};
+        let t = tempfile::tempdir().unwrap();
+        let backup = t.path().join("full");
+        xb_testkit::sandbox::copy_dir(&fixture("full"), &backup).unwrap();
+        let key_file = t.path().join("moved-away/keys.txt");
+        let mut cnf = fs::read_to_string(backup.join(backup_my_cnf::FILE_NAME)).unwrap();
+        cnf.push_str(&format!(
+            "plugin_load=file_key_management=file_key_management\n\
+             file_key_management_filename={}\ninnodb_encrypt_tables=ON\ninnodb_encrypt_log=1\n",
+            key_file.display()
+        ));
+        fs::write(backup.join(backup_my_cnf::FILE_NAME), cnf).unwrap();
+        let dd = t.path().join("data");
+        let e = copy_back(&DirSource::new(&backup), &dd, &NoProgress, &Cancel::new()).unwrap_err();
+        assert!(matches!(e, CopyBackError::Keys { .. }), "{e}");
+        assert!(
+            e.to_string().contains(&key_file.display().to_string()),
+            "{e}"
+        );
+        assert_eq!(e.remedy(), Some(Remedy::RestoreKeyFile));
+        assert!(!dd.exists(), "nothing written");
+        // the private server of apply-redo is not started either
+        let listing = |d: &Path| {
+            let mut n: Vec<_> = fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            n.sort();
+            n
+        };
+        let before = listing(&backup);
+        let e = apply_redo(&backup, &ApplyRedoOptions::default()).unwrap_err();
+        assert!(
+            matches!(e, ApplyRedoError::CopyBack(CopyBackError::Keys { .. })),
+            "{e}"
+        );
+        assert_eq!(e.remedy(), Some(Remedy::RestoreKeyFile));
+        assert_eq!(listing(&backup), before);
     }
 
     #[test]

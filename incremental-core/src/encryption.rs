@@ -27,6 +27,7 @@ use innodb_page::crypto::keys::{FileKey, KeyError, KeyFile};
 use innodb_page::redo::crypt::ServerKey;
 
 use crate::format::backup_my_cnf::ServerSettings;
+use crate::Remedy;
 
 /// The plugin whose keys are in a file.
 pub const FILE_KEY_MANAGEMENT: &str = "file_key_management";
@@ -124,6 +125,12 @@ impl KeySettings {
             get("innodb_encrypt_tables"),
             get("plugin_dir"),
         ))
+    }
+
+    /// Whether a key file is named (`file_key_management_filename`): without one the
+    /// plugin loads no key.
+    pub fn names_key_file(&self) -> bool {
+        !self.filename.is_empty()
     }
 
     /// Whether the redo log is encrypted (`innodb_encrypt_log`).
@@ -262,6 +269,33 @@ pub enum EncryptionError {
     },
 }
 
+impl EncryptionError {
+    /// What the caller can do about it, when it is an action a front end words: a key file
+    /// this user cannot read ([`Remedy::ReadableKeyFile`]), or keys that are not the
+    /// server's ([`Remedy::CheckKeyFile`]).
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            EncryptionError::WrongKey { .. } | EncryptionError::MissingKey { .. } => {
+                Some(Remedy::CheckKeyFile)
+            }
+            EncryptionError::Keys {
+                source: KeyError::Io { source, .. },
+                ..
+            } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+                Some(Remedy::ReadableKeyFile)
+            }
+            EncryptionError::Keys {
+                source:
+                    KeyError::WrongFileKey { .. }
+                    | KeyError::NotEncrypted { .. }
+                    | KeyError::MissingKey1 { .. },
+                ..
+            } => Some(Remedy::CheckKeyFile),
+            _ => None,
+        }
+    }
+}
+
 /// Why a backup's copied redo log cannot be read decrypted.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -348,6 +382,31 @@ mod tests {
             .unwrap();
         assert!(back.encrypts_log());
         assert_eq!(back.log_key(Path::new("/nowhere")).unwrap(), (key, mode));
+    }
+
+    #[test]
+    fn remedies_of_key_errors() {
+        use crate::backup::BackupError;
+        let file = PathBuf::from("/k/keys.txt");
+        let wrong = EncryptionError::WrongKey {
+            id: 1,
+            file: file.clone(),
+            log: "/d/ib_logfile0".into(),
+        };
+        assert_eq!(
+            BackupError::Encryption(wrong).remedy(),
+            Some(Remedy::CheckKeyFile)
+        );
+        let denied = |kind| EncryptionError::Keys {
+            file: file.clone(),
+            source: KeyError::Io {
+                file: file.clone(),
+                source: std::io::Error::from(kind),
+            },
+        };
+        let e = BackupError::Encryption(denied(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(e.remedy(), Some(Remedy::ReadableKeyFile));
+        assert_eq!(denied(std::io::ErrorKind::NotFound).remedy(), None);
     }
 
     #[test]

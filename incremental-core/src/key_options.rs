@@ -1,7 +1,7 @@
 //! Finding the `file_key_management` settings of a server without a connection (`xb track`,
 //! a stopped server): the options given explicitly, each over the value in the server's own
 //! option files, read as the server reads them at its start (its groups, `loose-` prefixes).
-//! What they lead to (key 1 and the cipher mode) is [`encryption::KeySettings`]'s work.
+//! What they lead to (key 1 and the cipher mode) is [`crate::encryption::KeySettings`]'s work.
 //!
 //! ```
 //! use incremental_core::key_options::KeyOptions;
@@ -170,6 +170,6 @@ mod tests {
         let none = KeyOptions::default().set_defaults_file(dir.path().join("missing"));
         assert!(none.find().settings.is_none());
         assert!(none.find().option_files.is_empty());
-        assert!(!format!("{:?}", k.set_filekey("pw")).contains("pw"));
+        assert!(!format!("{:?}", k.set_filekey("Sekr3t-Pa55")).contains("Sekr3t-Pa55"));
     }
 }

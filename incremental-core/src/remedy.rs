@@ -64,4 +64,15 @@ pub enum Remedy {
     FinishApplyRedo,
     /// Apply-redo: install the MariaDB server, or give the path of its `mariadbd`.
     InstallServer,
+    /// Encrypted server: the key file named (or its file key) is not the one the server
+    /// uses (a key that decrypts nothing, a wrong file key, no key 1); check that the key file
+    /// and file key settings are the server's.
+    CheckKeyFile,
+    /// Encrypted server: the key file named cannot be read by this user; run as a user that
+    /// can read it (the server's user, or root).
+    ReadableKeyFile,
+    /// Copy-back and apply-redo: the backup is of an encrypted server, and the key file its
+    /// `backup-my.cnf` names (with key 1) is not there; put the server's key file (and a
+    /// `FILE:` file key's file) at that path first: the restored server loads them from there.
+    RestoreKeyFile,
 }

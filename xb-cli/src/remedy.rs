@@ -4,6 +4,7 @@
 
 use std::error::Error;
 
+use incremental_core::backup::BackupError;
 use incremental_core::copy_back::CopyBackError;
 use incremental_core::prepare::apply_redo::ApplyRedoError;
 use incremental_core::prepare::PrepareError;
@@ -56,6 +57,18 @@ pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
         Remedy::InstallServer => {
             ": install the MariaDB server or give its path with --mariadbd".into()
         }
+        Remedy::CheckKeyFile => "; check that this key file and its file key are the ones the \
+                                 server loads (its file_key_management_filename and \
+                                 file_key_management_filekey)"
+            .into(),
+        Remedy::ReadableKeyFile => {
+            "; run xb as a user that can read it (the server's user, or root)".into()
+        }
+        Remedy::RestoreKeyFile => "; put the backed-up server's key file at that path (and the \
+                                   file its FILE: file key names, if any), readable by the \
+                                   server, then run this again: the restored server loads its \
+                                   keys from there"
+            .into(),
         _ => return None,
     })
 }
@@ -76,6 +89,9 @@ fn remedy_of(e: &(dyn Error + 'static)) -> Option<Remedy> {
         return e.remedy();
     }
     if let Some(e) = e.downcast_ref::<ApplyRedoError>() {
+        return e.remedy();
+    }
+    if let Some(e) = e.downcast_ref::<BackupError>() {
         return e.remedy();
     }
     None
@@ -110,4 +126,24 @@ fn pending_args(e: &(dyn Error + 'static)) -> Option<String> {
         s.push_str(&format!(" --incremental-dir {}", a.display()));
     }
     Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use incremental_core::encryption::EncryptionError;
+
+    #[test]
+    fn a_wrong_key_says_which_settings_to_check() {
+        let e = BackupError::Encryption(EncryptionError::WrongKey {
+            id: 1,
+            file: "/k/keys.txt".into(),
+            log: "/d/ib_logfile0".into(),
+        });
+        let text = with_remedy(&e);
+        assert!(
+            text.contains("/k/keys.txt") && text.contains("file_key_management_filekey"),
+            "{text}"
+        );
+    }
 }

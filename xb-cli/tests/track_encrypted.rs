@@ -5,12 +5,18 @@
 //! written after tracking started (as the page LSNs on disk say); without the keys it refuses
 //! and says which options give them; with a wrong key it says so; a literal password on the
 //! command line is refused. Nothing is written by a refused run.
+//!
+//! The combined case: a hot full, `xb track --follow` (keys from the server's option file)
+//! while writes run, a hot incremental that selects its pages from those bitmaps
+//! (`--bitmap-dir`, method `bitmap`), `xb prepare`, `copy-back`, and a server started with the
+//! printed options gives the source's `CHECKSUM TABLE`s.
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use lsn_bitmap::BitmapDir;
+use xb_testkit::load::{self, Load};
 use xb_testkit::sandbox::{page_lsns, short_tempdir, Sandbox, SandboxOptions};
 
 fn xb(args: &[&str]) -> (i32, String) {
@@ -52,11 +58,11 @@ fn xdb_files(dir: &Path) -> usize {
         .count()
 }
 
-#[test]
-fn track_reads_an_encrypted_log_with_the_server_keys() {
-    let t0 = Instant::now();
-    let tmp = short_tempdir().unwrap();
-    let k = tmp.path().join("keys");
+/// A server in `dir/srv` whose tables and log are encrypted with keys 1 and 2 of
+/// `dir/keys/keys.enc` (password in `dir/keys/keys.pass`, given as `FILE:`), `aes_ctr`; returns
+/// it, the key file and the `FILE:` value.
+fn keyed_server(dir: &Path) -> (Sandbox, std::path::PathBuf, String) {
+    let k = dir.join("keys");
     std::fs::create_dir(&k).unwrap();
     let plain = k.join("keys.txt");
     std::fs::write(
@@ -77,7 +83,16 @@ fn track_reads_an_encrypted_log_with_the_server_keys() {
         .option("file_key_management_encryption_algorithm", "aes_ctr")
         .option("innodb_encrypt_log", "ON")
         .option("innodb_encrypt_tables", "ON");
-    let server = Sandbox::create(tmp.path().join("srv"), &opts).expect("MariaDB");
+    let server = Sandbox::create(dir.join("srv"), &opts).expect("MariaDB");
+    (server, enc, filekey)
+}
+
+#[test]
+fn track_reads_an_encrypted_log_with_the_server_keys() {
+    let t0 = Instant::now();
+    let tmp = short_tempdir().unwrap();
+    let (server, enc, filekey) = keyed_server(tmp.path());
+    let k = tmp.path().join("keys");
     let dd = server.datadir().to_path_buf();
     server
         .sql_batch(
@@ -198,5 +213,156 @@ fn track_reads_an_encrypted_log_with_the_server_keys() {
         assert!(changed.space(t2).is_some_and(|p| p.len() > 10), "{extra:?}");
         assert!(checked > 20, "{extra:?}: {checked} pages changed");
     }
+    assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
+}
+
+/// `xb ARGS` with its stdout and stderr; the call must succeed.
+fn xb_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xb"))
+        .args(args)
+        .output()
+        .expect("run xb");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "xb {}: {err}", args.join(" "));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The end LSN of the last complete run in `dir`.
+fn tracked(dir: &Path) -> Option<u64> {
+    let d = BitmapDir::open(dir).ok()?;
+    d.files()
+        .iter()
+        .filter_map(|f| {
+            lsn_bitmap::verify_file(&f.path, Some(f.name.start_lsn))
+                .ok()?
+                .last_lsn
+        })
+        .map(|l| l.get())
+        .max()
+}
+
+/// SIGTERM to `child`; it must exit 0.
+fn stop(child: Child) {
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The combined case of issue 14: tables and log encrypted, `xb track --follow` running while
+/// the load writes, then a hot incremental from its bitmaps restores the source's data.
+#[test]
+fn a_bitmap_incremental_of_an_encrypted_server_restores() {
+    let t0 = Instant::now();
+    let tmp = short_tempdir().unwrap();
+    let (server, _, _) = keyed_server(tmp.path());
+    let dd = server.datadir().to_path_buf();
+    let cnf = server.defaults_file();
+    let socket = server.socket();
+    let (bm, full, inc) = (
+        tmp.path().join("bm"),
+        tmp.path().join("full"),
+        tmp.path().join("inc"),
+    );
+    std::fs::create_dir(&bm).unwrap();
+    let track = ["track", "--datadir", s(&dd), "--bitmap-dir", s(&bm)];
+    let by_cnf = ["--defaults-file", s(&cnf)];
+    // tracking starts (at the checkpoint P, in a file named P + 1) before the writes and the
+    // checkpoint that the full starts from, so the bitmaps cover from the full's LSN on
+    xb_ok(&[&track[..], &["--once"], &by_cnf[..]].concat());
+    Load::setup(&socket, 2_000).unwrap();
+    server.checkpoint().unwrap();
+    let backup = |target: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "backup",
+            "--datadir",
+            s(&dd),
+            "--target-dir",
+            s(target),
+            "--defaults-file",
+            s(&cnf),
+            "--no-sync",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str::<serde_json::Value>(xb_ok(&args).trim()).unwrap()
+    };
+    backup(&full, &[]);
+
+    let follow = Command::new(env!("CARGO_BIN_EXE_xb"))
+        .args([&track[..], &["--follow", "--interval", "0.2"], &by_cnf[..]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let running = Load::start(&socket, 2_000).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let stats = running.stop().unwrap();
+    assert!(stats.appended > 0, "{stats:?}");
+    // the tracker follows up to the checkpoint; the incremental's checkpoint is this one
+    let now = server.checkpoint().unwrap().checkpoint_lsn;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tracked(&bm).is_none_or(|l| l < now) {
+        assert!(Instant::now() < deadline, "no run up to LSN {now} written");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop(follow);
+    let reference = load::checksums(&socket).unwrap();
+
+    let base = format!("--incremental-basedir={}", s(&full));
+    let bitmaps = format!("--bitmap-dir={}", s(&bm));
+    let report = backup(&inc, &[&base, &bitmaps]);
+    assert_eq!(report["method"], "bitmap", "{report}");
+    let tablespaces = report["tablespaces"].as_array().unwrap();
+    assert!(
+        tablespaces.iter().all(|t| t["method"] == "bitmap"),
+        "{report}"
+    );
+    // the load's rows reach the restore only through the pages the bitmaps flag
+    let append = tablespaces
+        .iter()
+        .find(|t| t["path"] == "xbload/append.ibd")
+        .unwrap();
+    assert!(append["pages_copied"].as_u64().unwrap() > 0, "{report}");
+
+    xb_ok(&[
+        "prepare",
+        "--target-dir",
+        s(&full),
+        "--incremental-dir",
+        s(&inc),
+    ]);
+    let restored = tmp.path().join("restored");
+    let command = xb_ok(&[
+        "copy-back",
+        "--target-dir",
+        s(&full),
+        "--datadir",
+        s(&restored),
+    ]);
+    // the server started with the printed options (the datadir is the sandbox's)
+    let mut opts = SandboxOptions::default();
+    for word in command.split_whitespace().skip(1) {
+        let (k, v) = word.trim_start_matches("--").split_once('=').unwrap();
+        if k != "datadir" {
+            opts = opts.option(k, v);
+        }
+    }
+    assert!(
+        command.contains("--file-key-management-filename="),
+        "{command}"
+    );
+    let run = short_tempdir().unwrap();
+    let r = Sandbox::on_datadir(run.path(), &restored, &opts).expect("restored server");
+    assert_eq!(load::checksums(&r.socket()).unwrap(), reference);
+    load::check(&r.socket(), 2_000).unwrap();
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
 }

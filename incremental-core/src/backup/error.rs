@@ -239,6 +239,7 @@ impl BackupError {
             BackupError::WrongServer { .. } => Some(Remedy::ConnectionSettings),
             BackupError::ServerNotReached { .. } => Some(Remedy::StartServerOrGoCold),
             BackupError::Server(e) => e.remedy(),
+            BackupError::Encryption(e) => e.remedy(),
             _ => None,
         }
     }

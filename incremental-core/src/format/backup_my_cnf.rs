@@ -11,6 +11,7 @@
 //! assert_eq!(s.data_file_path.as_deref(), Some("ibdata1:12M:autoextend"));
 //! ```
 
+use std::fmt;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -122,8 +123,9 @@ pub(crate) fn size_bytes(size: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(unit)
 }
 
-/// Server settings a restored datadir needs, from the backup's `backup-my.cnf`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Server settings a restored datadir needs, from the backup's `backup-my.cnf`. Its `Debug`
+/// hides a literal file key (`file_key_management_filekey` other than `FILE:path`).
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerSettings {
     /// `innodb_page_size` (the server refuses to start with another one).
@@ -134,6 +136,31 @@ pub struct ServerSettings {
     pub undo_tablespaces: Option<u32>,
     /// Every `key=value` of the `[mysqld]` group, in file order.
     pub all: Vec<(String, String)>,
+}
+
+impl fmt::Debug for ServerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let all: Vec<(&str, &str)> = self
+            .all
+            .iter()
+            .map(|(k, v)| match is_literal_file_key(k, v) {
+                true => (k.as_str(), "<hidden>"),
+                false => (k.as_str(), v.as_str()),
+            })
+            .collect();
+        f.debug_struct("ServerSettings")
+            .field("page_size", &self.page_size)
+            .field("data_file_path", &self.data_file_path)
+            .field("undo_tablespaces", &self.undo_tablespaces)
+            .field("all", &all)
+            .finish()
+    }
+}
+
+/// Whether `key=value` is a file key given as a password (not empty, not `FILE:path`).
+fn is_literal_file_key(key: &str, value: &str) -> bool {
+    key.to_ascii_lowercase().replace('-', "_") == "file_key_management_filekey"
+        && !(value.is_empty() || value.starts_with("FILE:"))
 }
 
 impl ServerSettings {
@@ -213,7 +240,7 @@ impl ServerSettings {
                     o.push(format!("--plugin-load-add={v}"));
                     continue;
                 }
-                "file_key_management_filekey" => v.is_empty() || v.starts_with("FILE:"),
+                "file_key_management_filekey" => !is_literal_file_key(k, v),
                 "plugin_dir" | "innodb_encrypt_log" | "innodb_encrypt_tables" => true,
                 n => n.starts_with("file_key_management_"),
             };
@@ -222,5 +249,26 @@ impl ServerSettings {
             }
         }
         o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_a_literal_file_key_but_not_a_file_key_file() {
+        let s = ServerSettings::parse(
+            "[mysqld]\nplugin_load=file_key_management=file_key_management\n\
+             file_key_management_filename=/k/keys.enc\nfile-key-management-filekey=hunter2\n",
+        );
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains("<hidden>") && shown.contains("/k/keys.enc"),
+            "{shown}"
+        );
+        let s = ServerSettings::parse("[mysqld]\nfile_key_management_filekey=FILE:/k/pass\n");
+        assert!(format!("{s:?}").contains("FILE:/k/pass"));
     }
 }

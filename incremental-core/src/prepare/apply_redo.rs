@@ -354,6 +354,8 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
     }
     check_runnable(&dir)?;
     let settings = ServerSettings::read_dir(&dir)?;
+    // The private server would fail on an encrypted backup without its keys: say so first.
+    copy_back::check_keys(&dir, &settings, &dir)?;
     clear_interrupted(&dir)?;
     let name = Scratch::name();
     redo_journal::write(&dir, &name).map_err(io_err("cannot write", &dir))?;
