@@ -249,6 +249,13 @@ impl CopyBackReport {
         o
     }
 
+    /// Names of the settings the datadir needs that are left out of
+    /// [`startup_options`](Self::startup_options) because they must not appear on a command
+    /// line (a literal `file_key_management_filekey`): they must come from an option file.
+    pub fn option_file_only(&self) -> Vec<String> {
+        self.settings.option_file_only()
+    }
+
     /// The command that starts a server on the restored datadir.
     pub fn start_command(&self) -> String {
         let mut cmd = format!("mariadbd --datadir={}", self.datadir.display());

@@ -267,6 +267,29 @@ pub enum EncryptionError {
         /// The redo log.
         log: PathBuf,
     },
+    /// A stopped server's redo log is encrypted, and no `file_key_management` key file is
+    /// named: none given, none in the option files read.
+    #[error(
+        "{}: the redo log is encrypted (innodb_encrypt_log), but no file_key_management key \
+         file is named (option files read: {})",
+        log.display(),
+        path_list(option_files)
+    )]
+    NoKeyFile {
+        /// The redo log.
+        log: PathBuf,
+        /// The option files read.
+        option_files: Vec<PathBuf>,
+    },
+}
+
+/// `a, b`, or `none`.
+fn path_list(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    match names.is_empty() {
+        true => "none".into(),
+        false => names.join(", "),
+    }
 }
 
 impl EncryptionError {
@@ -278,6 +301,7 @@ impl EncryptionError {
             EncryptionError::WrongKey { .. } | EncryptionError::MissingKey { .. } => {
                 Some(Remedy::CheckKeyFile)
             }
+            EncryptionError::NoKeyFile { .. } => Some(Remedy::GiveKeySettings),
             EncryptionError::Keys {
                 source: KeyError::Io { source, .. },
                 ..

@@ -75,4 +75,7 @@ pub enum Remedy {
     /// `backup-my.cnf` names (with key 1) is not there; put the server's key file (and a
     /// `FILE:` file key's file) at that path first: the restored server loads them from there.
     RestoreKeyFile,
+    /// Cold backup of an encrypted server: name its `file_key_management` settings (key file,
+    /// `FILE:` file key, algorithm), or the server's option file that holds them.
+    GiveKeySettings,
 }

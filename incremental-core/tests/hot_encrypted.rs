@@ -9,6 +9,8 @@
 //!   source's `CHECKSUM TABLE`s at the incremental's end; `mariabackup --prepare` (no option file
 //!   but the backup's `backup-my.cnf`) accepts the full.
 //! * An encrypted key file whose password is in a `FILE:` file, `aes_ctr`: a hot full restores.
+//! * An encrypted key file whose password is given literally: `apply_redo` recovers a hot full
+//!   (the password goes to its private option file), copy-back names it as option-file-only.
 //! * The wrong key file: the backup fails naming key 1 and the file, and writes no
 //!   `xtrabackup_checkpoints`.
 
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{BackupOptions, BackupPlan};
 use incremental_core::copy_back::{copy_back_with, CopyBackOptions};
+use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
 use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, NoProgress};
 use incremental_core::source::DirSource;
@@ -293,4 +296,68 @@ fn a_wrong_key_fails_the_backup_naming_key_1_and_the_file() {
     );
     assert!(!text.contains("F5502320"), "{text}");
     assert!(!target.join("xtrabackup_checkpoints").exists());
+}
+
+/// A key file encrypted with a password given literally as `file_key_management_filekey`
+/// (issue 14): `--apply-redo`'s private server gets the password from its option file and
+/// recovers the backup; copy-back leaves it out of the start command and says it must come
+/// from an option file.
+#[test]
+fn a_literal_file_key_applies_redo_and_copy_back_names_it_option_file_only() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let keys = tempfile::tempdir().unwrap();
+    let plain = keys.path().join("keys.txt");
+    std::fs::write(&plain, KEYS).unwrap();
+    let enc = keys.path().join("keys.enc");
+    let password = "literal-test-password-42";
+    let st = Command::new("openssl")
+        .args(["enc", "-aes-256-cbc", "-md", "sha1", "-pass"])
+        .arg(format!("pass:{password}"))
+        .arg("-in")
+        .arg(&plain)
+        .arg("-out")
+        .arg(&enc)
+        .status()
+        .expect("openssl");
+    assert!(st.success());
+    std::fs::remove_file(&plain).unwrap();
+    let sb = Sandbox::in_tempdir(&encrypted_server(&enc, Some(password), "aes_cbc"))
+        .expect("MariaDB sandbox with a literal file key");
+    sb.sql(
+        "CREATE DATABASE d; USE d; CREATE TABLE d.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB;
+         INSERT INTO d.t SELECT seq, REPEAT('t', 200) FROM seq_1_to_5000;",
+    )
+    .unwrap();
+    let (_keep, work) = work_dir();
+    let full = work.join("full");
+    hot_backup(&sb, &full, None, Duration::ZERO, &NoProgress);
+    prepare::prepare(
+        &full,
+        &[],
+        &PrepareOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .expect("xb prepare");
+    let r = apply_redo(&full, &ApplyRedoOptions::default())
+        .unwrap_or_else(|e| panic!("apply_redo with a literal file key: {e}"));
+    assert!(!format!("{r:?}").contains(password));
+    let dd = work.join("restored");
+    let cb = copy_back_with(
+        &DirSource::new(&full),
+        &dd,
+        &CopyBackOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .expect("copy-back");
+    assert!(
+        !cb.start_command().contains(password),
+        "{}",
+        cb.start_command()
+    );
+    assert_eq!(
+        cb.option_file_only(),
+        vec!["file_key_management_filekey".to_string()]
+    );
 }

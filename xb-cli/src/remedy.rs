@@ -69,6 +69,12 @@ pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
                                    server, then run this again: the restored server loads its \
                                    keys from there"
             .into(),
+        Remedy::GiveKeySettings => "; give the server's key settings: \
+                                    --file-key-management-filename (with \
+                                    --file-key-management-filekey FILE:path and \
+                                    --file-key-management-encryption-algorithm if it uses them), \
+                                    or --defaults-file with the server's option file"
+            .into(),
         _ => return None,
     })
 }

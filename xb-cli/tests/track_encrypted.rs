@@ -366,3 +366,95 @@ fn a_bitmap_incremental_of_an_encrypted_server_restores() {
     load::check(&r.socket(), 2_000).unwrap();
     assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", t0.elapsed());
 }
+
+/// Cold backups of an encrypted server (stopped; its log and tables encrypted): without keys
+/// refused, naming the options that give them; with them (given, then from the server's option
+/// file), a full and an incremental (writes in between) copy the encrypted log and load the keys in `backup-my.cnf`; `xb prepare`
+/// (which reads the base's encrypted redo) merges them and a server started with the printed
+/// options gives the source's `CHECKSUM TABLE`s.
+#[test]
+fn cold_backups_of_an_encrypted_server_restore() {
+    let t0 = Instant::now();
+    let tmp = short_tempdir().unwrap();
+    let (mut server, enc, filekey) = keyed_server(tmp.path());
+    let dd = server.datadir().to_path_buf();
+    let socket = server.socket();
+    let (full, inc, none) = (
+        tmp.path().join("full"),
+        tmp.path().join("inc"),
+        tmp.path().join("none"),
+    );
+    Load::setup(&socket, 2_000).unwrap();
+    server.stop().unwrap();
+    let keys = [
+        "--file-key-management-filename",
+        s(&enc),
+        "--file-key-management-filekey",
+        filekey.as_str(),
+        "--file-key-management-encryption-algorithm",
+        "aes_ctr",
+    ];
+    let backup = |target: &Path, extra: &[&str]| {
+        let args = ["backup", "--datadir", s(&dd), "--target-dir", s(target)];
+        xb(&[&args[..], &["--no-sync", "--no-defaults"], extra].concat())
+    };
+    let (code, err) = backup(&none, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("encrypted") && err.contains("--file-key-management-filename"),
+        "{err}"
+    );
+    let (code, err) = backup(&full, &keys);
+    assert_eq!(code, 0, "{err}");
+
+    server.start().unwrap();
+    let running = Load::start(&socket, 2_000).unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(running.stop().unwrap().appended > 0);
+    let reference = load::checksums(&socket).unwrap();
+    server.stop().unwrap();
+    // the incremental finds the keys in the server's option file
+    let base = format!("--incremental-basedir={}", s(&full));
+    let cnf = format!("--defaults-file={}", s(&server.defaults_file()));
+    let args = [
+        "backup",
+        "--datadir",
+        s(&dd),
+        "--target-dir",
+        s(&inc),
+        "--no-sync",
+    ];
+    let (code, err) = xb(&[&args[..], &[cnf.as_str(), base.as_str()]].concat());
+    assert_eq!(code, 0, "{err}");
+
+    xb_ok(&[
+        "prepare",
+        "--target-dir",
+        s(&full),
+        "--incremental-dir",
+        s(&inc),
+    ]);
+    let restored = tmp.path().join("restored");
+    let command = xb_ok(&[
+        "copy-back",
+        "--target-dir",
+        s(&full),
+        "--datadir",
+        s(&restored),
+    ]);
+    let mut opts = SandboxOptions::default();
+    for word in command.split_whitespace().skip(1) {
+        let (k, v) = word.trim_start_matches("--").split_once('=').unwrap();
+        if k != "datadir" {
+            opts = opts.option(k, v);
+        }
+    }
+    assert!(
+        command.contains("--file-key-management-filename="),
+        "{command}"
+    );
+    let run = short_tempdir().unwrap();
+    let r = Sandbox::on_datadir(run.path(), &restored, &opts).expect("restored server");
+    assert_eq!(load::checksums(&r.socket()).unwrap(), reference);
+    assert!(t0.elapsed() < Duration::from_secs(40), "{:?}", t0.elapsed());
+}

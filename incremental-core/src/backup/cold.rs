@@ -5,16 +5,20 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::contents::Contents;
-use super::redo_copy;
+use super::options::BackupOptions;
+use super::redo_copy::{self, RedoFacts};
 use super::scan::OtherTotals;
 use super::sink::FileMeta;
 use super::stages::{Copied, End, Run, Stages};
 use super::BackupError;
+use crate::encryption::EncryptionError;
 use crate::progress::{Cancel, Event};
 
 /// A stopped server's datadir, or a filesystem snapshot.
 pub(crate) struct Cold {
     cancel: Cancel,
+    /// `backup-my.cnf`'s lines loading the server's keys.
+    encryption: Vec<(String, String)>,
 }
 
 impl Cold {
@@ -22,6 +26,7 @@ impl Cold {
     pub(crate) fn new(cancel: &Cancel) -> Cold {
         Cold {
             cancel: cancel.clone(),
+            encryption: Vec::new(),
         }
     }
 }
@@ -35,12 +40,15 @@ impl Stages for Cold {
                           from a running server; none is recorded",
             });
         }
-        run.plan
+        let contents = run
+            .plan
             .contents()
             .cloned()
             .ok_or_else(|| BackupError::Inconsistent {
                 what: format!("{}: the plan lists no files", run.plan.datadir().display()),
-            })
+            })?;
+        self.encryption = key_lines(run.plan.options(), run.plan.datadir(), &contents.redo)?;
+        Ok(contents)
     }
 
     fn cancel(&self) -> &Cancel {
@@ -87,11 +95,37 @@ impl Stages for Cold {
             xb_info: Vec::new(),
             hot: None,
             data_file_path: None,
-            encryption: Vec::new(),
+            encryption: std::mem::take(&mut self.encryption),
         })
     }
 
     fn fail(&mut self, e: BackupError) -> BackupError {
         e
     }
+}
+
+/// The `backup-my.cnf` lines that load the keys of the stopped server of `datadir` (its
+/// working directory, where relative key file names start), found from the options' key
+/// settings as `xb track` finds them, and written as the hot backup writes them. An encrypted
+/// log needs them (the prepare decrypts it): none named is an error, and key 1 must be there.
+fn key_lines(
+    options: &BackupOptions,
+    datadir: &Path,
+    redo: &RedoFacts,
+) -> Result<Vec<(String, String)>, BackupError> {
+    let found = options.keys().find();
+    let Some(settings) = found.settings else {
+        if !redo.encrypted {
+            return Ok(Vec::new());
+        }
+        return Err(EncryptionError::NoKeyFile {
+            log: redo.path.clone(),
+            option_files: found.option_files,
+        }
+        .into());
+    };
+    if redo.encrypted {
+        settings.log_key(datadir)?;
+    }
+    Ok(settings.cnf_lines(datadir))
 }

@@ -9,6 +9,7 @@ use innodb_page::Lsn;
 
 use super::files::Filter;
 use super::layout::SourceDirs;
+use crate::key_options::KeyOptions;
 
 /// Where an incremental backup starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -457,6 +458,7 @@ pub struct BackupOptions {
     history: Option<String>,
     extra_lsndir: Option<PathBuf>,
     dirs: SourceDirs,
+    keys: KeyOptions,
 }
 
 impl BackupOptions {
@@ -490,6 +492,7 @@ impl BackupOptions {
             history: None,
             extra_lsndir: None,
             dirs: SourceDirs::default(),
+            keys: KeyOptions::default(),
         }
     }
 
@@ -588,6 +591,14 @@ impl BackupOptions {
     /// if missing), as mariabackup's `--extra-lsndir`. Default `None`.
     pub fn set_extra_lsndir(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.extra_lsndir = dir;
+        self
+    }
+
+    /// Cold backup of an encrypted server: where its `file_key_management` keys are (given
+    /// settings over the server's option files, as `xb track` finds them). A hot backup asks
+    /// the server instead. Default: the default option files only.
+    pub fn set_keys(&mut self, keys: KeyOptions) -> &mut Self {
+        self.keys = keys;
         self
     }
 
@@ -736,6 +747,11 @@ impl BackupOptions {
     /// See [`set_hot`](Self::set_hot).
     pub fn hot(&self) -> &HotOptions {
         &self.hot
+    }
+
+    /// See [`set_keys`](Self::set_keys).
+    pub fn keys(&self) -> &KeyOptions {
+        &self.keys
     }
 
     /// Reader threads: [`set_parallel`](Self::set_parallel), or by default

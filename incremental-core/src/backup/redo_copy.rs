@@ -17,7 +17,7 @@
 
 use innodb_page::redo::file::{log_file_name, log_file_path, LOG_FILE_0, REDO_DIR};
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use innodb_page::redo::file::FileRecordArea;
@@ -46,6 +46,8 @@ pub struct RedoFacts {
     pub end_lsn: Lsn,
     /// The creator string (`MariaDB 10.11.19`).
     pub creator: String,
+    /// The log is encrypted (`innodb_encrypt_log`): its records are copied as stored.
+    pub encrypted: bool,
 }
 
 impl RedoFacts {
@@ -66,8 +68,8 @@ impl RedoFacts {
 }
 
 /// Reads the redo log of `datadir` (its `ib_logfile0`): format, checkpoint, scanned end.
-/// Refuses what the backup cannot copy: other formats (MySQL, MariaDB before 10.8), encrypted
-/// logs, a log whose end cannot be found.
+/// Refuses what the backup cannot copy: other formats (MySQL, MariaDB before 10.8), a log
+/// whose end cannot be found. An encrypted log is read as stored (its ends need no key).
 ///
 /// ```no_run
 /// let facts = incremental_core::backup::redo_copy::read_source("/var/lib/mysql".as_ref())?;
@@ -100,15 +102,6 @@ pub fn read_source(datadir: &Path) -> Result<RedoFacts, BackupError> {
             ),
         });
     }
-    if log.encryption.is_encrypted() {
-        return Err(BackupError::Unsupported {
-            path,
-            what: format!(
-                "the redo log is encrypted ({}); encrypted logs are not supported yet",
-                log.encryption.name()
-            ),
-        });
-    }
     let end_lsn = log.end_lsn().ok_or_else(|| BackupError::Unsupported {
         path: path.clone(),
         what: "the end of the redo log cannot be found by scanning from its checkpoint".into(),
@@ -121,6 +114,7 @@ pub fn read_source(datadir: &Path) -> Result<RedoFacts, BackupError> {
         end_lsn,
         creator: log.creator.clone(),
         file_size,
+        encrypted: log.encryption.is_encrypted(),
         path,
     })
 }
@@ -358,9 +352,11 @@ pub fn copy(
         path: PathBuf::from(LOG_FILE_0),
         source: e,
     };
-    let file = File::open(path).map_err(io_err)?;
-    let geom =
-        LogGeometry::from_file_size(facts.first_lsn, facts.file_size, false).map_err(|e| {
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut header = vec![0u8; 512];
+    file.read_exact(&mut header).map_err(io_err)?;
+    let geom = LogGeometry::from_file_size(facts.first_lsn, facts.file_size, facts.encrypted)
+        .map_err(|e| {
             BackupError::Page(innodb_page::Error::Redo {
                 path: path.clone(),
                 offset: 0,
@@ -375,19 +371,26 @@ pub fn copy(
                 source: e,
             })
         })?;
-    let mut w =
-        LogWriter::new(out, facts.checkpoint_lsn, facts.checkpoint_end_lsn).map_err(out_err)?;
+    let (from, from_end) = (facts.checkpoint_lsn, facts.checkpoint_end_lsn);
+    let mut w = match facts.encrypted {
+        true => LogWriter::new_encrypted(out, from, from_end, &header),
+        false => LogWriter::new(out, from, from_end),
+    }
+    .map_err(out_err)?;
     while let Some(m) = reader.next_mtr().map_err(io_err)? {
         if w.written().mtrs.is_multiple_of(4096) && cancel.is_cancelled() {
             return Err(BackupError::Cancelled);
         }
-        w.push(m.start_lsn(), m.record_bytes(), m.checksum())
-            .map_err(|e| match e {
-                LogWriteError::Io(e) => out_err(e),
-                gap => BackupError::Inconsistent {
-                    what: format!("{}: {gap}", path.display()),
-                },
-            })?;
+        match facts.encrypted {
+            true => w.push_stored(m.start_lsn(), m.as_bytes(), m.record_bytes().len()),
+            false => w.push(m.start_lsn(), m.record_bytes(), m.checksum()),
+        }
+        .map_err(|e| match e {
+            LogWriteError::Io(e) => out_err(e),
+            gap => BackupError::Inconsistent {
+                what: format!("{}: {gap}", path.display()),
+            },
+        })?;
     }
     let end_lsn = reader.lsn();
     if end_lsn < facts.end_lsn {

@@ -216,6 +216,22 @@ impl ServerSettings {
         o
     }
 
+    /// Names of the settings left out of [`startup_options`](Self::startup_options) because
+    /// they must not appear on a command line (a literal file key): they belong in an option
+    /// file.
+    pub fn option_file_only(&self) -> Vec<String> {
+        self.secret_options().map(|(k, _)| k).collect()
+    }
+
+    /// The settings of [`option_file_only`](Self::option_file_only) with their values, as
+    /// `(name, value)` with `_` in names, for a private option file (never to be printed).
+    pub fn secret_options(&self) -> impl Iterator<Item = (String, &str)> + '_ {
+        self.all
+            .iter()
+            .filter(|(k, v)| is_literal_file_key(k, v))
+            .map(|(k, v)| (k.to_ascii_lowercase().replace('-', "_"), v.as_str()))
+    }
+
     /// The options that load the encryption plugin of an encrypted server's backup
     /// (`plugin_dir`, `plugin_load`, `file_key_management_*`, `innodb_encrypt_*`). A literal
     /// file key (a password, not `FILE:path`) is left out: it must not appear on a command
@@ -270,5 +286,19 @@ mod tests {
         );
         let s = ServerSettings::parse("[mysqld]\nfile_key_management_filekey=FILE:/k/pass\n");
         assert!(format!("{s:?}").contains("FILE:/k/pass"));
+    }
+
+    #[test]
+    fn only_a_literal_file_key_is_option_file_only() {
+        let s = ServerSettings::parse("[mysqld]\nfile-key-management-filekey=hunter2\n");
+        assert_eq!(s.option_file_only(), vec!["file_key_management_filekey"]);
+        let secret: Vec<_> = s.secret_options().collect();
+        assert_eq!(
+            secret,
+            vec![("file_key_management_filekey".to_string(), "hunter2")]
+        );
+        assert!(!s.startup_options().concat().contains("hunter2"));
+        let s = ServerSettings::parse("[mysqld]\nfile_key_management_filekey=FILE:/k/pass\n");
+        assert!(s.option_file_only().is_empty());
     }
 }

@@ -507,6 +507,18 @@ fn mark_prepared(dir: &Path, cps: &Checkpoints) -> Result<(), ApplyRedoError> {
     redo_journal::sync_dir(dir).map_err(io_err("cannot sync", dir))
 }
 
+/// Writes `text` to a new file readable by its owner only (it may hold a file key).
+fn write_private(path: &Path, text: &str) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
 /// The private server on a backup: its datadir and the files of its scratch directory.
 struct Server {
     dir: PathBuf,
@@ -574,7 +586,11 @@ impl Server {
             text.push_str(o.trim_start_matches("--"));
             text.push('\n');
         }
-        fs::write(&self.cnf, text).map_err(|source| ApplyRedoError::Io {
+        // a literal file key may not go on a command line, but this file is private
+        for (k, v) in settings.secret_options() {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+        write_private(&self.cnf, &text).map_err(|source| ApplyRedoError::Io {
             action: "cannot write",
             path: self.cnf.clone(),
             source,

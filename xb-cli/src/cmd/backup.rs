@@ -136,6 +136,10 @@ pub struct Args {
     /// Read no option file.
     #[arg(long, help_heading = "Connection (hot backup)")]
     pub no_defaults: bool,
+    /// Cold backup of an encrypted server: its key settings (else those of its option files,
+    /// --defaults-file or the default ones).
+    #[command(flatten, next_help_heading = "Encryption (cold backup)")]
+    pub keys: super::track::KeyArgs,
     /// Hot backup: block DDL for the whole backup (BACKUP STAGE BLOCK_DDL from the start)
     /// instead of tracking it; DDL statements and writes to Aria/MyISAM tables wait meanwhile.
     #[arg(long, help_heading = "Hot backup")]
@@ -557,7 +561,11 @@ pub fn run(mut a: Args) -> anyhow::Result<u8> {
         let p = crate::password::ask().context("reading the password")?;
         a.password = Some(Some(p));
     }
-    let options = backup_options(&a).map_err(words)?;
+    let mut options = backup_options(&a).map_err(words)?;
+    options.set_keys(super::track::key_options(
+        &a.keys,
+        a.defaults_file.as_deref(),
+    )?);
     // the target before the server: a refusal leaves both untouched
     DirSink::check_target(&a.target_dir).map_err(words)?;
     let plan = BackupPlan::new(&options).map_err(|e| planning_error(&a, e))?;

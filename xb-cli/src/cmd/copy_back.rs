@@ -118,5 +118,13 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         },
         r.datadir.display()
     ));
+    let secret = r.option_file_only();
+    if !secret.is_empty() {
+        ui::note(format!(
+            "the command above leaves out {} (it must never be on a command line): put it in \
+             the server's option file, as in backup-my.cnf",
+            secret.join(", ")
+        ));
+    }
     Ok(EXIT_OK)
 }

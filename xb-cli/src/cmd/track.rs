@@ -1,6 +1,6 @@
 //! `xb track`: follow a running MariaDB 10.8+ server's redo log and write changed-page bitmaps.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -67,6 +67,15 @@ pub struct Args {
     /// Read the server's key settings only from this option file.
     #[arg(long)]
     pub defaults_file: Option<PathBuf>,
+    /// The server's key settings.
+    #[command(flatten)]
+    pub keys: KeyArgs,
+}
+
+/// The `file_key_management` settings of a server read without a connection (`xb track`, a
+/// cold `xb backup`), each over the one in the server's option files.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
     /// The server's key file (file_key_management_filename), for an encrypted log.
     #[arg(long, value_name = "PATH")]
     pub file_key_management_filename: Option<String>,
@@ -78,12 +87,12 @@ pub struct Args {
     pub file_key_management_encryption_algorithm: Option<String>,
 }
 
-/// The key options of `a`: a literal password is refused (it would be visible in `ps` for as
-/// long as the tracker runs, often as a service); `FILE:` and the option files keep it out of
-/// the command line.
-fn key_options(a: &Args) -> anyhow::Result<KeyOptions> {
+/// The key options of `a` over the option files (`defaults_file`, else the default ones): a
+/// literal password is refused (it would be visible in `ps` for as long as xb runs, the
+/// tracker often as a service); `FILE:` and the option files keep it out of the command line.
+pub fn key_options(a: &KeyArgs, defaults_file: Option<&Path>) -> anyhow::Result<KeyOptions> {
     let mut k = KeyOptions::default();
-    if let Some(f) = &a.defaults_file {
+    if let Some(f) = defaults_file {
         k = k.set_defaults_file(f);
     }
     if let Some(v) = &a.file_key_management_filename {
@@ -183,7 +192,7 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         .follow(a.follow)
         .interval(Duration::from_secs_f64(a.interval))
         .writer(WriterOptions::default().sync(!a.no_sync));
-    let found = key_options(&a)?.find();
+    let found = key_options(&a.keys, a.defaults_file.as_deref())?.find();
     let opts = match decryption(&a, &found)? {
         Some((key, mode)) => opts.decrypt_with(key, mode),
         None => opts,

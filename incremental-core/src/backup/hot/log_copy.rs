@@ -97,6 +97,7 @@ impl LogCopy {
             checkpoint_end_lsn: ck.end_lsn.unwrap_or(ck.lsn),
             end_lsn: ck.lsn,
             creator,
+            encrypted,
         };
         let (from, from_end) = (facts.checkpoint_lsn, facts.checkpoint_end_lsn);
         let writer = match encrypted {
