@@ -228,28 +228,26 @@ pub enum LogWriteError {
 impl<W: Write> LogWriter<W> {
     /// Writes the header area of a log starting at `checkpoint` (whose `FILE_CHECKPOINT`
     /// mini-transaction starts at `checkpoint_end`) to `out`.
-    pub fn new(mut out: W, checkpoint: Lsn, checkpoint_end: Lsn) -> io::Result<LogWriter<W>> {
-        let head = header_area(checkpoint, checkpoint_end);
-        out.write_all(&head)?;
-        Ok(LogWriter {
-            out,
-            bytes: head.len() as u64,
-            mtrs: 0,
-            next: checkpoint,
-        })
+    pub fn new(out: W, checkpoint: Lsn, checkpoint_end: Lsn) -> io::Result<LogWriter<W>> {
+        Self::with_header(out, &header_area(checkpoint, checkpoint_end), checkpoint)
     }
 
     /// As [`new`](Self::new), for a copy of an encrypted log whose header block is `source`
     /// (see [`encrypted_header_area`]); mini-transactions are then appended with
     /// [`push_stored`](Self::push_stored).
     pub fn new_encrypted(
-        mut out: W,
+        out: W,
         checkpoint: Lsn,
         checkpoint_end: Lsn,
         source: &[u8],
     ) -> io::Result<LogWriter<W>> {
         let head = encrypted_header_area(checkpoint, checkpoint_end, source);
-        out.write_all(&head)?;
+        Self::with_header(out, &head, checkpoint)
+    }
+
+    /// Writes `head` (the header area) to `out`; mini-transactions follow from `checkpoint`.
+    fn with_header(mut out: W, head: &[u8], checkpoint: Lsn) -> io::Result<LogWriter<W>> {
+        out.write_all(head)?;
         Ok(LogWriter {
             out,
             bytes: head.len() as u64,
