@@ -626,7 +626,12 @@ fn stream_file(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(io_err("cannot read", &source.location().join(rel))(e)),
+            Err(e) => {
+                // nothing under the final name that is not whole (a damaged encoded file)
+                drop(w);
+                let _ = fs::remove_file(dst);
+                return Err(io_err("cannot read", &source.location().join(rel))(e));
+            }
         };
         w.write_all(&buf[..n])
             .map_err(io_err("cannot copy to", dst))?;

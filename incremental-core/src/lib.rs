@@ -9,15 +9,19 @@
 //!   recovery on the result (`xb prepare --apply-redo`).
 //! * [`copy_back`](mod@copy_back): restoring a prepared backup into an empty datadir
 //!   (`xb copy-back`).
+//! * [`codec`]: per-file compression (zstd, LZ4) and encryption (age) of backups, both ways.
 //! * [`verify`]: checking a backup chain without changing it (`xb verify` on backups).
 //! * [`format`](mod@format): every file of a backup directory, read and written.
 //! * [`key_options`]: the `file_key_management` settings of a server found without a
 //!   connection (given, or from its option files).
 //! * [`source`]: where the files of a backup are read from.
+//! * [`xbstream`]: the xbstream stream format both ways (`mbstream`'s), its extraction, and a
+//!   sink that streams a backup.
 //! * [`progress`]: progress reports and cancellation (the one trait of every crate of xb).
 #![deny(missing_docs)]
 
 pub mod backup;
+pub mod codec;
 pub mod copy_back;
 pub mod encryption;
 pub mod format;
@@ -29,6 +33,7 @@ mod remedy;
 mod serialize;
 pub mod source;
 pub mod verify;
+pub mod xbstream;
 
 pub use backup::sink::{DirSink, FileMeta, Sink};
 pub use backup::{

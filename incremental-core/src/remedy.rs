@@ -78,4 +78,7 @@ pub enum Remedy {
     /// Cold backup of an encrypted server: name its `file_key_management` settings (key file,
     /// `FILE:` file key, algorithm), or the server's option file that holds them.
     GiveKeySettings,
+    /// An age-encrypted backup file: give the identity file (`AGE-SECRET-KEY-1…`) of one of
+    /// the recipients it was encrypted to (none was given, or the one given is another's).
+    GiveDecryptionKey,
 }

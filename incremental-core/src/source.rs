@@ -92,6 +92,25 @@ pub trait BackupSource {
     }
 }
 
+/// A boxed source is a source (so that a caller can choose one at run time and still wrap it).
+impl<T: BackupSource + ?Sized> BackupSource for Box<T> {
+    fn location(&self) -> &Path {
+        (**self).location()
+    }
+
+    fn files(&self) -> Result<Vec<SourceFile>, SourceError> {
+        (**self).files()
+    }
+
+    fn open(&self, path: &Path) -> Result<Box<dyn Read + '_>, SourceError> {
+        (**self).open(path)
+    }
+
+    fn local_path(&self, path: &Path) -> Option<PathBuf> {
+        (**self).local_path(path)
+    }
+}
+
 /// A backup in a local directory.
 #[derive(Debug, Clone)]
 pub struct DirSource {

@@ -43,7 +43,7 @@ const BIG_ROWS: u32 = 3_000;
 
 /// Pause of each backup reader after each batch: the copy lasts long enough for writes and
 /// renames to happen during it.
-const THROTTLE: Duration = Duration::from_millis(15);
+const THROTTLE: Option<u64> = Some(32);
 
 /// One server of the matrix.
 struct Case {

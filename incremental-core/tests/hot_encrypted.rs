@@ -183,13 +183,13 @@ fn hot_full_and_incremental_of_an_encrypted_server_with_ddl_restore_exactly() {
     let socket = sb.socket();
     let (reference, written) = std::thread::scope(|s| {
         let w = s.spawn(|| writes(&socket, &stop, 1_000_000, None));
-        hot_backup(&sb, &full, None, Duration::from_millis(20), &NoProgress);
+        hot_backup(&sb, &full, None, Some(25), &NoProgress);
         stop.store(true, Ordering::Relaxed);
         let n = w.join().unwrap();
         stop.store(false, Ordering::Relaxed);
         let w = s.spawn(|| writes(&socket, &stop, 2_000_000, Some(Duration::from_millis(150))));
         let at_end = AtConsistentPoint::new(|| sums(&socket));
-        hot_backup(&sb, &inc, Some(&full), Duration::from_millis(40), &at_end);
+        hot_backup(&sb, &inc, Some(&full), Some(12), &at_end);
         stop.store(true, Ordering::Relaxed);
         (at_end.value(), n + w.join().unwrap())
     });
@@ -263,7 +263,7 @@ fn an_encrypted_key_file_with_a_file_key_restores() {
     let (_keep, work) = work_dir();
     let full = work.join("full");
     let reference = sums(&sb.socket());
-    hot_backup(&sb, &full, None, Duration::ZERO, &NoProgress);
+    hot_backup(&sb, &full, None, None, &NoProgress);
     let restored = restore(&full, &[], &work, "file-key");
     assert_eq!(restored, reference);
 }
@@ -330,7 +330,7 @@ fn a_literal_file_key_applies_redo_and_copy_back_names_it_option_file_only() {
     .unwrap();
     let (_keep, work) = work_dir();
     let full = work.join("full");
-    hot_backup(&sb, &full, None, Duration::ZERO, &NoProgress);
+    hot_backup(&sb, &full, None, None, &NoProgress);
     prepare::prepare(
         &full,
         &[],

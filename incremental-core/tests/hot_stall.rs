@@ -19,10 +19,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use incremental_core::backup::sink::DirSink;
+use incremental_core::backup::sink::{DirSink, Sink};
 use incremental_core::backup::{BackupOptions, BackupPlan, ConnectOptions, HotOptions};
 use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
+use incremental_core::xbstream::{self, ExtractOptions, StreamSink};
 use xb_testkit::load::{self, Queryable};
 use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
@@ -231,6 +232,33 @@ fn checksums(socket: &Path, tables: &[&str]) -> BTreeMap<String, String> {
 }
 
 fn xb_backup(sb: &Sandbox, target: &Path, reference: &Reference) -> f64 {
+    let mut sink = DirSink::new(target).unwrap();
+    xb_backup_to(sb, &mut sink, reference)
+}
+
+/// A backup streamed into the file `stream` (a stream cannot replace a file it sent, so the
+/// engine copies each non-InnoDB file once: those that can still change under
+/// `BLOCK_COMMIT`), then extracted into `target`.
+fn xb_stream_backup(sb: &Sandbox, stream: &Path, target: &Path, reference: &Reference) -> f64 {
+    let out = std::io::BufWriter::new(std::fs::File::create(stream).unwrap());
+    let mut sink = StreamSink::new(out);
+    let blocked = xb_backup_to(sb, &mut sink, reference);
+    drop(sink);
+    let mut dir = DirSink::new(target).unwrap();
+    let input = std::fs::File::open(stream).unwrap();
+    xbstream::extract(
+        input,
+        &mut dir,
+        &ExtractOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .expect("extracting xb's stream");
+    dir.finish().unwrap();
+    blocked
+}
+
+fn xb_backup_to(sb: &Sandbox, sink: &mut dyn Sink, reference: &Reference) -> f64 {
     let mut c = ConnectOptions::new();
     c.set_socket(sb.socket())
         .set_user("root")
@@ -239,8 +267,7 @@ fn xb_backup(sb: &Sandbox, target: &Path, reference: &Reference) -> f64 {
     opts.set_connect(c).set_hot(HotOptions::default());
     let plan = BackupPlan::new(&opts).unwrap();
     assert!(plan.mode().is_hot(), "{}", plan.mode());
-    let mut sink = DirSink::new(target).unwrap();
-    let report = plan.run(&mut sink, reference, &Cancel::new()).unwrap();
+    let report = plan.run(sink, reference, &Cancel::new()).unwrap();
     let hot = report.hot().unwrap();
     eprintln!(
         "xb: {:.1} s, {} other files ({} MB), commits blocked {:.2} s by its own clock",
@@ -315,27 +342,37 @@ fn commits_do_not_wait_on_non_innodb_copies() {
         xb.as_secs_f64(),
         mb.as_secs_f64()
     );
+    let stream_ref = Reference {
+        server: sb.socket(),
+        sums: Mutex::new(None),
+    };
+    let stream_dir = work.join("xb-stream");
+    let mut stream_clock = 0.0;
+    let xs = longest_stall(&sb, "xb --stream", || {
+        let stream = work.join("xb.xbstream");
+        stream_clock = xb_stream_backup(&sb, &stream, &stream_dir, &stream_ref)
+    });
+    eprintln!(
+        "streamed: longest gap between commits {:.3} s (commits blocked {stream_clock:.3} s by \
+         its own clock)",
+        xs.as_secs_f64()
+    );
     let hot = reference.sums.lock().unwrap().clone().unwrap();
+    let stream_hot = stream_ref.sums.lock().unwrap().clone().unwrap();
     // the source went on: the hot tables differ from the reference now
     assert_ne!(contents(&sb.socket()), hot);
     drop(sb);
 
-    // xb's backup restores the MyISAM and Aria tables as they were at its end
-    prepare::prepare(
-        &xb_dir,
-        &[],
-        &PrepareOptions::default(),
-        &NoProgress,
-        &Cancel::new(),
-    )
-    .expect("xb prepare");
-    let run = short_tempdir().unwrap();
-    let restored = Sandbox::on_datadir(run.path(), &xb_dir, &server_options())
-        .expect("a server on xb's backup");
-    assert_eq!(checksums(&restored.socket(), COLD_TABLES), cold);
-    assert_eq!(contents(&restored.socket()), hot);
-    drop(restored);
+    // xb's backups restore the MyISAM and Aria tables as they were at their end
+    restores_as_at_the_end(&xb_dir, &cold, &hot);
+    restores_as_at_the_end(&stream_dir, &cold, &stream_hot);
 
+    assert!(
+        xs <= mb + Duration::from_millis(200),
+        "xb --stream stalled commits for {:.3} s, mariabackup for {:.3} s",
+        xs.as_secs_f64(),
+        mb.as_secs_f64()
+    );
     assert!(
         xb <= mb + Duration::from_millis(200),
         "xb stalled commits for {:.3} s, mariabackup for {:.3} s",
@@ -343,4 +380,26 @@ fn commits_do_not_wait_on_non_innodb_copies() {
         mb.as_secs_f64()
     );
     eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+/// Prepares the backup in `dir`, starts a server on it, and checks the tables: the cold ones
+/// as `cold`, the hot ones as `hot` (taken under `BLOCK_COMMIT`).
+fn restores_as_at_the_end(
+    dir: &Path,
+    cold: &BTreeMap<String, String>,
+    hot: &BTreeMap<String, String>,
+) {
+    prepare::prepare(
+        dir,
+        &[],
+        &PrepareOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .expect("xb prepare");
+    let run = short_tempdir().unwrap();
+    let restored =
+        Sandbox::on_datadir(run.path(), dir, &server_options()).expect("a server on xb's backup");
+    assert_eq!(&checksums(&restored.socket(), COLD_TABLES), cold);
+    assert_eq!(&contents(&restored.socket()), hot);
 }

@@ -61,3 +61,20 @@ ensure_openssl() {
   $sudo apt-get update -q &&
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssl
 }
+
+# zstd, lz4 and age decode xb's compressed and encrypted backups in the tests, as a DBA decodes
+# them without xb (incremental-core/tests/codec.rs, xb-cli/tests/codec_cli.rs); age-keygen makes
+# the test keys.
+ensure_codec_tools() {
+  local c missing=
+  for c in zstd lz4 age age-keygen; do
+    command -v "$c" >/dev/null 2>&1 || missing+=" $c"
+  done
+  [ -z "$missing" ] && return 0
+  local sudo=
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  echo "missing:$missing; installing zstd, lz4 and age from the Debian packages" >&2
+  $sudo apt-get update -q &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      zstd lz4 age
+}

@@ -56,6 +56,10 @@ enum Command {
     Prepare(cmd::prepare::Args),
     /// Restore a prepared backup into an empty datadir.
     CopyBack(cmd::copy_back::Args),
+    /// Decode a compressed or encrypted backup directory in place (X.zst.age -> X).
+    Decompress(cmd::decompress::Args),
+    /// Extract the files of an xbstream (xb's or mariabackup's) into a directory.
+    Extract(cmd::extract::Args),
     /// Show the facts of a tablespace or redo log file.
     Inspect(cmd::inspect::Args),
     /// Check every page of files or datadirs, or a backup chain (restorable or not).
@@ -82,6 +86,11 @@ fn one_line(e: &anyhow::Error) -> String {
     for cause in e.chain() {
         let m = cause.to_string();
         if out.contains(&m) {
+            // its words are there already, but not its remedy (an error carried by another)
+            let words = remedy::worded(cause).unwrap_or_default();
+            if !out.contains(&words) {
+                out.push_str(&words);
+            }
             continue;
         }
         if !out.is_empty() {
@@ -122,6 +131,8 @@ fn main() -> ExitCode {
         Command::Backup(a) => cmd::backup::run(*a),
         Command::Prepare(a) => cmd::prepare::run(a),
         Command::CopyBack(a) => cmd::copy_back::run(a),
+        Command::Decompress(a) => cmd::decompress::run(a),
+        Command::Extract(a) => cmd::extract::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Track(a) => cmd::track::run(a),

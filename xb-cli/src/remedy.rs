@@ -5,6 +5,7 @@
 use std::error::Error;
 
 use incremental_core::backup::BackupError;
+use incremental_core::codec::CodecError;
 use incremental_core::copy_back::CopyBackError;
 use incremental_core::prepare::apply_redo::ApplyRedoError;
 use incremental_core::prepare::PrepareError;
@@ -75,6 +76,10 @@ pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
                                     --file-key-management-encryption-algorithm if it uses them), \
                                     or --defaults-file with the server's option file"
             .into(),
+        Remedy::GiveDecryptionKey => "; give the age identity file of a recipient of the \
+                                      backup (AGE-SECRET-KEY-1…, as age-keygen writes it) with \
+                                      --encrypt-key-file, or its text in XB_ENCRYPT_KEY"
+            .into(),
         _ => return None,
     })
 }
@@ -98,6 +103,14 @@ fn remedy_of(e: &(dyn Error + 'static)) -> Option<Remedy> {
         return e.remedy();
     }
     if let Some(e) = e.downcast_ref::<BackupError>() {
+        return e.remedy();
+    }
+    // compression and encryption errors, also as carried by an io::Error
+    let codec = e.downcast_ref::<CodecError>().or_else(|| {
+        e.downcast_ref::<std::io::Error>()
+            .and_then(CodecError::in_io)
+    });
+    if let Some(e) = codec {
         return e.remedy();
     }
     None

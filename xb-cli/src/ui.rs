@@ -134,12 +134,16 @@ impl CliProgress {
             0 => String::new(),
             n => format!(", {n} pages written"),
         };
+        // an operation that does not look at pages (extraction) says nothing of them
+        let scanned = match (self.pages_scanned.load(Ordering::Relaxed), self.what) {
+            (0, "extract") => String::new(),
+            (n, _) => format!(", {n} pages scanned"),
+        };
         note(format!(
-            "{} done: {} read in {secs:.1} s ({}/s), {} pages scanned{written}",
+            "{} done: {} read in {secs:.1} s ({}/s){scanned}{written}",
             self.what,
             human(done),
             human((done as f64 / secs.max(0.001)) as u64),
-            self.pages_scanned.load(Ordering::Relaxed),
         ));
     }
 }

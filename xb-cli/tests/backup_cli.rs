@@ -192,3 +192,59 @@ fn a_partial_base_is_refused_with_the_flag_that_accepts_it() {
     let (code, _, err) = xb(&accepted);
     assert_eq!(code, 0, "{err}");
 }
+
+/// `--throttle=10` keeps a 20 MiB backup to 10 MiB/s of reads, all reader threads together:
+/// at least about 2 s (only the lower bound is asserted: a busy machine makes any run slower),
+/// and the same bytes as without it. A 0 is refused.
+#[test]
+fn throttle_limits_the_read_rate_of_all_readers_together() {
+    let t = tempfile::tempdir().unwrap();
+    let d = datadir(t.path());
+    // a 20 MiB tablespace: the fixture's pages, then never-written (zero) pages
+    fs::OpenOptions::new()
+        .write(true)
+        .open(d.join("fx/t_small.ibd"))
+        .unwrap()
+        .set_len(20 << 20)
+        .unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let target = t.path().join(name);
+        let mut args = vec![
+            "backup",
+            "--datadir",
+            d.to_str().unwrap(),
+            "--target-dir",
+            target.to_str().unwrap(),
+            "--no-sync",
+            "--parallel",
+            "4",
+        ];
+        args.extend_from_slice(extra);
+        let t0 = std::time::Instant::now();
+        let (code, _, err) = xb(&args);
+        assert_eq!(code, 0, "{err}");
+        (target, t0.elapsed())
+    };
+    let (free, fast) = run("free", &[]);
+    let (slow, took) = run("slow", &["--throttle=10"]);
+    eprintln!("without --throttle {fast:?}, with --throttle=10 {took:?}");
+    assert!(
+        took >= std::time::Duration::from_millis(1500),
+        "20 MiB at 10 MiB/s took {took:?}"
+    );
+    let rel = "fx/t_small.ibd";
+    assert_eq!(
+        fs::read(free.join(rel)).unwrap(),
+        fs::read(slow.join(rel)).unwrap()
+    );
+    let (code, _, err) = xb(&[
+        "backup",
+        "--datadir",
+        d.to_str().unwrap(),
+        "--target-dir",
+        t.path().join("zero").to_str().unwrap(),
+        "--throttle=0",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--throttle"), "{err}");
+}

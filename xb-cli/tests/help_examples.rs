@@ -9,6 +9,7 @@ fn every_command_has_examples_in_its_help() {
         &["backup"],
         &["prepare"],
         &["copy-back"],
+        &["decompress"],
         &["inspect"],
         &["verify"],
         &["bitmap"],

@@ -12,11 +12,12 @@ use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
 const BIG_ROWS: u32 = 5_000;
 
-fn xb(args: &[&str], delay_us: Option<u32>) -> (i32, String, String) {
+/// Runs xb with `args`, and `--throttle=N` (MiB/s) when `throttle` is given.
+fn xb(args: &[&str], throttle: Option<u32>) -> (i32, String, String) {
     let mut c = Command::new(env!("CARGO_BIN_EXE_xb"));
     c.args(args);
-    if let Some(d) = delay_us {
-        c.env("XB_TEST_COPY_DELAY_US", d.to_string());
+    if let Some(n) = throttle {
+        c.arg(format!("--throttle={n}"));
     }
     let out = c.output().unwrap();
     (
@@ -58,7 +59,7 @@ fn hot_backups_from_the_command_line_then_prepare_apply_redo() {
             "--no-sync",
             "--json",
         ],
-        Some(20_000),
+        Some(100),
     );
     let stats = running.stop().unwrap();
     assert_eq!(code, 0, "{err}");

@@ -167,11 +167,15 @@ fn verify_a_real_chain_and_catch_what_breaks_it() {
         o.all()
     );
 
-    // Usage: a backup directory mixed with a datadir path; a directory that is not a backup.
-    let o = xb(&["verify", &s(&full), "/tmp"]);
+    // Usage: a backup directory mixed with a datadir path; a directory that is not a backup
+    // (a private one: other tests create and remove files in /tmp meanwhile).
+    let other = w("not-a-backup");
+    std::fs::create_dir_all(other.join("db")).unwrap();
+    std::fs::write(other.join("db/notes.txt"), b"not a backup").unwrap();
+    let o = xb(&["verify", &s(&full), &s(&other)]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("not both"), "{}", o.all());
-    let o = xb(&["verify", "--target-dir", "/tmp"]);
+    let o = xb(&["verify", "--target-dir", &s(&other)]);
     assert_eq!(o.code, 2, "{}", o.all());
     assert!(o.stderr.contains("not a backup directory"), "{}", o.all());
 }

@@ -74,6 +74,9 @@ pub(crate) struct Batch<'a> {
     /// The source is live (pages being written are read again; a file cut short while it is
     /// read ends in zero pages, as the redo log rebuilds it).
     pub hot: bool,
+    /// Reads keep to the options' read limit: true but for what a hot backup copies while
+    /// the server's DDL or commits are blocked.
+    pub throttled: bool,
 }
 
 /// Where a batch goes and how it reports.
@@ -110,7 +113,7 @@ pub(crate) fn copy_files(
         threads: options.reader_threads(),
         log_corruption: options.log_innodb_page_corruption(),
         hot: batch.hot,
-        throttle: options.throttle(),
+        read_limit: options.read_limit().filter(|_| batch.throttled),
     };
     let pipeline = scan::Pipeline {
         tablespaces: batch.tablespaces,

@@ -71,11 +71,14 @@ pub(crate) struct Written {
     pub info: Info,
     /// `xtrabackup_checkpoints`.
     pub checkpoints: Checkpoints,
+    /// `xb_backup_info`: an incremental on `--extra-lsndir` needs its redo start LSN.
+    pub backup_info: BackupInfo,
 }
 
 impl Written {
-    /// Writes both files into `dir` too (created if missing), as mariabackup's
-    /// `--extra-lsndir`.
+    /// Writes `xtrabackup_checkpoints` and `xtrabackup_info` into `dir` too (created if
+    /// missing), as mariabackup's `--extra-lsndir`, and `xb_backup_info`, so that `dir` can be
+    /// the base of the next incremental (its redo start LSN and identity).
     pub(crate) fn write_to_dir(&self, dir: &Path) -> Result<(), BackupError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -83,6 +86,7 @@ impl Written {
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let files = [
+            (backup_info::FILE_NAME, self.backup_info.to_bytes()),
             (info::FILE_NAMES[0], self.info.to_bytes()),
             (checkpoints::FILE_NAMES[0], self.checkpoints.to_bytes()),
         ];
@@ -114,10 +118,11 @@ pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<Written, Backu
         }
     }
     put(sink, Path::new(backup_my_cnf::FILE_NAME), cnf.as_bytes())?;
+    let backup_info = xb_info(f);
     put(
         sink,
         Path::new(backup_info::FILE_NAME),
-        &xb_info(f).to_bytes(),
+        &backup_info.to_bytes(),
     )?;
     let info = xtrabackup_info(f);
     put(sink, Path::new(info::FILE_NAMES[0]), &info.to_bytes())?;
@@ -136,6 +141,7 @@ pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<Written, Backu
     Ok(Written {
         info,
         checkpoints: cps,
+        backup_info,
     })
 }
 

@@ -120,6 +120,7 @@ mod scan;
 pub(crate) mod server;
 pub mod sink;
 mod stages;
+mod throttle;
 
 pub use crate::format::backup_info::Method;
 pub use contents::{DataFilePlan, OtherFile, PlanNote, TablespacePlan};

@@ -452,7 +452,7 @@ pub struct BackupOptions {
     log_innodb_page_corruption: bool,
     chunk_bytes: usize,
     tool_command: String,
-    throttle: Option<Duration>,
+    read_limit: Option<u64>,
     connect: Option<ConnectOptions>,
     hot: HotOptions,
     history: Option<String>,
@@ -486,7 +486,7 @@ impl BackupOptions {
             log_innodb_page_corruption: false,
             chunk_bytes: 2 << 20,
             tool_command: String::new(),
-            throttle: None,
+            read_limit: None,
             connect,
             hot: HotOptions::default(),
             history: None,
@@ -555,12 +555,15 @@ impl BackupOptions {
         self
     }
 
-    /// Throttling: each reader thread pauses this long after each batch of data-file pages
-    /// it reads (up to [`set_chunk_bytes`](Self::set_chunk_bytes)), which lightens the load a backup
-    /// puts on a running server's disk at the cost of a longer run (a hot backup then also
-    /// needs a redo log large enough for the longer copy). Default: no pause.
-    pub fn set_throttle(&mut self, pause: Option<Duration>) -> &mut Self {
-        self.throttle = pause;
+    /// Throttling: read the source's files at most this many bytes per second, all reader
+    /// threads together, in short reads spread evenly over time. This lightens the load a
+    /// backup puts on a running server's disk at the cost of a longer run (a hot backup then
+    /// also needs a redo log large enough for the longer copy). What a hot backup copies while
+    /// the server's DDL or commits are blocked (`BACKUP STAGE BLOCK_DDL`, `BLOCK_COMMIT`) and
+    /// the redo log it follows are never throttled: slowing them would hold the server up or
+    /// let the log wrap. Default `None`: no limit; `Some(0)` is taken as 1 byte per second.
+    pub fn set_read_limit(&mut self, bytes_per_sec: Option<u64>) -> &mut Self {
+        self.read_limit = bytes_per_sec;
         self
     }
 
@@ -587,8 +590,9 @@ impl BackupOptions {
         self
     }
 
-    /// Also write `xtrabackup_checkpoints` and `xtrabackup_info` into this directory (created
-    /// if missing), as mariabackup's `--extra-lsndir`. Default `None`.
+    /// Also write `xtrabackup_checkpoints`, `xtrabackup_info` and `xb_backup_info` into this
+    /// directory (created if missing), as mariabackup's `--extra-lsndir`: the base an
+    /// incremental of a streamed backup names. Default `None`.
     pub fn set_extra_lsndir(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.extra_lsndir = dir;
         self
@@ -670,6 +674,7 @@ impl BackupOptions {
     }
 
     /// See [`dirs`](Self::dirs).
+    #[cfg(feature = "hot")]
     pub(crate) fn dirs_mut(&mut self) -> &mut SourceDirs {
         &mut self.dirs
     }
@@ -734,9 +739,9 @@ impl BackupOptions {
         &self.tool_command
     }
 
-    /// See [`set_throttle`](Self::set_throttle).
-    pub fn throttle(&self) -> Option<Duration> {
-        self.throttle
+    /// See [`set_read_limit`](Self::set_read_limit).
+    pub fn read_limit(&self) -> Option<u64> {
+        self.read_limit
     }
 
     /// See [`set_connect`](Self::set_connect).

@@ -261,6 +261,7 @@ fn with_server_dirs(
     options: &BackupOptions,
     server: Option<&mut ServerConn>,
 ) -> Result<BackupOptions, BackupError> {
+    #[cfg_attr(not(feature = "hot"), allow(unused_mut))]
     let mut options = options.clone();
     #[cfg(feature = "hot")]
     if let Some(s) = server {

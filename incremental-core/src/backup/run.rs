@@ -94,6 +94,7 @@ impl BackupPlan {
             others: &contents.other_files,
             mode: copy::mode_of(self.kind()),
             hot: self.mode().is_hot(),
+            throttled: true,
         };
         let target = Target {
             sink: &mut *run.sink,

@@ -22,6 +22,7 @@ use super::ordered::{ordered_map, Lanes};
 use super::read::{self, AlignedBuf, SourceFile};
 use super::report::{CorruptPage, TablespaceReport};
 use super::sink::{FileMeta, Sink, SinkHandle};
+use super::throttle::{self, ReadLimit};
 use super::BackupError;
 use crate::format::delta::{DeltaWriter, PageSize, SeekDeltaWriter};
 use crate::format::meta::Meta;
@@ -155,7 +156,7 @@ struct Reader<'a> {
     mode: Mode,
     log_corruption: bool,
     hot: bool,
-    throttle: Option<std::time::Duration>,
+    limit: Option<ReadLimit>,
     cancel: &'a Cancel,
     /// Buffers handed back by the writer.
     pool: Mutex<Vec<AlignedBuf>>,
@@ -196,8 +197,10 @@ impl Reader<'_> {
         let Some((_, f)) = open.as_mut() else {
             return Ok(());
         };
-        f.read_exact_at(open_path, buf, off).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::UnexpectedEof {
+        self.read_at(f, open_path, buf, off).map_err(|source| {
+            if self.cancel.is_cancelled() {
+                BackupError::Cancelled
+            } else if source.kind() == std::io::ErrorKind::UnexpectedEof {
                 BackupError::Inconsistent {
                     what: format!(
                         "{}: the file became shorter while it was read (it ended before byte \
@@ -212,12 +215,34 @@ impl Reader<'_> {
         })
     }
 
+    /// Reads `buf` at `off` of `f`: at once, or in pieces that keep to the read limit.
+    fn read_at(
+        &self,
+        f: &mut SourceFile,
+        open_path: &Path,
+        buf: &mut [u8],
+        off: u64,
+    ) -> std::io::Result<()> {
+        let Some(limit) = &self.limit else {
+            return f.read_exact_at(open_path, buf, off);
+        };
+        let mut at = off;
+        for piece in buf.chunks_mut(throttle::PIECE) {
+            if !limit.take(piece.len() as u64, self.cancel) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::Interrupted,
+                    "cancelled",
+                ));
+            }
+            f.read_exact_at(open_path, piece, at)?;
+            at += piece.len() as u64;
+        }
+        Ok(())
+    }
+
     fn process(&self, open: &mut OpenFile, unit: &Unit) -> Result<UnitOut, BackupError> {
         if self.cancel.is_cancelled() {
             return Err(BackupError::Cancelled);
-        }
-        if let (Some(d), Source::Pages { .. }) = (self.throttle, &unit.src) {
-            std::thread::sleep(d);
         }
         match &unit.src {
             Source::Raw { other, bytes } => {
@@ -736,8 +761,8 @@ pub(crate) struct Settings {
     /// The source is a running server's datadir: read a page that fails its checks again
     /// before calling it corrupt; a file cut short ends in zero pages.
     pub hot: bool,
-    /// Throttling: pause after each unit of data-file pages read.
-    pub throttle: Option<std::time::Duration>,
+    /// Throttling: the bytes per second all threads read together (and no prefetching).
+    pub read_limit: Option<u64>,
 }
 
 /// What one pipeline reads.
@@ -776,7 +801,7 @@ pub(crate) fn run(
         mode: settings.mode,
         log_corruption: settings.log_corruption,
         hot: settings.hot,
-        throttle: settings.throttle,
+        limit: settings.read_limit.map(ReadLimit::new),
         cancel,
         pool: Mutex::new(Vec::new()),
     };
@@ -795,10 +820,13 @@ pub(crate) fn run(
         ahead: 2 * threads,
     };
     std::thread::scope(|s| {
-        s.spawn(|| {
-            let files = others.iter().map(|f| (f.src.as_path(), f.size));
-            read::prefetch(files, PREFETCH_BUDGET);
-        });
+        if settings.read_limit.is_none() {
+            // a throttled backup reads nothing ahead of its limit
+            s.spawn(|| {
+                let files = others.iter().map(|f| (f.src.as_path(), f.size));
+                read::prefetch(files, PREFETCH_BUDGET);
+            });
+        }
         ordered_map(
             units,
             lanes,

@@ -91,6 +91,36 @@ pub trait Sink: Send {
 
     /// Called once after the last file: make everything durable.
     fn finish(&mut self) -> io::Result<()>;
+
+    /// Whether creating a path a second time replaces the file written before (a directory
+    /// can; a stream cannot take back what it sent). The default: it can. The backup engine
+    /// copies each file once into a sink that cannot.
+    fn replaces_files(&self) -> bool {
+        true
+    }
+
+    /// Renames the finished file `from` to `to` (both relative, checked as for
+    /// [`create`](Sink::create)), replacing `to`: the extraction of a MariaDB stream's rename
+    /// chunk. The default refuses ([`io::ErrorKind::Unsupported`]); a missing `from` is an
+    /// error of kind [`io::ErrorKind::NotFound`].
+    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        let _ = (from, to);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this destination cannot rename files",
+        ))
+    }
+
+    /// Removes the finished file `path` (relative): the extraction of a MariaDB stream's
+    /// remove chunk. The default refuses ([`io::ErrorKind::Unsupported`]); a missing file is
+    /// an error of kind [`io::ErrorKind::NotFound`].
+    fn remove(&mut self, path: &Path) -> io::Result<()> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this destination cannot remove files",
+        ))
+    }
 }
 
 /// Checks that `rel` is a plain relative path (no root, no `..`), as a sink must receive.
@@ -226,11 +256,9 @@ fn annotate(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-impl Sink for DirSink {
-    fn create(&mut self, file: &FileMeta<'_>) -> io::Result<Box<dyn SinkFile>> {
-        let path = file.path();
-        check_relative(path)?;
-        let full = self.root.join(path);
+impl DirSink {
+    /// Creates the directory that will hold `full` (a path below the root), once.
+    fn make_parent(&mut self, full: &Path) -> io::Result<()> {
         if let Some(parent) = full.parent()
             && !self.dirs.iter().any(|d| d == parent)
         {
@@ -241,6 +269,16 @@ impl Sink for DirSink {
                 .map_err(|e| annotate(parent, e))?;
             self.dirs.push(parent.to_path_buf());
         }
+        Ok(())
+    }
+}
+
+impl Sink for DirSink {
+    fn create(&mut self, file: &FileMeta<'_>) -> io::Result<Box<dyn SinkFile>> {
+        let path = file.path();
+        check_relative(path)?;
+        let full = self.root.join(path);
+        self.make_parent(&full)?;
         let mut tmp = full.clone().into_os_string();
         tmp.push(TEMP_SUFFIX);
         let tmp = PathBuf::from(tmp);
@@ -256,6 +294,23 @@ impl Sink for DirSink {
             path: full,
             sync: self.sync,
         }))
+    }
+
+    /// Renames inside the directory (the directory of `to` created as needed).
+    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        check_relative(from)?;
+        check_relative(to)?;
+        let (from, to) = (self.root.join(from), self.root.join(to));
+        fs::symlink_metadata(&from).map_err(|e| annotate(&from, e))?;
+        self.make_parent(&to)?;
+        fs::rename(&from, &to).map_err(|e| annotate(&from, e))
+    }
+
+    /// Removes a file inside the directory.
+    fn remove(&mut self, path: &Path) -> io::Result<()> {
+        check_relative(path)?;
+        let full = self.root.join(path);
+        fs::remove_file(&full).map_err(|e| annotate(&full, e))
     }
 
     fn finish(&mut self) -> io::Result<()> {

@@ -411,15 +411,22 @@ impl Info {
         self.get_flag("incremental")
     }
 
-    /// `compressed`: whether the backup's files are compressed (`.qp`, `.zst`, ...).
+    /// `compressed`: whether the backup's files are compressed (`.qp`, `.zst`, ...). A
+    /// compressed backup has the value `compressed` (mariabackup and XtraBackup write that
+    /// word, not `Y`), an uncompressed one `N`.
     ///
     /// ```
     /// use incremental_core::format::info::Info;
     /// let info = Info::read_file("../tests/data/mariadb-10.11/backup/full/xtrabackup_info").unwrap();
     /// assert_eq!(info.compressed().unwrap(), Some(false));
+    /// let info = Info::parse(b"compressed = compressed\n").unwrap();
+    /// assert_eq!(info.compressed().unwrap(), Some(true));
     /// ```
     pub fn compressed(&self) -> Result<Option<bool>, InfoError> {
-        self.get_flag("compressed")
+        match self.get("compressed") {
+            Some("compressed") => Ok(Some(true)),
+            _ => self.get_flag("compressed"),
+        }
     }
 
     /// `encrypted` (XtraBackup): whether the backup's files are encrypted.

@@ -7,8 +7,11 @@ use innodb_page::redo::file::log_file_path;
 use innodb_page::Lsn;
 
 use super::error::PrepareError;
-use crate::format::backup_info::BackupInfo;
-use crate::format::checkpoints::Checkpoints;
+use super::files::Listing;
+use super::input::Inputs;
+use crate::format::backup_info::{self, BackupInfo};
+use crate::format::checkpoints::{self, Checkpoints};
+use crate::format::error::Error;
 use crate::format::info::{self, Info};
 
 /// The metadata of one backup directory of a chain.
@@ -22,11 +25,16 @@ pub(crate) struct BackupDir {
     pub xb: Option<BackupInfo>,
     /// `xtrabackup_info` / `mariadb_backup_info`, if present.
     pub info: Option<Info>,
+    /// Where its files are read from (`dir` may be a stream file: [`Inputs`]).
+    pub inputs: Inputs,
 }
 
 impl BackupDir {
-    /// Reads the metadata of `dir`.
-    pub fn read(dir: &Path) -> Result<BackupDir, PrepareError> {
+    /// Reads the metadata of `dir` (canonical), a directory or a stream of `inputs`.
+    pub fn read(inputs: &Inputs, dir: &Path) -> Result<BackupDir, PrepareError> {
+        if inputs.stream(dir).is_some() {
+            return BackupDir::read_stream(inputs, dir);
+        }
         let canon = std::fs::canonicalize(dir).map_err(|e| PrepareError::io(dir, e))?;
         let ckpt = Checkpoints::read_dir(&canon)?;
         let xb = BackupInfo::read_dir(&canon)?;
@@ -39,7 +47,61 @@ impl BackupDir {
             ckpt,
             xb,
             info,
+            inputs: inputs.clone(),
         })
+    }
+
+    /// [`BackupDir::read`] of a stream: the same files, read from the stream.
+    fn read_stream(inputs: &Inputs, dir: &Path) -> Result<BackupDir, PrepareError> {
+        let first =
+            |names: &'static [&'static str]| -> Result<Option<(PathBuf, Vec<u8>)>, PrepareError> {
+                for n in names {
+                    let p = dir.join(n);
+                    if let Some(b) = inputs.read_opt(&p)? {
+                        return Ok(Some((p, b)));
+                    }
+                }
+                Ok(None)
+            };
+        let (path, bytes) = first(checkpoints::FILE_NAMES)?.ok_or_else(|| Error::NotFound {
+            dir: dir.to_path_buf(),
+            names: checkpoints::FILE_NAMES,
+        })?;
+        let ckpt =
+            Checkpoints::parse(&bytes).map_err(|source| Error::Checkpoints { path, source })?;
+        let xb = match first(&[backup_info::FILE_NAME])? {
+            Some((path, b)) => {
+                Some(BackupInfo::parse(&b).map_err(|source| Error::Info { path, source })?)
+            }
+            None => None,
+        };
+        let info = match first(info::FILE_NAMES)? {
+            Some((path, b)) => {
+                Some(Info::parse(&b).map_err(|source| Error::Info { path, source })?)
+            }
+            None => None,
+        };
+        Ok(BackupDir {
+            dir: dir.to_path_buf(),
+            ckpt,
+            xb,
+            info,
+            inputs: inputs.clone(),
+        })
+    }
+
+    /// Lists its files ([`Inputs::list`]).
+    pub fn list(&self) -> Result<Listing, PrepareError> {
+        self.inputs.list(&self.dir)
+    }
+
+    /// A directory holding its `ib_logfile0` (and `backup-my.cnf`) as files: the backup's own
+    /// directory, or for a stream a private copy of those two files.
+    pub fn log_dir(&self) -> Result<PathBuf, PrepareError> {
+        match self.inputs.stream(&self.dir) {
+            Some(s) => s.log_dir().map(Path::to_path_buf),
+            None => Ok(self.dir.clone()),
+        }
     }
 
     /// Whether this backup holds only some tables, or was taken from a partial base.
@@ -93,7 +155,7 @@ impl BackupDir {
         {
             return Ok(xb.redo_start_lsn);
         }
-        innodb_page::redo::open(&log_file_path(&self.dir))
+        innodb_page::redo::open(&log_file_path(&self.log_dir()?))
             .map(|log| log.checkpoint_lsn())
             .map_err(|source| PrepareError::RedoStart {
                 dir: self.dir.clone(),

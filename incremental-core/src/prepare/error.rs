@@ -327,6 +327,30 @@ pub enum PrepareError {
         /// What is wrong.
         why: String,
     },
+    /// A backup given as a stream is not a whole, valid xbstream (truncated, a bad checksum, a
+    /// refused path...): found before anything is written. The cause names the byte offset.
+    #[error("{}: {source}", stream.display())]
+    Stream {
+        /// The stream file.
+        stream: PathBuf,
+        /// What is wrong, and where.
+        #[source]
+        source: crate::xbstream::XbstreamError,
+    },
+    /// A compressed or encrypted file cannot be decoded (damaged, truncated, wrong or missing
+    /// key); the cause names the file.
+    #[error(transparent)]
+    Codec(#[from] crate::codec::CodecError),
+    /// The target holds an interrupted extraction of a full backup given as a stream.
+    #[error(
+        "{}: an extraction of the full backup into it was interrupted (a stream is extracted \
+         only into an absent or empty directory): remove the directory and run again",
+        dir.display()
+    )]
+    TargetNotEmpty {
+        /// The target directory.
+        dir: PathBuf,
+    },
     /// The operation was cancelled; running it again resumes it.
     #[error("cancelled; run the same prepare again to finish it")]
     Cancelled,

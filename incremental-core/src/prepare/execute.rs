@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::PrepareError;
+use super::input::{read_error, Delta, Inputs, ReadAt};
 use super::journal::{sync_dir, Merge, Step};
-use crate::format::delta::{Checks, DeltaFile, PageSize};
+use crate::format::delta::{Checks, PageSize};
 use crate::progress::{Cancel, Event, Progress};
 
 /// Initial size of a tablespace mariabackup creates for a delta (`FIL_IBD_FILE_INITIAL_SIZE`).
@@ -135,6 +136,8 @@ fn parallel<T: Sync, R: Send>(
 /// Execution context.
 pub(crate) struct Ctx<'a> {
     pub base: &'a Path,
+    /// Where the incrementals' files are read from.
+    pub inputs: &'a Inputs,
     pub progress: &'a dyn Progress,
     pub cancel: &'a Cancel,
     /// The pause after each batch of pages written ([`super::PrepareOptions::throttle`]).
@@ -164,24 +167,24 @@ pub(crate) fn is_barrier(step: &Step) -> bool {
     }
 }
 
-/// Whether two files have the same bytes (both read in chunks; a missing `b` differs).
-fn same_content(a: &Path, b: &Path) -> Result<bool, PrepareError> {
+/// Whether the file `fa` and the file `b` have the same bytes (both read in chunks; a missing
+/// `b` differs).
+fn same_content(fa: &dyn ReadAt, b: &Path) -> Result<bool, PrepareError> {
     let mb = match fs::metadata(b) {
         Ok(m) => m,
         Err(e) if not_found(&e) => return Ok(false),
         Err(e) => return Err(PrepareError::io(b, e)),
     };
-    let ma = fs::metadata(a).map_err(|e| PrepareError::io(a, e))?;
-    if !mb.is_file() || ma.len() != mb.len() {
+    let len = fa.size();
+    if !mb.is_file() || len != mb.len() {
         return Ok(false);
     }
-    let fa = File::open(a).map_err(|e| PrepareError::io(a, e))?;
     let fb = File::open(b).map_err(|e| PrepareError::io(b, e))?;
-    let mut ba = vec![0u8; (1 << 20).min(ma.len().max(1) as usize)];
+    let mut ba = vec![0u8; (1 << 20).min(len.max(1) as usize)];
     let mut bb = vec![0u8; ba.len()];
     let mut off = 0u64;
-    while off < ma.len() {
-        let n = (ma.len() - off).min(ba.len() as u64) as usize;
+    while off < len {
+        let n = (len - off).min(ba.len() as u64) as usize;
         // A file changing under us only makes us copy it.
         if fa.read_exact_at(&mut ba[..n], off).is_err()
             || fb.read_exact_at(&mut bb[..n], off).is_err()
@@ -322,7 +325,8 @@ impl Ctx<'_> {
     /// [`Step::Copy`].
     fn copy(&mut self, src: &Path, to: &Path, pending: &mut Pending) -> Result<(), PrepareError> {
         let t = self.base.join(to);
-        if same_content(src, &t)? {
+        let from = self.inputs.reader(src)?;
+        if same_content(from.as_ref(), &t)? {
             // Already the incremental's bytes (unchanged since the target was taken,
             // or copied by an interrupted run: then make sure it is durable).
             if self.resumed {
@@ -332,7 +336,11 @@ impl Ctx<'_> {
             self.counters.files_kept += 1;
         } else {
             let tmp = tmp_name(&t);
-            fs::copy(src, &tmp).map_err(|e| PrepareError::io(src, e))?;
+            if self.inputs.in_stream(src) {
+                copy_out(from.as_ref(), src, &tmp)?;
+            } else {
+                fs::copy(src, &tmp).map_err(|e| PrepareError::io(src, e))?;
+            }
             fs::rename(&tmp, &t).map_err(|e| PrepareError::io(&t, e))?;
             pending.file(&t);
             pending.parent_of(&t);
@@ -373,7 +381,7 @@ impl Ctx<'_> {
             why: e.to_string(),
         })?;
         let p = ps.get_u64();
-        let layers = Layers::open(m, ps)?;
+        let layers = Layers::open(self.inputs, m, ps)?;
         self.progress.event(Event::FileStarted {
             path: &m.target,
             bytes: layers.pages * p,
@@ -404,8 +412,7 @@ impl Ctx<'_> {
         let mut buf = vec![0u8; BATCH.max(ps.get())];
         let mut written = 0u64;
         for (layer, ks) in layers.wins.iter().enumerate() {
-            let from = (&layers.deltas[layer], &layers.handles[layer]);
-            written += self.write_layer(&f, &target, from, ks, ps, &mut buf)?;
+            written += self.write_layer(&f, &target, &layers.deltas[layer], ks, ps, &mut buf)?;
         }
         counters.pages += written;
         counters.bytes += written * p;
@@ -422,14 +429,14 @@ impl Ctx<'_> {
         &self,
         f: &File,
         target: &Path,
-        (d, handle): (&DeltaFile, &File),
+        d: &Delta,
         ks: &[u32],
         ps: PageSize,
         buf: &mut [u8],
     ) -> Result<u64, PrepareError> {
         let p = ps.get_u64();
         let per = (buf.len() / ps.get()).max(1);
-        let nos = d.index().page_nos();
+        let nos = d.index.page_nos();
         let mut written = 0u64;
         let mut i = 0;
         while i < ks.len() {
@@ -442,15 +449,16 @@ impl Ctx<'_> {
             while j < ks.len()
                 && j - i < per
                 && ks[j] as usize == first + (j - i)
-                && d.index().page_offset(ks[j] as usize)
-                    == d.index().page_offset(first).map(|o| o + (j - i) as u64 * p)
+                && d.index.page_offset(ks[j] as usize)
+                    == d.index.page_offset(first).map(|o| o + (j - i) as u64 * p)
             {
                 j += 1;
             }
             let n = j - i;
-            let at = d.index().page_offset(first).unwrap_or(0);
+            let at = d.index.page_offset(first).unwrap_or(0);
             let chunk = &mut buf[..n * ps.get()];
-            read_exact_at(handle, d.path(), chunk, at)?;
+            d.r.read_exact_at(chunk, at)
+                .map_err(|e| read_error(&d.path, at, e))?;
             // Write runs of consecutive page numbers at once.
             let mut s = 0;
             while s < n {
@@ -482,9 +490,8 @@ impl Ctx<'_> {
 
 /// The deltas of a merge, and which of them holds the newest copy of each page.
 struct Layers {
-    deltas: Vec<DeltaFile>,
-    /// A second handle on each delta, to read whole runs (`DeltaFile` reads single pages).
-    handles: Vec<File>,
+    /// The deltas (files of directories or of streams).
+    deltas: Vec<Delta>,
     /// For each delta, the indexes of the pages it wins (ascending).
     wins: Vec<Vec<u32>>,
     /// Layer and index of the newest page 0, if any delta carries one.
@@ -494,14 +501,12 @@ struct Layers {
 }
 
 impl Layers {
-    fn open(m: &Merge, ps: PageSize) -> Result<Layers, PrepareError> {
+    fn open(inputs: &Inputs, m: &Merge, ps: PageSize) -> Result<Layers, PrepareError> {
         let mut deltas = Vec::with_capacity(m.layers.len());
-        let mut handles = Vec::with_capacity(m.layers.len());
         let mut all: Vec<(u32, u32, u32)> = Vec::new(); // (page_no, !layer, index)
         for (layer, path) in m.layers.iter().enumerate() {
-            let d = DeltaFile::open_with(path, ps, Checks::COMPATIBLE)?;
-            handles.push(File::open(path).map_err(|e| PrepareError::io(path, e))?);
-            for (k, &no) in d.index().page_nos().iter().enumerate() {
+            let d = inputs.delta(path, ps, Checks::COMPATIBLE)?;
+            for (k, &no) in d.index.page_nos().iter().enumerate() {
                 all.push((no, !(layer as u32), k as u32));
             }
             deltas.push(d);
@@ -521,7 +526,6 @@ impl Layers {
         };
         Ok(Layers {
             deltas,
-            handles,
             wins,
             page0,
             pages: all.len() as u64,
@@ -554,17 +558,20 @@ fn start_writeback(f: &File, off: u64, len: u64) {
     let _ = unsafe { libc::sync_file_range(f.as_raw_fd(), off, len, libc::SYNC_FILE_RANGE_WRITE) };
 }
 
-fn read_exact_at(f: &File, path: &Path, buf: &mut [u8], at: u64) -> Result<(), PrepareError> {
-    f.read_exact_at(buf, at).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            PrepareError::Tablespace {
-                path: path.to_path_buf(),
-                why: format!("at offset {at}: truncated (changed since it was validated?)"),
-            }
-        } else {
-            PrepareError::io(path, e)
-        }
-    })
+/// Copies the file `r` (named `src`) to `to`.
+fn copy_out(r: &dyn ReadAt, src: &Path, to: &Path) -> Result<(), PrepareError> {
+    let f = File::create(to).map_err(|e| PrepareError::io(to, e))?;
+    let mut buf = vec![0u8; BATCH.min(r.size().max(1) as usize)];
+    let mut at = 0;
+    while at < r.size() {
+        let n = (r.size() - at).min(buf.len() as u64) as usize;
+        r.read_exact_at(&mut buf[..n], at)
+            .map_err(|e| read_error(src, at, e))?;
+        f.write_all_at(&buf[..n], at)
+            .map_err(|e| PrepareError::io(to, e))?;
+        at += n as u64;
+    }
+    Ok(())
 }
 
 fn tmp_name(t: &Path) -> std::path::PathBuf {

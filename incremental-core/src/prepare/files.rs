@@ -145,9 +145,13 @@ pub(crate) fn read_head(path: &Path) -> Result<(u32, u32), PrepareError> {
 /// (mariabackup copies such files as they are, as `.new`); recovery rebuilds it from the redo
 /// log, which holds its creation.
 pub(crate) fn read_head_opt(path: &Path) -> Result<Option<(u32, u32)>, PrepareError> {
-    let head = head_of(path)?;
+    head_opt(path, &head_of(path)?)
+}
+
+/// [`read_head_opt`] of the first KiB `head` of the file `path`.
+pub(crate) fn head_opt(path: &Path, head: &[u8]) -> Result<Option<(u32, u32)>, PrepareError> {
     if head.len() == 1024 && head.iter().all(|&b| b == 0) {
         return Ok(None);
     }
-    parse_head(path, &head).map(Some)
+    parse_head(path, head).map(Some)
 }

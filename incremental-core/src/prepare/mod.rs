@@ -90,9 +90,11 @@
 pub mod apply_redo;
 mod backup_dir;
 mod chain;
+mod decoded;
 mod error;
 mod execute;
 pub(crate) mod files;
+mod input;
 mod journal;
 mod names;
 mod options;
@@ -101,6 +103,7 @@ mod plan;
 mod redo_journal;
 mod report;
 mod safety;
+mod stream_input;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -109,9 +112,11 @@ pub use error::PrepareError;
 pub use journal::JOURNAL;
 pub use options::PrepareOptions;
 pub use report::{PlanSummary, PrepareReport};
+pub use stream_input::{extract_full, remove_spool, spool_stream, FullExtraction, STDIN_SPOOL};
 
 use crate::progress::{Cancel, Event, Progress};
 use backup_dir::BackupDir;
+use input::Inputs;
 use journal::Step;
 
 /// A checked plan: build it with [`PreparePlan::new`], run it with [`PreparePlan::execute`].
@@ -135,6 +140,7 @@ pub struct PreparePlan {
     summary: PlanSummary,
     opts: PrepareOptions,
     started: Instant,
+    inputs: Inputs,
 }
 
 impl PreparePlan {
@@ -154,6 +160,8 @@ impl PreparePlan {
         for i in incs {
             args.push(canon(i)?);
         }
+        // Incrementals given as stream files are indexed (every chunk checked) here.
+        let inputs = Inputs::open(&args[1..], opts.keys())?;
         let (steps, done, summary) = match journal::load(&base_c)? {
             Some(l) if l.args != args => {
                 return Err(PrepareError::PendingOther {
@@ -174,7 +182,7 @@ impl PreparePlan {
                 (l.steps, l.done, summary)
             }
             None => {
-                let (steps, summary) = fresh(&args, opts)?;
+                let (steps, summary) = fresh(&inputs, &args, opts)?;
                 (steps, 0, summary)
             }
         };
@@ -186,6 +194,7 @@ impl PreparePlan {
             summary,
             opts: opts.clone(),
             started,
+            inputs,
         })
     }
 
@@ -252,6 +261,7 @@ impl PreparePlan {
         };
         let mut ctx = execute::Ctx {
             base: &self.base,
+            inputs: &self.inputs,
             progress,
             cancel,
             throttle: self.opts.throttle(),
@@ -293,13 +303,14 @@ impl PreparePlan {
 
 /// Reads and checks the chain `args` (target first) and plans it.
 fn fresh(
+    inputs: &Inputs,
     args: &[PathBuf],
     opts: &PrepareOptions,
 ) -> Result<(Vec<Step>, PlanSummary), PrepareError> {
-    let b = BackupDir::read(&args[0])?;
+    let b = BackupDir::read(inputs, &args[0])?;
     let chain: Vec<BackupDir> = args[1..]
         .iter()
-        .map(|d| BackupDir::read(d))
+        .map(|d| BackupDir::read(inputs, d))
         .collect::<Result<_, _>>()?;
     if let Some(summary) = redo_step_only(&b, &chain, opts)? {
         return Ok((Vec::new(), summary));

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::codec::KeyFile;
+
 /// Options of a prepare: `PrepareOptions::default()`, then setters.
 ///
 /// ```
@@ -19,6 +21,7 @@ pub struct PrepareOptions {
     check_pages: bool,
     throttle: Option<Duration>,
     redo_step: bool,
+    keys: Option<KeyFile>,
 }
 
 impl Default for PrepareOptions {
@@ -27,6 +30,7 @@ impl Default for PrepareOptions {
             check_pages: true,
             throttle: None,
             redo_step: false,
+            keys: None,
         }
     }
 }
@@ -72,5 +76,17 @@ impl PrepareOptions {
     /// The pause after each batch of pages written ([`PrepareOptions::set_throttle`]).
     pub fn throttle(&self) -> Option<Duration> {
         self.throttle
+    }
+
+    /// The age identities that decrypt the encrypted files (`X.age`) of incrementals given as
+    /// streams (default none: an encrypted file is refused, naming it).
+    pub fn set_keys(&mut self, keys: Option<KeyFile>) -> &mut Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The keys given with [`PrepareOptions::set_keys`].
+    pub fn keys(&self) -> Option<&KeyFile> {
+        self.keys.as_ref()
     }
 }

@@ -3,7 +3,6 @@
 //! a list of idempotent [`Step`]s. Nothing is written here.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use innodb_page::fsp::physical_page_size;
@@ -12,14 +11,15 @@ use innodb_page::redo::file::LOG_FILE_0;
 use super::backup_dir::BackupDir;
 use super::error::PrepareError;
 use super::files::{is_metadata, is_redo};
-use super::files::{list, read_head_opt, tablespace_kind, with_ext, Kind, Listing};
+use super::files::{tablespace_kind, with_ext, Kind, Listing};
+use super::input::{Delta, Inputs};
 use super::journal::{Merge, Step};
 use super::names::{check_inside, check_rel};
 use super::options::PrepareOptions;
 use crate::format::backup_info::{self, BackupInfo};
 use crate::format::checkpoints::{self, BackupType};
 use crate::format::ddl_files::{parse_marker, parse_rename_target, DdlFile};
-use crate::format::delta::{Checks, DeltaFile, PageSize};
+use crate::format::delta::{Checks, PageSize};
 use crate::format::meta::{self, Meta};
 
 /// Where the bytes of a tablespace come from before its deltas.
@@ -133,7 +133,7 @@ impl Markers {
     }
 }
 
-fn markers(l: &Listing) -> Result<Markers, PrepareError> {
+fn markers(inputs: &Inputs, l: &Listing) -> Result<Markers, PrepareError> {
     let mut m = Markers::default();
     for (rel, abs) in &l.files {
         let name = rel.to_string_lossy();
@@ -152,7 +152,7 @@ fn markers(l: &Listing) -> Result<Markers, PrepareError> {
             }
             Some((DdlFile::Renamed, from)) => {
                 check_rel(&from)?;
-                let content = fs::read(abs).map_err(|e| PrepareError::io(abs, e))?;
+                let content = inputs.read(abs)?;
                 let to = parse_rename_target(&content).ok_or_else(|| PrepareError::BadName {
                     path: abs.clone(),
                     why: "rename marker content is not UTF-8",
@@ -187,7 +187,12 @@ type MarkerEffect = (
 /// need not be what the target holds under that name (two tables that swapped names): they
 /// rename and skip its deltas, which then find their tablespaces by space id. Returns the
 /// delta names to skip (deleted or replaced tablespaces) and the delta renames.
-fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEffect, PrepareError> {
+fn apply_markers(
+    inputs: &Inputs,
+    st: &mut State,
+    m: &Markers,
+    in_base: bool,
+) -> Result<MarkerEffect, PrepareError> {
     let mut skip = BTreeSet::new();
     let mut renamed = BTreeMap::new();
     let mut seen = BTreeSet::new();
@@ -204,7 +209,7 @@ fn apply_markers(st: &mut State, m: &Markers, in_base: bool) -> Result<MarkerEff
         renamed.insert(from.clone(), to.clone());
     }
     for (rel, abs, t) in &m.new {
-        let head = read_head_opt(abs)?;
+        let head = inputs.read_head_opt(abs)?;
         let origin = if in_base {
             Origin::Base(rel.clone())
         } else {
@@ -264,8 +269,8 @@ pub(crate) fn plan(
     };
     let mut newest = None;
     for inc in incs {
-        let l = list(&inc.dir)?;
-        let m = markers(&l)?;
+        let l = inc.list()?;
+        let m = markers(&inc.inputs, &l)?;
         layering.incremental(inc, &l, &m)?;
         newest = Some((inc, l, m));
     }
@@ -315,7 +320,7 @@ fn step_names(s: &Step) -> Vec<&Path> {
 
 /// Reads the target's files into the state: its tablespaces, then its own DDL markers.
 fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError> {
-    let list = list(&base.dir)?;
+    let list = base.list()?;
     let system_files = list
         .files
         .iter()
@@ -327,7 +332,7 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
         match tablespace_kind(rel) {
             Some(kind) => {
                 let head = match kind {
-                    Kind::User => read_head_opt(abs)?,
+                    Kind::User => base.inputs.read_head_opt(abs)?,
                     _ => None,
                 };
                 st.spaces.push(Space {
@@ -344,10 +349,10 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
             None => other.push(rel.clone()),
         }
     }
-    let markers = markers(&list)?;
+    let markers = markers(&base.inputs, &list)?;
     let marker_set: BTreeSet<&PathBuf> = markers.marker_rels().collect();
     other.retain(|r| !marker_set.contains(r));
-    apply_markers(st, &markers, true)?;
+    apply_markers(&base.inputs, st, &markers, true)?;
     Ok(Target {
         list,
         other,
@@ -394,7 +399,7 @@ impl Layering<'_> {
         l: &Listing,
         m: &Markers,
     ) -> Result<(), PrepareError> {
-        let (skip, renamed, seen) = apply_markers(&mut self.st, m, false)?;
+        let (skip, renamed, seen) = apply_markers(&inc.inputs, &mut self.st, m, false)?;
         let mut im = IncMarkers {
             skip,
             renamed,
@@ -403,7 +408,7 @@ impl Layering<'_> {
         let mut ids: BTreeMap<u32, PathBuf> = BTreeMap::new();
         for (rel, abs) in &l.files {
             check_rel(rel)?;
-            if let Some(d) = self.read_delta(rel, abs)? {
+            if let Some(d) = self.read_delta(&inc.inputs, rel, abs)? {
                 claim_space_id(&mut ids, &d)?;
                 self.lay(inc, d, &mut im)?;
             }
@@ -418,6 +423,7 @@ impl Layering<'_> {
     /// Reads and validates one file of an incremental: `None` for a file that is not a delta.
     fn read_delta<'p>(
         &mut self,
+        inputs: &Inputs,
         rel: &Path,
         abs: &'p Path,
     ) -> Result<Option<DeltaIn<'p>>, PrepareError> {
@@ -437,10 +443,11 @@ impl Layering<'_> {
             why: "a .delta file needs a name",
         };
         let meta_abs = meta::path_for_delta(abs).ok_or_else(nameless)?;
-        if !meta_abs.exists() {
+        if !inputs.is_file(&meta_abs) {
             return Err(PrepareError::MissingMeta { path: meta_abs });
         }
-        let meta = Meta::read_file(&meta_abs)?;
+        let meta = Meta::parse(&inputs.read(&meta_abs)?)
+            .map_err(|e| crate::format::error::Error::meta(&meta_abs, e))?;
         let ps = meta.physical_page_size();
         let target = with_ext(rel, ".delta", "").ok_or_else(nameless)?;
         let kind = if meta.space_id == Some(0) {
@@ -457,8 +464,8 @@ impl Layering<'_> {
             page_numbers_match: false,
             ..Checks::STRICT
         };
-        let file = DeltaFile::open_with(abs, ps, checks)?;
-        let idx = file.index();
+        let file = inputs.delta(abs, ps, checks)?;
+        let idx = &file.index;
         self.delta_pages += idx.len() as u64;
         self.deltas += 1;
         let has_page0 = idx.page_nos().first() == Some(&0);
@@ -777,32 +784,31 @@ fn newest_file(newest: &BackupDir, rel: &Path) -> Step {
 /// for page 0 and for pages whose number differs (all-zero pages, doublewrite copies). That the
 /// delta is whole (every listed page present in full) was checked from its length already.
 fn check_pages(
-    file: &DeltaFile,
+    file: &Delta,
     ps: PageSize,
     numbers: bool,
     space_id: Option<u32>,
     kind: Kind,
 ) -> Result<(), PrepareError> {
-    use std::os::unix::fs::FileExt;
-    let path = file.path();
-    let raw = File::open(path).map_err(|e| PrepareError::io(path, e))?;
+    let path = &file.path;
     let mut buf = vec![0u8; ps.get()];
-    let n = if numbers { file.index().len() } else { 1 };
+    let n = if numbers { file.index.len() } else { 1 };
     for k in 0..n {
-        let page_no = file.index().page_nos().get(k).copied().unwrap_or(0);
+        let page_no = file.index.page_nos().get(k).copied().unwrap_or(0);
         if page_no != 0 {
-            let offset = file.index().page_offset(k).unwrap_or(0);
+            let offset = file.index.page_offset(k).unwrap_or(0);
             let mut head = [0u8; 8];
-            raw.read_exact_at(&mut head, offset)
+            file.r
+                .read_exact_at(&mut head, offset)
                 .map_err(|e| PrepareError::io(path, e))?;
             if u32::from_be_bytes([head[4], head[5], head[6], head[7]]) == page_no {
                 continue;
             }
         }
         let page_no = file.read_page(k, &mut buf)?;
-        let offset = file.index().page_offset(k).unwrap_or(0);
+        let offset = file.index.page_offset(k).unwrap_or(0);
         let bad = |why: String| PrepareError::BadPage {
-            path: file.path().to_path_buf(),
+            path: file.path.clone(),
             offset,
             page_no,
             why,

@@ -18,8 +18,6 @@
 //! decode) fails the rule.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use innodb_page::redo::record::{LogRecords, PageId, RecordKind};
@@ -28,9 +26,10 @@ use innodb_page::Lsn;
 
 use super::backup_dir::BackupDir;
 use super::error::PrepareError;
-use super::files::{list, read_head, read_head_opt, tablespace_kind, Kind};
+use super::files::{read_head, tablespace_kind, Kind};
+use super::input::Inputs;
 use crate::format::ddl_files::{parse_marker, DdlFile};
-use crate::format::delta::{Checks, DeltaFile};
+use crate::format::delta::Checks;
 use crate::format::meta::{self, Meta};
 
 /// Offset of `FIL_PAGE_LSN` in every page.
@@ -56,9 +55,9 @@ impl Source {
     }
 
     /// The page LSN of page `no`, if the file holds the page.
-    fn page_lsn(&self, no: u32) -> Option<Lsn> {
+    fn page_lsn(&self, inputs: &Inputs, no: u32) -> Option<Lsn> {
         let at = self.offset(no)?.checked_add(FIL_PAGE_LSN)?;
-        let f = File::open(&self.path).ok()?;
+        let f = inputs.reader(&self.path).ok()?;
         let mut b = [0u8; 8];
         f.read_exact_at(&mut b, at).ok()?;
         Some(Lsn::new(u64::from_be_bytes(b)))
@@ -73,21 +72,23 @@ type Catalog = HashMap<u32, Source>;
 /// then simply not "carried", which can only make the rule refuse.
 fn delta_catalog(inc: &BackupDir) -> Result<Catalog, PrepareError> {
     let mut out = Catalog::new();
-    for (rel, abs) in list(&inc.dir)?.files {
+    let inputs = &inc.inputs;
+    for (rel, abs) in inc.list()?.files {
         if !rel.to_string_lossy().ends_with(".delta") {
             continue;
         }
-        let Some(meta_abs) = meta::path_for_delta(&abs).filter(|m| m.exists()) else {
+        let Some(meta_abs) = meta::path_for_delta(&abs).filter(|m| inputs.is_file(m)) else {
             continue; // refused by the planning with a precise message
         };
-        let meta = Meta::read_file(&meta_abs)?;
+        let meta = Meta::parse(&inputs.read(&meta_abs)?)
+            .map_err(|e| crate::format::error::Error::meta(&meta_abs, e))?;
         let Some(id) = meta.space_id else { continue };
         if id == 0 && rel.as_os_str() != "ibdata1.delta" {
             continue;
         }
         let ps = meta.physical_page_size();
-        let d = DeltaFile::open_with(&abs, ps, Checks::COMPATIBLE)?;
-        let offsets = d.index().iter().collect();
+        let d = inputs.delta(&abs, ps, Checks::COMPATIBLE)?;
+        let offsets = d.index.iter().collect();
         out.entry(id).or_insert(Source {
             path: abs,
             page_size: ps.get_u64(),
@@ -101,7 +102,8 @@ fn delta_catalog(inc: &BackupDir) -> Result<Catalog, PrepareError> {
 /// not found), undo tablespaces and `*.ibd`, and the `.new` full copies that replace them.
 fn base_catalog(base: &BackupDir) -> Result<Catalog, PrepareError> {
     let mut out = Catalog::new();
-    let files = list(&base.dir)?.files;
+    let files = base.list()?.files;
+    let read_head_opt = |p: &Path| base.inputs.read_head_opt(p);
     let mut news = Vec::new();
     for (rel, abs) in files {
         if matches!(parse_marker(&rel), Some((DdlFile::New, _))) {
@@ -247,7 +249,8 @@ pub(crate) fn check_link(
     };
     // Mtrs ending in (start, sel]: those starting before sel (sel is an mtr boundary; an mtr
     // across it is included, which can only refuse more).
-    let touches = redo_touches(&prev.dir, start, sel).map_err(|why| {
+    let log_dir = prev.log_dir()?;
+    let touches = redo_touches(&log_dir, start, sel).map_err(|why| {
         refuse(
             format!("{why}, so the changes between the two LSNs cannot be checked"),
             None,
@@ -289,7 +292,7 @@ pub(crate) fn check_link(
                 let version = older.iter().rev().find_map(|c| {
                     let s = c.get(&t.page.space_id)?;
                     s.offset(t.page.page_no)?;
-                    Some(s.page_lsn(t.page.page_no))
+                    Some(s.page_lsn(&base.inputs, t.page.page_no))
                 });
                 matches!(version, Some(Some(l)) if l >= t.end)
             }

@@ -5,7 +5,6 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Duration;
 
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
@@ -23,21 +22,21 @@ pub fn connect(sb: &Sandbox) -> ConnectOptions {
     c
 }
 
-/// A hot backup of the running `sb` into `target` (an incremental on `base` when given); each
-/// reader pauses `throttle` after each 256 KiB batch, so that writes and DDL happen during the
-/// copy. Panics unless the backup succeeds and was hot.
+/// A hot backup of the running `sb` into `target` (an incremental on `base` when given),
+/// reading at most `mib_per_s` MiB per second (none: as fast as it can), so that writes and
+/// DDL happen during the copy. Panics unless the backup succeeds and was hot.
 pub fn hot_backup(
     sb: &Sandbox,
     target: &Path,
     base: Option<&Path>,
-    throttle: Duration,
+    mib_per_s: Option<u64>,
     progress: &dyn Progress,
 ) -> BackupReport {
     let mut opts = BackupOptions::new(sb.datadir());
     opts.set_incremental(base.map(|b| Incremental::Basedir(b.to_path_buf())))
         .set_chunk_bytes(256 << 10)
         .set_parallel(2)
-        .set_throttle(Some(throttle))
+        .set_read_limit(mib_per_s.map(|m| m << 20))
         .set_connect(connect(sb));
     let plan = BackupPlan::new(&opts).expect("plan");
     assert!(plan.mode().is_hot(), "{}", plan.mode());

@@ -5,13 +5,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use incremental_core::backup::sink::DirSink;
+use incremental_core::backup::sink::{DirSink, Sink};
 use incremental_core::backup::{
     BackupError, BackupKind, BackupOptions, BackupPlan, BackupReport, ConnectOptions, Filter,
     HotOptions, Incremental, KillQueryType, Protocol, ServerError, SourceMode,
 };
 use incremental_core::format::backup_info::Method;
 use incremental_core::progress::Cancel;
+use incremental_core::xbstream::StreamSink;
 use incremental_core::Remedy;
 use innodb_page::Lsn;
 
@@ -37,15 +38,22 @@ xb backup --datadir /var/lib/mysql --target-dir /backups/full\n  \
 xb backup --datadir /var/lib/mysql --target-dir /backups/inc1 --incremental-basedir /backups/full\n  \
 xb backup --socket /run/mysqld/mysqld.sock --user backup --target-dir /backups/full   # hot\n  \
 xb backup --defaults-file /etc/mysql/backup.cnf --target-dir /backups/inc2 \
---incremental-basedir /backups/inc1"
+--incremental-basedir /backups/inc1\n  \
+xb backup --datadir /var/lib/mysql --stream=xbstream --extra-lsndir /backups/lsn > full.xbstream\n  \
+xb backup --datadir /var/lib/mysql --stream=xbstream --incremental-basedir /backups/lsn > inc1.xbstream"
 )]
 pub struct Args {
     /// The source datadir (for a hot backup it may be left out: the server's @@datadir).
     #[arg(long)]
     pub datadir: Option<PathBuf>,
-    /// Where to write the backup (created with mode 0700; must not exist or be empty).
-    #[arg(long)]
-    pub target_dir: PathBuf,
+    /// Where to write the backup (created with mode 0700; must not exist or be empty). Not
+    /// used with --stream.
+    #[arg(long, required_unless_present = "stream")]
+    pub target_dir: Option<PathBuf>,
+    /// Write the backup to standard output as a stream of this format instead of a directory
+    /// (xbstream: as mariabackup --stream=xbstream; extract it with xb extract or mbstream -x).
+    #[arg(long, value_name = "FORMAT", value_enum)]
+    pub stream: Option<StreamFormat>,
     /// Take an incremental backup on top of this backup (ours or mariabackup's).
     #[arg(long, conflicts_with = "incremental_lsn")]
     pub incremental_basedir: Option<PathBuf>,
@@ -61,6 +69,12 @@ pub struct Args {
     /// Reader threads (default: 4; they mostly wait on the disk).
     #[arg(long, default_value_t = 0, hide_default_value = true)]
     pub parallel: usize,
+    /// Read the datadir's files at most N MiB per second, all reader threads together, to
+    /// spare a running server's disk (the redo log, and what is copied while DDL or commits
+    /// are blocked, are never slowed). mariabackup's --throttle counts reads of up to 10 MiB
+    /// instead.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub throttle: Option<u64>,
     /// Back up only tables matching these comma-separated db.table globs (`*`, `?`).
     #[arg(long, default_value = "")]
     pub tables: String,
@@ -92,6 +106,8 @@ pub struct Args {
     /// Do not fsync the files written (faster; for tests and throwaway copies).
     #[arg(long)]
     pub no_sync: bool,
+    #[command(flatten)]
+    pub codec: super::codec_args::EncodeArgs,
     /// Print the report as JSON on standard output.
     #[arg(long)]
     pub json: bool,
@@ -217,7 +233,8 @@ pub struct Args {
         conflicts_with_all = ["incremental_basedir", "incremental_lsn"]
     )]
     pub incremental_history_uuid: Option<String>,
-    /// Also write xtrabackup_checkpoints and xtrabackup_info into this directory.
+    /// Also write xtrabackup_checkpoints, xtrabackup_info and xb_backup_info into this directory:
+    /// with --stream, the base that the next --incremental-basedir names.
     #[arg(long, value_name = "DIR")]
     pub extra_lsndir: Option<PathBuf>,
     /// Where the source's system tablespace (ibdata*) is, when not in the datadir (relative:
@@ -269,11 +286,6 @@ pub struct Args {
     pub galera_info: bool,
 }
 
-/// Environment variable: microseconds each reader thread pauses after each batch of pages it
-/// reads (the library's throttle, `BackupOptions::set_throttle`). Tests use it to make the
-/// server checkpoint while a hot backup runs.
-const THROTTLE_ENV: &str = "XB_TEST_COPY_DELAY_US";
-
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
     Protocol::from_name(s).ok_or_else(|| format!("{s}: give tcp or socket"))
 }
@@ -306,6 +318,13 @@ fn connect_options(a: &Args) -> ConnectOptions {
         c.set_defaults_extra_file(f.as_path());
     }
     c
+}
+
+/// `--stream`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StreamFormat {
+    /// MariaDB's xbstream (`mbstream`, `mariabackup --stream=xbstream`).
+    Xbstream,
 }
 
 /// `--kill-long-query-type`.
@@ -380,10 +399,6 @@ fn backup_options(a: &Args) -> Result<BackupOptions, BackupError> {
         None => BackupOptions::of_server(connect.clone()),
     };
     let filter = filter(a)?;
-    let throttle = std::env::var(THROTTLE_ENV)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map(Duration::from_micros);
     o.set_connect(connect)
         .set_hot(hot_options(a))
         .set_incremental(incremental(a))
@@ -393,7 +408,7 @@ fn backup_options(a: &Args) -> Result<BackupOptions, BackupError> {
         .set_accept_partial_base(a.accept_partial_base)
         .set_log_innodb_page_corruption(a.log_innodb_page_corruption)
         .set_tool_command(std::env::args().skip(1).collect::<Vec<_>>().join(" "))
-        .set_throttle(throttle)
+        .set_read_limit(a.throttle.map(|mib| mib.saturating_mul(1 << 20)))
         .set_history(a.history.clone())
         .set_extra_lsndir(a.extra_lsndir.clone())
         .set_innodb_data_home_dir(a.innodb_data_home_dir.clone())
@@ -562,21 +577,72 @@ pub fn run(mut a: Args) -> anyhow::Result<u8> {
         a.password = Some(Some(p));
     }
     let mut options = backup_options(&a).map_err(words)?;
+    let codec = a.codec.options()?;
     options.set_keys(super::track::key_options(
         &a.keys,
         a.defaults_file.as_deref(),
     )?);
     // the target before the server: a refusal leaves both untouched
-    DirSink::check_target(&a.target_dir).map_err(words)?;
+    let target = output(&a)?;
+    if let Output::Dir(dir) = &target {
+        DirSink::check_target(dir).map_err(words)?;
+    }
     let plan = BackupPlan::new(&options).map_err(|e| planning_error(&a, e))?;
     ui::note(describe(&plan));
-    let mut sink = DirSink::new(&a.target_dir).map_err(words)?.sync(!a.no_sync);
+    let sink: Box<dyn Sink> = match &target {
+        Output::Dir(dir) => Box::new(DirSink::new(dir).map_err(words)?.sync(!a.no_sync)),
+        Output::Stdout => Box::new(StreamSink::new(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::io::stdout(),
+        ))),
+    };
+    let mut sink = super::codec_args::encoding(sink, &codec)?;
     let progress = CliProgress::new("backup");
     let report = plan
-        .run(&mut sink, &progress, &Cancel::new())
+        .run(&mut *sink, &progress, &Cancel::new())
         .map_err(words)?;
     progress.finish();
     print_report(&a, &report)
+}
+
+/// Where the backup goes.
+enum Output {
+    /// A new directory.
+    Dir(PathBuf),
+    /// Standard output, as a stream (`--stream`).
+    Stdout,
+}
+
+/// The destination from --target-dir and --stream: a stream goes to standard output, which
+/// must not be a terminal; `--target-dir -` alone is refused (it would be a directory named
+/// `-`), and --target-dir is not used with --stream.
+fn output(a: &Args) -> anyhow::Result<Output> {
+    use std::io::IsTerminal;
+    match (a.stream, &a.target_dir) {
+        (Some(StreamFormat::Xbstream), dir) => {
+            if std::io::stdout().is_terminal() {
+                anyhow::bail!(
+                    "--stream writes the backup to standard output, which is a terminal: \
+                     redirect it to a file or a pipe (xb backup ... --stream=xbstream > \
+                     backup.xbstream)"
+                );
+            }
+            if let Some(d) = dir.as_ref().filter(|d| d.as_os_str() != "-") {
+                ui::note(format!(
+                    "--target-dir {} is not used with --stream (the backup goes to standard \
+                     output)",
+                    d.display()
+                ));
+            }
+            Ok(Output::Stdout)
+        }
+        (None, Some(d)) if d.as_os_str() == "-" => anyhow::bail!(
+            "--target-dir -: to write the backup to standard output give --stream=xbstream; \
+             else give a directory"
+        ),
+        (None, Some(d)) => Ok(Output::Dir(d.clone())),
+        (None, None) => anyhow::bail!("give --target-dir DIR, or --stream=xbstream"),
+    }
 }
 
 fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
@@ -604,13 +670,19 @@ fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
     }
     let corrupt = report.corrupt_pages();
     if corrupt > 0 {
+        let dir = a.target_dir.as_ref().filter(|_| a.stream.is_none());
         ui::note(format!(
-            "{corrupt} corrupt pages recorded in {}/innodb_corrupted_pages",
-            a.target_dir.display()
+            "{corrupt} corrupt pages recorded in {}innodb_corrupted_pages",
+            dir.map_or_else(String::new, |d| format!("{}/", d.display()))
         ));
     }
     if a.json {
-        println!("{}", serde_json::to_value(report)?);
+        // with --stream, standard output carries the stream: the report goes to standard error
+        let json = serde_json::to_value(report)?;
+        match a.stream {
+            Some(_) => eprintln!("{json}"),
+            None => println!("{json}"),
+        }
     }
     let torn = report.hot().is_some_and(|h| !h.consistent());
     Ok(if corrupt > 0 || torn {

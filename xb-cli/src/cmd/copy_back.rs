@@ -2,9 +2,11 @@
 
 use std::path::PathBuf;
 
+use incremental_core::codec::{self, DecodingSource};
 use incremental_core::copy_back::{copy_back_with, CopyBackOptions};
 use incremental_core::progress::Cancel;
-use incremental_core::source::DirSource;
+use incremental_core::source::{BackupSource, DirSource};
+use incremental_core::xbstream::StreamSource;
 
 use crate::ui::{self, CliProgress};
 use crate::EXIT_OK;
@@ -26,7 +28,9 @@ xb copy-back --target-dir /backups/full --datadir /var/lib/mysql\n  \
 xb copy-back --target-dir /backups/full --datadir /srv/restore --json"
 )]
 pub struct Args {
-    /// The prepared backup (a full backup, with any incrementals already applied by xb prepare).
+    /// The prepared backup (a full backup, with any incrementals already applied by xb
+    /// prepare): a directory, or a full backup's stream file (xb backup --stream=xbstream),
+    /// read in place without extracting it.
     #[arg(long, value_name = "BACKUP")]
     pub target_dir: PathBuf,
     /// The empty datadir to restore into.
@@ -35,6 +39,8 @@ pub struct Args {
     /// Print the report as JSON on standard output (schema in docs/json.md).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub keys: super::codec_args::AgeKeyArgs,
     /// Files copied at once (default: 2).
     #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
     pub parallel: usize,
@@ -90,10 +96,33 @@ impl Args {
 /// Runs `xb copy-back`.
 pub fn run(a: Args) -> anyhow::Result<u8> {
     let progress = CliProgress::new("copy-back");
-    let source = DirSource::new(&a.target_dir);
+    // a backup directory, or a stream file (xb backup --stream) read in place
+    let source: Box<dyn BackupSource> = if a.target_dir.is_file() {
+        Box::new(StreamSource::open(&a.target_dir)?)
+    } else {
+        Box::new(DirSource::new(&a.target_dir))
+    };
+    // a compressed or encrypted backup is decoded while it is copied
+    let stored: Vec<PathBuf> = source.files()?.into_iter().map(|f| f.path).collect();
+    let decoding;
+    let source: &dyn BackupSource = if codec::names::any_encoded(stored.iter().map(|p| p.as_path()))
+    {
+        if a.move_back {
+            anyhow::bail!(
+                "{}: compressed or encrypted: --move-back moves files as they are; decode it \
+                 first with xb decompress --remove-original (or copy it back without \
+                 --move-back, decoding while copying)",
+                a.target_dir.display()
+            );
+        }
+        decoding = DecodingSource::new(source, a.keys.keys_for(&stored)?);
+        &decoding
+    } else {
+        &source
+    };
     // absolute, so that the start command printed works from any directory
     let datadir = std::path::absolute(&a.datadir)?;
-    let r = copy_back_with(&source, &datadir, &a.options(), &progress, &Cancel::new())?;
+    let r = copy_back_with(source, &datadir, &a.options(), &progress, &Cancel::new())?;
     progress.finish();
     ui::note(format!(
         "{} {} files ({} bytes) into {}",

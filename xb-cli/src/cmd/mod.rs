@@ -2,7 +2,10 @@
 
 pub mod backup;
 pub mod bitmap;
+pub mod codec_args;
 pub mod copy_back;
+pub mod decompress;
+pub mod extract;
 pub mod inspect;
 pub mod man;
 pub mod prepare;

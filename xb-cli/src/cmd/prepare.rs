@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
-use incremental_core::prepare::{PrepareOptions, PreparePlan, PrepareReport};
+use incremental_core::prepare::{
+    extract_full, remove_spool, spool_stream, FullExtraction, PrepareOptions, PreparePlan,
+    PrepareReport,
+};
 use incremental_core::progress::Cancel;
 
 use crate::ui::{self, CliProgress};
@@ -24,6 +27,19 @@ one pass. The target becomes a full backup as of the newest incremental: its pag
 newest incremental's redo log (ib_logfile0) and non-InnoDB files in place, xtrabackup_checkpoints \
 saying full-backuped with the newest to_lsn. The redo is applied by the server's crash recovery \
 on its first start (or by mariabackup --prepare). The incremental directories are not modified.
+
+Streams (xbstream, as written by xb backup --stream=xbstream or mariabackup --stream=xbstream): \
+--stream FILE (or - for standard input) gives the full backup as a stream; it is extracted into \
+--target-dir, which must be absent or empty (a later run with the same arguments finds it there \
+and does not read the stream again). An --incremental-dir that is a regular file is read as a \
+stream in place: its deltas are merged straight from it, nothing of it is extracted (the stream \
+is read twice before anything is written: its chunk headers, then every checksum). An \
+--incremental-dir of - reads a stream from standard input: it cannot be read at random, so it \
+is first saved in the target as xb_prepare.stdin.xbstream (taking its size on disk) and removed \
+at the end. Standard input serves one - only. Directories and streams mix freely in a chain. \
+Compressed or encrypted streams (xb backup --stream=xbstream --compress/--encrypt: X.zst, X.lz4, \
+X.age) are decoded as they are read, with no temporary file (encrypted: --encrypt-key-file or \
+XB_ENCRYPT_KEY).
 
 Without --incremental-dir: processes the DDL files (.del, .ren, .new) that mariabackup leaves in \
 a full backup when DDL ran during it.
@@ -45,13 +61,21 @@ Examples:
   xb prepare --target-dir /backups/full --incremental-dir /backups/inc1 --incremental-dir /backups/inc2
   xb prepare --target-dir /backups/full --incremental-dir /backups/inc1 --apply-redo
   xb prepare --target-dir /backups/full --incremental-dir /backups/inc1 --dry-run
-  xb prepare --target-dir /backups/full")]
+  xb prepare --target-dir /backups/full
+  xb prepare --stream full.xbstream --target-dir /restore/full --incremental-dir inc1.xbstream
+  ssh host cat inc2.xbstream | xb prepare --target-dir /restore/full --incremental-dir inc1.xbstream --incremental-dir -")]
 pub struct Args {
-    /// The base backup to prepare (modified in place).
+    /// The base backup to prepare (modified in place); with --stream, where the full backup is
+    /// extracted (absent or empty).
     #[arg(long, value_name = "DIR")]
     pub target_dir: PathBuf,
-    /// An incremental backup to merge; repeat for a chain, oldest first.
-    #[arg(long, value_name = "DIR")]
+    /// The full backup as an xbstream file (- for standard input), extracted into --target-dir
+    /// first.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "dry_run")]
+    pub stream: Option<PathBuf>,
+    /// An incremental backup to merge: a directory, an xbstream file (read in place) or - (a
+    /// stream on standard input); repeat for a chain, oldest first.
+    #[arg(long, value_name = "DIR|FILE|-")]
     pub incremental_dir: Vec<PathBuf>,
     /// Check everything and print the plan, change nothing.
     #[arg(long)]
@@ -72,6 +96,8 @@ pub struct Args {
     /// The server binary for --apply-redo (default: mariadbd on PATH or in /usr/sbin).
     #[arg(long, value_name = "PATH", requires = "apply_redo")]
     pub mariadbd: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: super::codec_args::AgeKeyArgs,
 }
 
 /// Runs the command.
@@ -116,7 +142,7 @@ fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()
 }
 
 /// The options the arguments (and the throttle variable) ask for.
-fn options(a: &Args) -> PrepareOptions {
+fn options(a: &Args) -> anyhow::Result<PrepareOptions> {
     let throttle = std::env::var(THROTTLE_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -124,8 +150,9 @@ fn options(a: &Args) -> PrepareOptions {
     let mut o = PrepareOptions::default();
     o.set_check_pages(!a.no_page_check)
         .set_throttle(throttle)
-        .set_redo_step(a.apply_redo);
-    o
+        .set_redo_step(a.apply_redo)
+        .set_keys(a.keys.keys()?);
+    Ok(o)
 }
 
 /// Prints a report as the JSON record of `xb prepare --json`.
@@ -134,9 +161,95 @@ fn print_json(r: &PrepareReport) -> anyhow::Result<u8> {
     Ok(EXIT_OK)
 }
 
-/// Runs the merge (or the DDL files of a full backup).
+/// Whether a path argument means standard input.
+fn is_stdin(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// `--stream`: extracts the full backup into the target (unless an earlier run did).
+fn extract_stream(a: &Args, stream: &Path) -> anyhow::Result<()> {
+    let target = &a.target_dir;
+    let progress = CliProgress::new("extract");
+    let keys = a.keys.keys()?;
+    let mut input: Box<dyn std::io::Read> = if is_stdin(stream) {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(
+            std::fs::File::open(stream)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", stream.display()))?,
+        )
+    };
+    let done = extract_full(
+        &mut input,
+        stream,
+        target,
+        keys.as_ref(),
+        &progress,
+        &Cancel::new(),
+    )?;
+    match done {
+        FullExtraction::Extracted { files, bytes } => {
+            progress.finish();
+            ui::note(format!(
+                "extracted {files} file(s), {} MiB, of {} into {}",
+                bytes >> 20,
+                stream.display(),
+                target.display()
+            ));
+        }
+        _ => ui::note(format!(
+            "{} already holds the backup (extracted by an earlier run); {} not read",
+            target.display(),
+            stream.display()
+        )),
+    }
+    Ok(())
+}
+
+/// Runs the merge (or the DDL files of a full backup), the full extracted first from
+/// `--stream`, an incremental `-` spooled into the target.
 fn run_merge(a: &Args) -> anyhow::Result<u8> {
-    let plan = PreparePlan::new(&a.target_dir, &a.incremental_dir, &options(a))?;
+    let stdin_uses = a
+        .stream
+        .iter()
+        .chain(&a.incremental_dir)
+        .filter(|p| is_stdin(p))
+        .count();
+    if stdin_uses > 1 {
+        anyhow::bail!(
+            "standard input (-) can be given only once (--stream or one --incremental-dir)"
+        );
+    }
+    if let Some(s) = &a.stream {
+        extract_stream(a, s)?;
+    }
+    if !a.incremental_dir.iter().any(|p| is_stdin(p)) {
+        return merge(a, &a.incremental_dir);
+    }
+    let spool = spool_stream(&a.target_dir, &mut std::io::stdin().lock())?;
+    let incs: Vec<PathBuf> = a
+        .incremental_dir
+        .iter()
+        .map(|p| {
+            if is_stdin(p) {
+                spool.clone()
+            } else {
+                p.clone()
+            }
+        })
+        .collect();
+    let r = merge(a, &incs);
+    remove_spool(&a.target_dir)?;
+    r
+}
+
+/// Plans and runs the merge of `incs` into the target.
+fn merge(a: &Args, incs: &[PathBuf]) -> anyhow::Result<u8> {
+    let dirs = std::iter::once(&a.target_dir)
+        .chain(incs)
+        .filter(|d| d.is_dir());
+    super::codec_args::decode_in_place(dirs, &a.keys, a.dry_run)?;
+    let plan = PreparePlan::new(&a.target_dir, incs, &options(a)?)?;
     if a.dry_run {
         let r = plan.dry_run();
         if a.json {

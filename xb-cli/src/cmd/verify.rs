@@ -27,6 +27,11 @@ of xb prepare and xb copy-back (LSN continuity: each from_lsn equals the previou
 the merge safety rule); the report ends with the newest to_lsn and \"restorable: yes\" or \
 \"restorable: no (why)\". Nothing is written; the backups are only read.
 
+A compressed or encrypted backup (X.zst, X.lz4, X.age…; the identity from --encrypt-key-file \
+or XB_ENCRYPT_KEY) is first decoded, every frame checksum and encrypted chunk checked, into a \
+temporary directory beside it (removed afterwards; it needs the backup's decoded size), and that \
+copy is checked; messages name the copy.
+
 Other PATHs are tablespace files or datadirs: every page of every InnoDB tablespace in them is \
 checked.
 
@@ -55,6 +60,8 @@ pub struct Args {
     /// Print JSON (schemas in docs/json.md).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub keys: super::codec_args::AgeKeyArgs,
 }
 
 /// A backup directory, finished or not (an unfinished one is reported as such, not checked as
@@ -66,7 +73,8 @@ fn is_backup_dir(p: &Path) -> bool {
 /// Runs `xb verify`.
 pub fn run(a: Args) -> anyhow::Result<u8> {
     if let Some(t) = &a.target_dir {
-        return run_chain(t, &a.incremental_dir, a.json);
+        let d = super::codec_args::decoded_chain(t, &a.incremental_dir, &a.keys)?;
+        return run_chain(&d.target, &d.incs, a.json);
     }
     let backups: Vec<&PathBuf> = a.paths.iter().filter(|p| is_backup_dir(p)).collect();
     if !backups.is_empty() {
@@ -78,7 +86,8 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
                 other.display()
             );
         }
-        return run_chain(&a.paths[0], &a.paths[1..], a.json);
+        let d = super::codec_args::decoded_chain(&a.paths[0], &a.paths[1..], &a.keys)?;
+        return run_chain(&d.target, &d.incs, a.json);
     }
     for p in &a.paths {
         std::fs::metadata(p).with_context(|| format!("{}: cannot read", p.display()))?;

@@ -2,6 +2,8 @@
 //! and copy backup directories.
 #![allow(dead_code)] // each test binary uses a part
 
+pub mod synthetic;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -254,6 +254,7 @@ impl<'a> Hot<'a> {
                 others: &changes.raw_new,
                 mode: Mode::Copy,
                 hot: true,
+                throttled: false, // under BLOCK_DDL
             };
             let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
             copied.reports.extend(more);
@@ -264,6 +265,7 @@ impl<'a> Hot<'a> {
                 others: &[],
                 mode: Mode::Delta { threshold: 0 },
                 hot: true,
+                throttled: false, // under BLOCK_DDL
             };
             let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
             copied.reports.extend(more);
@@ -308,6 +310,7 @@ impl<'a> Hot<'a> {
     /// Copies the non-InnoDB files due in stage `now` (see `others`); a file copied again
     /// adds its bytes, not a file, to the totals.
     fn copy_others(&mut self, run: &mut Run<'_>, now: When) -> Result<OtherTotals, BackupError> {
+        self.others.set_once(!run.sink.replaces_files());
         let dd = self.plan.datadir();
         let listing = files::scan_datadir(dd, self.plan.options().dirs())?;
         let filter = self.plan.options().filter();
@@ -325,6 +328,7 @@ impl<'a> Hot<'a> {
             others: &due.files,
             mode: Mode::Copy,
             hot: true,
+            throttled: false, // under BLOCK_DDL or BLOCK_COMMIT
         };
         let (_, mut totals) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
         totals.files -= due.again.min(totals.files);

@@ -82,6 +82,35 @@ pub(crate) fn first_copied(rel: &Path) -> When {
     }
 }
 
+/// When the file `rel` (at `src`) is copied for a destination that cannot replace a file (a
+/// stream): as [`first_copied`] says, except that the files crash-safe Aria tables go on
+/// writing until `BLOCK_COMMIT` are copied only then: the Aria log files, and the `.MAD` and
+/// `.MAI` of every Aria table in the page format (the only one that can be crash-safe; see
+/// [`aria_page_format`]). Every other file cannot change after `BLOCK_DDL`, so commits do
+/// not wait for it.
+pub(crate) fn stream_stage(src: &Path, rel: &Path) -> When {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let aria_table = ext.eq_ignore_ascii_case("MAD") || ext.eq_ignore_ascii_case("MAI");
+    let aria_log = rel.iter().count() == 1 && name.starts_with("aria_log.");
+    if aria_log || (aria_table && aria_page_format(&src.with_extension("MAI"))) {
+        When::BlockCommit
+    } else {
+        first_copied(rel)
+    }
+}
+
+/// Whether the Aria index file `mai` says its table is in the page (`BLOCK_RECORD`) format,
+/// or cannot be read as an Aria header (then it may be: the caller waits). Its header starts
+/// with the magic `FE FE 09`; byte 22 is the data file type (0 fixed, 1 dynamic, 2
+/// compressed, 3 page), as seen in files the installed 10.11 server writes.
+fn aria_page_format(mai: &Path) -> bool {
+    const PAGE: u8 = 3;
+    let mut head = [0u8; 24];
+    let read = std::fs::File::open(mai).and_then(|mut f| io::Read::read_exact(&mut f, &mut head));
+    read.is_err() || head[..3] != [0xFE, 0xFE, 0x09] || head[22] == PAGE
+}
+
 /// What a file looked like: any write changes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct State {
@@ -123,6 +152,9 @@ struct Copied {
 #[derive(Debug, Default)]
 pub(crate) struct Others {
     copied: BTreeMap<PathBuf, Copied>,
+    /// Copy each file once, under `BLOCK_COMMIT`: the destination cannot replace a file
+    /// (a stream).
+    once: bool,
 }
 
 /// The files to copy now, and how many of them were copied before.
@@ -135,12 +167,23 @@ pub(crate) struct Due {
 }
 
 impl Others {
+    /// Copy every file once, for a destination that cannot replace a file it received (a
+    /// stream): a copy could not be taken back when the file changes afterwards. Under
+    /// `BLOCK_DDL` only the files that cannot change any more are copied ([`stream_stage`]);
+    /// the others wait for `BLOCK_COMMIT`.
+    pub(crate) fn set_once(&mut self, once: bool) {
+        self.once = once;
+    }
+
     /// Which of `listed` to copy in stage `now` (see the module docs); each one's state is
     /// taken now, before its copy starts. Files gone since the listing are left out.
     pub(crate) fn due(&mut self, listed: Vec<OtherFile>, now: When) -> Result<Due, io::Error> {
         let mut due = Due::default();
         for mut f in listed {
-            let first = first_copied(&f.rel);
+            let first = match self.once {
+                true => stream_stage(&f.src, &f.rel),
+                false => first_copied(&f.rel),
+            };
             if now == When::BlockDdl && first == When::BlockCommit {
                 continue;
             }
@@ -150,6 +193,22 @@ impl Others {
                 Err(e) => return Err(e),
             };
             let before = self.copied.get(&f.rel);
+            if self.once {
+                match self.once_due(&f.rel, state, before, now)? {
+                    true => {}
+                    false => continue,
+                }
+                self.copied.insert(
+                    f.rel.clone(),
+                    Copied {
+                        state,
+                        taken: SystemTime::now(),
+                    },
+                );
+                f.size = state.len;
+                due.files.push(f);
+                continue;
+            }
             let always = now == When::BlockCommit && first == When::BlockCommit;
             if !always && before.is_some_and(|c| c.state == state && !state.unsettled(c.taken)) {
                 continue;
@@ -161,6 +220,30 @@ impl Others {
             due.files.push(f);
         }
         Ok(due)
+    }
+
+    /// With [`set_once`](Self::set_once): whether a file in `state` is copied in stage `now`.
+    /// Under `BLOCK_DDL`, a file modified less than [`SETTLE`] ago waits for `BLOCK_COMMIT`
+    /// (its modification time may not show its last write yet); under `BLOCK_COMMIT`, a file
+    /// copied before must be unchanged: none can change under `BLOCK_DDL`, and the stream
+    /// cannot take its copy back if one did.
+    fn once_due(
+        &self,
+        rel: &Path,
+        state: State,
+        before: Option<&Copied>,
+        now: When,
+    ) -> Result<bool, io::Error> {
+        match (before, now) {
+            (None, When::BlockDdl) => Ok(!state.unsettled(SystemTime::now())),
+            (None, When::BlockCommit) => Ok(true),
+            (Some(c), _) if c.state == state => Ok(false),
+            (Some(_), _) => Err(io::Error::other(format!(
+                "{}: changed after its copy was streamed under BACKUP STAGE BLOCK_DDL, and a \
+                 stream cannot replace a file",
+                rel.display()
+            ))),
+        }
     }
 
     /// Whether a file copied was modified less than [`SETTLE`] before its copy started.
@@ -183,6 +266,54 @@ mod tests {
         assert!(!commit("mysql/db.MAD"));
         assert!(!commit("shop/table_stats.MYD"));
         assert!(!commit("shop/t.frm"));
+    }
+
+    #[test]
+    fn a_stream_gets_each_file_once_and_waits_only_for_what_can_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |name: &str, age: u64| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"1").unwrap();
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(SystemTime::now() - Duration::from_secs(age))
+                .unwrap();
+        };
+        let names = ["old.MYD", "fresh.MYD", "t.MAD", "t.frm", "f.MAD", "f.MAI"];
+        for (n, age) in names.iter().zip([10, 0, 10, 10, 10, 10]) {
+            make(n, age);
+        }
+        // f is an Aria table of fixed-size rows (data file type 0): never crash-safe
+        let mut head = [0u8; 24];
+        head[..4].copy_from_slice(&[0xFE, 0xFE, 0x09, 0x03]);
+        let f = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("f.MAI"))
+            .unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&f, &head, 0).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(10))
+            .unwrap();
+        drop(f);
+        let list = |names: &[&str]| -> Vec<OtherFile> {
+            let at = |n: &&str| OtherFile::new(dir.path().join(n), n.into(), 0);
+            names.iter().map(at).collect()
+        };
+        let due_names = |d: &Due| d.files.iter().map(|f| f.rel.clone()).collect::<Vec<_>>();
+        let mut others = Others::default();
+        others.set_once(true);
+        let ddl = others.due(list(&names), When::BlockDdl).unwrap();
+        let want = ["old.MYD", "t.frm", "f.MAD", "f.MAI"].map(Path::new);
+        assert_eq!(due_names(&ddl), want);
+        assert!(!others.unsettled());
+        let commit = others.due(list(&names), When::BlockCommit).unwrap();
+        assert_eq!(
+            due_names(&commit),
+            [Path::new("fresh.MYD"), Path::new("t.MAD")]
+        );
+        assert_eq!(commit.again, 0);
+        // a streamed file that changed cannot be taken back: the backup fails, naming it
+        make("old.MYD", 5);
+        let err = others.due(list(&names), When::BlockCommit).unwrap_err();
+        assert!(err.to_string().contains("old.MYD"), "{err}");
     }
 
     #[test]
