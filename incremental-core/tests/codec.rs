@@ -555,3 +555,48 @@ fn files_without_the_skippable_frames_decode_as_percona_writes_them() {
         assert!(out == data(), "{rel}: {} bytes", out.len());
     }
 }
+
+/// Every file of `dir` by relative name.
+fn files_of(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let src = DirSource::new(dir);
+    let files = src.files().unwrap();
+    let read = |f: &incremental_core::source::SourceFile| fs::read(dir.join(&f.path)).unwrap();
+    files.iter().map(|f| (f.path.clone(), read(f))).collect()
+}
+
+#[test]
+fn the_library_prepare_decodes_a_compressed_and_encrypted_backup_first() {
+    use incremental_core::prepare::{self, PrepareOptions};
+    let t = tempfile::tempdir().unwrap();
+    let src = Path::new("../tests/data/mariadb-10.11/backup/full");
+    let plain = t.path().join("plain");
+    xb_testkit::sandbox::copy_dir(src, &plain).unwrap();
+    let enc = t.path().join("enc");
+    let opts = options(Some(Compression::Zstd), true);
+    let mut sink = CodecSink::new(DirSink::new(&enc).unwrap().sync(false), &opts).unwrap();
+    for (rel, bytes) in files_of(src) {
+        let meta = FileMeta::new(&rel, Some(bytes.len() as u64));
+        let mut f = sink.create(&meta).unwrap();
+        f.write_all(&bytes).unwrap();
+        f.finish().unwrap();
+    }
+    sink.finish().unwrap();
+    let run = |dir: &Path, keys: Option<KeyFile>| {
+        let mut o = PrepareOptions::default();
+        o.set_keys(keys);
+        prepare::prepare(dir, &[], &o, &NoProgress, &Cancel::new()).unwrap()
+    };
+    run(&plain, None);
+    run(&enc, Some(key()));
+    let (p, e) = (files_of(&plain), files_of(&enc));
+    let names = |v: &[(PathBuf, Vec<u8>)]| v.iter().map(|f| f.0.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&p), names(&e));
+    for (a, b) in p.iter().zip(&e) {
+        // the encoded backup's xtrabackup_info records its encoding (CodecSink)
+        if a.0 == Path::new("xtrabackup_info") {
+            assert!(String::from_utf8_lossy(&b.1).contains("compressed = compressed"));
+            continue;
+        }
+        assert!(a.1 == b.1, "{} differs", a.0.display());
+    }
+}

@@ -413,5 +413,37 @@ pub fn prepare(
     progress: &dyn Progress,
     cancel: &Cancel,
 ) -> Result<PrepareReport, PrepareError> {
+    for dir in std::iter::once(base).chain(incs.iter().map(PathBuf::as_path)) {
+        decode_encoded_dir(dir, opts, progress, cancel)?;
+    }
     PreparePlan::new(base, incs, opts)?.execute(progress, cancel)
+}
+
+/// The first step of [`prepare`] for a backup directory `dir` that holds compressed or
+/// encrypted files (`X.zst`, `X.lz4`, `X.age`, as `xb backup --compress/--encrypt` writes
+/// them): decodes them in place with the keys of `opts` ([`PrepareOptions::keys`]), removing
+/// each encoded file once its decoded file is durable ([`crate::codec::decode_dir`]; an
+/// interrupted run is finished by the next). mariabackup asks for a separate `--decompress`
+/// instead. [`PreparePlan::new`] writes nothing, so a caller that plans first calls this
+/// before it. What was decoded; `None` for a stream file or a plain directory, left alone.
+pub fn decode_encoded_dir(
+    dir: &Path,
+    opts: &PrepareOptions,
+    progress: &dyn Progress,
+    cancel: &Cancel,
+) -> Result<Option<crate::codec::DecodeReport>, PrepareError> {
+    use crate::codec::{self, CodecOptions};
+    use crate::source::{BackupSource, DirSource};
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let files = DirSource::new(dir)
+        .files()
+        .map_err(|e| PrepareError::io(&e.path, e.source))?;
+    if !codec::names::any_encoded(files.iter().map(|f| f.path.as_path())) {
+        return Ok(None);
+    }
+    let mut o = CodecOptions::default();
+    o.set_keys(opts.keys().cloned()).set_remove_original(true);
+    Ok(Some(codec::decode_dir(dir, &o, progress, cancel)?))
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use incremental_core::backup::sink::{FileMeta, Sink, SinkFile};
 use incremental_core::codec::{self, CodecOptions, CodecSink, Compression, KeyFile, KEY_ENV};
+use incremental_core::prepare::{self, PrepareOptions};
 
 /// The key options: where the age keys are. Never a key on the command line (other users see
 /// it in the process list): a file, or the environment variable.
@@ -170,13 +171,13 @@ pub fn stored_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Decodes each compressed or encrypted directory of `dirs` in place, removing the encoded
-/// files once their decoded files are durable (what `xb prepare` does first: it changes the
-/// files in place; an interrupted run is finished by the next). A dry run refuses encoded
-/// directories instead: it changes nothing.
+/// Decodes each compressed or encrypted directory of `dirs` in place, with the keys of
+/// `options` (the library's first step of a prepare, `prepare::decode_encoded_dir`). A dry run
+/// refuses encoded directories instead: it changes nothing.
 pub fn decode_in_place<'a>(
     dirs: impl IntoIterator<Item = &'a PathBuf>,
     keys: &AgeKeyArgs,
+    options: &PrepareOptions,
     dry_run: bool,
 ) -> anyhow::Result<()> {
     for dir in dirs {
@@ -191,23 +192,19 @@ pub fn decode_in_place<'a>(
                 dir.display()
             );
         }
-        let mut o = CodecOptions::default();
-        o.set_keys(keys.keys_for(&stored)?)
-            .set_remove_original(true);
+        keys.keys_for(&stored)?;
         let progress = crate::ui::CliProgress::new("decompress");
-        let r = codec::decode_dir(
-            dir,
-            &o,
-            &progress,
-            &incremental_core::progress::Cancel::new(),
-        )?;
+        let cancel = incremental_core::progress::Cancel::new();
+        let r = prepare::decode_encoded_dir(dir, options, &progress, &cancel)?;
         progress.finish();
-        crate::ui::note(format!(
-            "{}: decoded {} file(s) in place ({} MiB)",
-            dir.display(),
-            r.files,
-            r.plain_bytes >> 20
-        ));
+        if let Some(r) = r {
+            crate::ui::note(format!(
+                "{}: decoded {} file(s) in place ({} MiB)",
+                dir.display(),
+                r.files,
+                r.plain_bytes >> 20
+            ));
+        }
     }
     Ok(())
 }

@@ -248,8 +248,9 @@ fn merge(a: &Args, incs: &[PathBuf]) -> anyhow::Result<u8> {
     let dirs = std::iter::once(&a.target_dir)
         .chain(incs)
         .filter(|d| d.is_dir());
-    super::codec_args::decode_in_place(dirs, &a.keys, a.dry_run)?;
-    let plan = PreparePlan::new(&a.target_dir, incs, &options(a)?)?;
+    let opts = options(a)?;
+    super::codec_args::decode_in_place(dirs, &a.keys, &opts, a.dry_run)?;
+    let plan = PreparePlan::new(&a.target_dir, incs, &opts)?;
     if a.dry_run {
         let r = plan.dry_run();
         if a.json {
