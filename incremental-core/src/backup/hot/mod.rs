@@ -323,14 +323,27 @@ impl<'a> Hot<'a> {
                 path: dd.to_path_buf(),
                 source,
             })?;
-        let batch = Batch {
-            tablespaces: &[],
-            others: &due.files,
-            mode: Mode::Copy,
-            hot: true,
-            throttled: false, // under BLOCK_DDL or BLOCK_COMMIT
-        };
-        let (_, mut totals) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+        // the Aria log after the tables: a table's change that its copy holds is then in the
+        // copied log too, as Aria's recovery needs (statements still write under BLOCK_COMMIT,
+        // only their commits wait)
+        let (logs, tables): (Vec<_>, Vec<_>) = due
+            .files
+            .iter()
+            .cloned()
+            .partition(|f| others::is_aria_log(&f.rel));
+        let mut totals = OtherTotals::default();
+        for part in [&tables, &logs] {
+            let batch = Batch {
+                tablespaces: &[],
+                others: part,
+                mode: Mode::Copy,
+                hot: true,
+                throttled: false, // under BLOCK_DDL or BLOCK_COMMIT
+            };
+            let (_, t) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
+            totals.files += t.files;
+            totals.bytes += t.bytes;
+        }
         totals.files -= due.again.min(totals.files);
         if now == When::BlockCommit && !due.files.is_empty() {
             let names: Vec<String> = due

@@ -89,15 +89,21 @@ pub(crate) fn first_copied(rel: &Path) -> When {
 /// [`aria_page_format`]). Every other file cannot change after `BLOCK_DDL`, so commits do
 /// not wait for it.
 pub(crate) fn stream_stage(src: &Path, rel: &Path) -> When {
-    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let ext = rel.extension().and_then(|e| e.to_str()).unwrap_or("");
     let aria_table = ext.eq_ignore_ascii_case("MAD") || ext.eq_ignore_ascii_case("MAI");
-    let aria_log = rel.iter().count() == 1 && name.starts_with("aria_log.");
-    if aria_log || (aria_table && aria_page_format(&src.with_extension("MAI"))) {
+    if is_aria_log(rel) || (aria_table && aria_page_format(&src.with_extension("MAI"))) {
         When::BlockCommit
     } else {
         first_copied(rel)
     }
+}
+
+/// Whether `rel` is a file of the Aria log: `aria_log.N` or `aria_log_control`, at the top of
+/// the datadir. Copied after the Aria tables in a stage, so that their copies hold no change
+/// the copied log lacks.
+pub(crate) fn is_aria_log(rel: &Path) -> bool {
+    let name = rel.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    rel.iter().count() == 1 && (name.starts_with("aria_log.") || name == "aria_log_control")
 }
 
 /// Whether the Aria index file `mai` says its table is in the page (`BLOCK_RECORD`) format,
