@@ -17,6 +17,8 @@
 //! * [`source`]: where the files of a backup are read from.
 //! * [`xbstream`]: the xbstream stream format both ways (`mbstream`'s), its extraction, and a
 //!   sink that streams a backup.
+//! * [`repo`]: backup repositories on a local path or an object store: catalog, automatic
+//!   chains, expiry, verify, one-command restore.
 //! * [`progress`]: progress reports and cancellation (the one trait of every crate of xb).
 #![deny(missing_docs)]
 
@@ -29,6 +31,7 @@ pub mod key_options;
 pub mod prepare;
 pub mod progress;
 mod remedy;
+pub mod repo;
 #[cfg(feature = "serde")]
 mod serialize;
 pub mod source;
