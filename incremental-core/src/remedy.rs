@@ -81,4 +81,7 @@ pub enum Remedy {
     /// An age-encrypted backup file: give the identity file (`AGE-SECRET-KEY-1…`) of one of
     /// the recipients it was encrypted to (none was given, or the one given is another's).
     GiveDecryptionKey,
+    /// Repository: the stanza's newest backup was taken from another host or datadir; back up
+    /// each server into a stanza of its own (name another stanza).
+    OwnStanza,
 }

@@ -78,3 +78,30 @@ ensure_codec_tools() {
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       zstd lz4 age
 }
+
+# moto's server mode: an S3-protocol server on 127.0.0.1 for the repository tests
+# (xb_testkit::s3, incremental-core/tests/repo_store.rs), from PyPI in a venv of its own.
+# The test kit finds it at $XB_MOTO_VENV/bin/moto_server (default: the path below).
+MOTO_VERSION=5.2.6
+ensure_s3_server() {
+  local venv=${XB_MOTO_VENV:-$HOME/.cache/xb/moto-venv}
+  if [ -x "$venv/bin/moto_server" ] &&
+    [ "$(cat "$venv/.xb-moto-version" 2>/dev/null)" = "$MOTO_VERSION" ]; then
+    return 0
+  fi
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    local sudo=
+    if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+    echo "python3 venv missing; installing python3-venv from the Debian packages" >&2
+    $sudo apt-get update -q &&
+      $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        python3-venv || return
+  fi
+  echo "installing moto[server]==$MOTO_VERSION (PyPI) into $venv" >&2
+  rm -rf "$venv"
+  mkdir -p "$(dirname "$venv")"
+  python3 -m venv "$venv" &&
+    "$venv/bin/pip" install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION" &&
+    [ -x "$venv/bin/moto_server" ] &&
+    echo "$MOTO_VERSION" >"$venv/.xb-moto-version"
+}

@@ -60,6 +60,12 @@ enum Command {
     Decompress(cmd::decompress::Args),
     /// Extract the files of an xbstream (xb's or mariabackup's) into a directory.
     Extract(cmd::extract::Args),
+    /// List the backups of a repository: chains, parents, LSNs, sizes, verification.
+    Info(cmd::repo_cmds::InfoArgs),
+    /// Delete whole chains of a repository's backups by retention policy.
+    Expire(cmd::repo_cmds::ExpireArgs),
+    /// Restore a backup of a repository into a new datadir in one command.
+    Restore(Box<cmd::repo_cmds::RestoreArgs>),
     /// Show the facts of a tablespace or redo log file.
     Inspect(cmd::inspect::Args),
     /// Check every page of files or datadirs, or a backup chain (restorable or not).
@@ -134,6 +140,9 @@ fn main() -> ExitCode {
         Command::Decompress(a) => cmd::decompress::run(a),
         Command::Extract(a) => cmd::extract::run(a),
         Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Info(a) => cmd::repo_cmds::info(a),
+        Command::Expire(a) => cmd::repo_cmds::expire(a),
+        Command::Restore(a) => cmd::repo_cmds::restore(*a),
         Command::Verify(a) => cmd::verify::run(a),
         Command::Track(a) => cmd::track::run(a),
         Command::Bitmap(c) => cmd::bitmap::run(c),

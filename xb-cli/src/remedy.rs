@@ -9,6 +9,7 @@ use incremental_core::codec::CodecError;
 use incremental_core::copy_back::CopyBackError;
 use incremental_core::prepare::apply_redo::ApplyRedoError;
 use incremental_core::prepare::PrepareError;
+use incremental_core::repo::RepoError;
 use incremental_core::verify::Refusal;
 use incremental_core::Remedy;
 use innodb_page::redo::follow::FollowError;
@@ -80,6 +81,9 @@ pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
                                       backup (AGE-SECRET-KEY-1…, as age-keygen writes it) with \
                                       --encrypt-key-file, or its text in XB_ENCRYPT_KEY"
             .into(),
+        Remedy::OwnStanza => "; give each server its own stanza (--stanza NAME, or stanza in \
+                              the [xb] group)"
+            .into(),
         _ => return None,
     })
 }
@@ -103,6 +107,9 @@ fn remedy_of(e: &(dyn Error + 'static)) -> Option<Remedy> {
         return e.remedy();
     }
     if let Some(e) = e.downcast_ref::<BackupError>() {
+        return e.remedy();
+    }
+    if let Some(e) = e.downcast_ref::<RepoError>() {
         return e.remedy();
     }
     // compression and encryption errors, also as carried by an io::Error

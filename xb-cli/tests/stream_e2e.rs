@@ -23,71 +23,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
+use common::hot::{self, hot_backup, Sums, ROWS};
 use common::{snapshot, xb_ok};
-use xb_testkit::load::{self, Load};
+use xb_testkit::load;
 use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
-
-const ROWS: u32 = 5_000;
-/// MiB/s of reads: the copy of the sandbox's tablespaces (about 30 MiB) lasts a second or two.
-const THROTTLE: &str = "--throttle=16";
-/// How long the MyISAM write that holds each backup's end back lasts.
-const HOLD: &str = "UPDATE hold.m SET v = SLEEP(3)";
-
-type Sums = BTreeMap<String, String>;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// A hot `xb backup` of `sb` with `args`, standard output into `stdout` when given, under the
-/// write load, which stops before the backup's end; returns the source's checksums then.
-fn hot_backup(sb: &Sandbox, args: &[&str], stdout: Option<&Path>, log: &Path) -> Sums {
-    let running = Load::start(&sb.socket(), ROWS).unwrap();
-    let mut hold = sb
-        .client_command()
-        .args(["-e", HOLD])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    let cnf = sb.defaults_file();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xb"));
-    cmd.args(["backup", "--defaults-file", s(&cnf), "--no-sync", THROTTLE])
-        .args(args)
-        .stderr(File::create(log).unwrap())
-        .stdout(match stdout {
-            Some(p) => Stdio::from(File::create(p).unwrap()),
-            None => Stdio::null(),
-        });
-    let t0 = Instant::now();
-    let mut child = cmd.spawn().unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    let stats = running.stop().unwrap();
-    let held = hold.try_wait().unwrap().is_none();
-    let reference = load::checksums(&sb.socket()).unwrap();
-    let status = child.wait().unwrap();
-    assert!(hold.wait().unwrap().success());
-    let err = std::fs::read_to_string(log).unwrap();
-    eprintln!(
-        "backup {args:?}: {:.1} s, load {stats:?}",
-        t0.elapsed().as_secs_f64()
-    );
-    assert!(status.success(), "{err}");
-    assert!(err.contains("xb: hot "), "{err}");
-    assert!(stats.appended > 0, "{stats:?}");
-    assert!(
-        held,
-        "the write that holds the backup's end back ended before the load stopped: the \
-         backup's end state is unknown\n{err}"
-    );
-    reference
-}
 
 /// Runs `cmd`, which must succeed; standard input from `stdin` when given.
 fn run(cmd: &mut Command, stdin: Option<&Path>) {
@@ -110,6 +54,10 @@ fn mbstream_x(stream: &Path, dir: &Path) {
         Command::new("mbstream").args(["-x", "-C", s(dir)]),
         Some(stream),
     );
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
 }
 
 /// Restores the prepared backup `dir`, starts a server on it and compares its checksums with
@@ -153,9 +101,7 @@ fn hot_chain_streamed_compressed_encrypted_restores_by_every_route() {
         .option("innodb_max_dirty_pages_pct", "5")
         .option("innodb_flush_log_at_trx_commit", "2");
     let mut sb = Sandbox::in_tempdir(&opts).expect("MariaDB sandbox");
-    Load::setup(&sb.socket(), ROWS).unwrap();
-    sb.sql("CREATE DATABASE hold; CREATE TABLE hold.m (v INT) ENGINE=MyISAM; INSERT INTO hold.m VALUES (1)")
-        .unwrap();
+    hot::setup(&sb);
     let work = short_tempdir().unwrap();
     let w = work.path();
     let key = w.join("key.txt");
@@ -168,6 +114,7 @@ fn hot_chain_streamed_compressed_encrypted_restores_by_every_route() {
         &["--stream=xbstream", "--extra-lsndir", s(&p("lsn0"))],
         Some(&p("full.xbs")),
         &p("full.log"),
+        &[],
     );
     let ref1 = hot_backup(
         &sb,
@@ -184,6 +131,7 @@ fn hot_chain_streamed_compressed_encrypted_restores_by_every_route() {
         ],
         Some(&p("inc1.xbs")),
         &p("inc1.log"),
+        &[],
     );
     let ref2 = hot_backup(
         &sb,
@@ -196,6 +144,7 @@ fn hot_chain_streamed_compressed_encrypted_restores_by_every_route() {
         ],
         None,
         &p("inc2.log"),
+        &[],
     );
     assert_ne!(ref0, ref1);
     assert_ne!(ref1, ref2);

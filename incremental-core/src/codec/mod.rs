@@ -51,9 +51,9 @@
 //! # use std::io::Read;
 //! ```
 
-mod compress;
-mod decode;
-mod encode;
+pub(crate) mod compress;
+pub(crate) mod decode;
+pub(crate) mod encode;
 mod error;
 mod in_place;
 mod keys;

@@ -34,6 +34,7 @@ pub(crate) struct Counters {
     pub files_renamed: u64,
     pub files_copied: u64,
     pub files_kept: u64,
+    pub files_extended: u64,
 }
 
 impl Counters {
@@ -46,6 +47,7 @@ impl Counters {
         self.files_renamed += o.files_renamed;
         self.files_copied += o.files_copied;
         self.files_kept += o.files_kept;
+        self.files_extended += o.files_extended;
     }
 }
 
@@ -255,6 +257,7 @@ impl Ctx<'_> {
             Step::Rename { from, to } => self.rename(from, to, pending),
             Step::Copy { src, to } => self.copy(src, to, pending),
             Step::Write { to, bytes } => self.write(to, bytes, pending),
+            Step::Extend { target, len } => self.extend(target, *len, pending),
             Step::Merge(m) => {
                 let c = self.merge(m)?;
                 let target = self.base.join(&m.target);
@@ -372,6 +375,26 @@ impl Ctx<'_> {
         Ok(())
     }
 
+    /// [`Step::Extend`]: zeroes appended up to `len` (a sparse extension, as the server's own
+    /// is where the file system allows it). A missing file is an error: the plan found it.
+    fn extend(&mut self, r: &Path, len: u64, pending: &mut Pending) -> Result<(), PrepareError> {
+        let p = self.base.join(r);
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .map_err(|e| PrepareError::io(&p, e))?;
+        let have = f.metadata().map_err(|e| PrepareError::io(&p, e))?.len();
+        if have < len {
+            f.set_len(len).map_err(|e| PrepareError::io(&p, e))?;
+            self.counters.files_extended += 1;
+            pending.file(&p);
+        } else if self.resumed {
+            // Extended by the interrupted run: make sure it is durable.
+            pending.file(&p);
+        }
+        Ok(())
+    }
+
     /// Writes the pages of one file (no sync: the caller defers it). Returns its counters.
     fn merge(&self, m: &Merge) -> Result<Counters, PrepareError> {
         let mut counters = Counters::default();
@@ -407,6 +430,7 @@ impl Ctx<'_> {
             let want = u64::from(size) * p;
             if want > len {
                 f.set_len(want).map_err(io_err)?;
+                counters.files_extended += 1;
             }
         }
         let mut buf = vec![0u8; BATCH.max(ps.get())];

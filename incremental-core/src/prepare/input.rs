@@ -8,6 +8,10 @@
 //! once ([`super::stream_input`]): its chunk headers are read, every payload's CRC checked, and
 //! each contained file becomes a list of byte ranges of the stream file, read at random
 //! ([`ReadAt`]) like a file of a directory.
+//!
+//! A backup that is not a directory is a [`BackupInput`]: a stream file ([`StreamInput`]), or a
+//! backup of a repository read by ranges of its objects (`repo::restore`). Each is given to the
+//! prepare under a root path that no directory holds, and read at random through [`ReadAt`].
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -43,6 +47,44 @@ pub(crate) trait ReadAt: Send + Sync {
         }
         Ok(())
     }
+}
+
+/// A backup readable at random offsets that is not a directory (a stream file, a backup of a
+/// repository). Its files are named by their plain names, relative to its root.
+pub(crate) trait BackupInput: Send + Sync {
+    /// Whether it holds the file `rel`.
+    fn has(&self, rel: &Path) -> bool;
+    /// The file `rel`, for random access.
+    fn member(&self, rel: &Path) -> Option<Box<dyn ReadAt>>;
+    /// Its files as a directory listing of `root` (files at depth 1 or 2, as
+    /// [`files::list`] lists a directory).
+    fn listing(&self, root: &Path) -> Listing;
+    /// A directory holding its `ib_logfile0` and `backup-my.cnf` as files, for the redo
+    /// readers, which read files.
+    fn log_dir(&self) -> Result<&Path, PrepareError>;
+}
+
+/// The files `names` (sorted, relative) of a backup at `root` as a directory listing of it:
+/// files at depth 1 or 2, named under `root`, and the top-level directories.
+pub(crate) fn listing<'a>(root: &Path, names: impl IntoIterator<Item = &'a PathBuf>) -> Listing {
+    let mut l = Listing::default();
+    for rel in names {
+        let depth = rel.components().count();
+        if depth > 2 {
+            continue;
+        }
+        if depth == 2
+            && let Some(top) = rel.components().next()
+        {
+            let top = PathBuf::from(top.as_os_str());
+            if l.dirs.last() != Some(&top) && !l.dirs.contains(&top) {
+                l.dirs.push(top);
+            }
+        }
+        l.files.push((rel.clone(), root.join(rel)));
+    }
+    l.dirs.sort();
+    l
 }
 
 /// A plain file.
@@ -124,10 +166,11 @@ pub(crate) fn read_error(path: &Path, at: u64, e: io::Error) -> PrepareError {
     }
 }
 
-/// The streams of a prepare, by their (canonical) path; everything else is a directory.
+/// The backups of a prepare that are not directories (streams, repository backups), by their
+/// root path; everything else is a directory.
 #[derive(Clone, Default)]
 pub(crate) struct Inputs {
-    streams: BTreeMap<PathBuf, Arc<StreamInput>>,
+    streams: BTreeMap<PathBuf, Arc<dyn BackupInput>>,
 }
 
 impl std::fmt::Debug for Inputs {
@@ -137,11 +180,23 @@ impl std::fmt::Debug for Inputs {
 }
 
 impl Inputs {
-    /// Opens the inputs `args` (canonical paths): each regular file is indexed as a stream,
-    /// its encrypted files read with `keys`.
-    pub fn open(args: &[PathBuf], keys: Option<&KeyFile>) -> Result<Inputs, PrepareError> {
-        let mut streams = BTreeMap::new();
+    /// Adds the backup `input` under the root path `root` (which no directory holds).
+    pub fn insert(&mut self, root: PathBuf, input: Arc<dyn BackupInput>) {
+        self.streams.insert(root, input);
+    }
+
+    /// Opens the inputs `args` (canonical paths) that are not inputs already: each regular
+    /// file is indexed as a stream, its encrypted files read with `keys`.
+    pub fn open_more(
+        mut self,
+        args: &[PathBuf],
+        keys: Option<&KeyFile>,
+    ) -> Result<Inputs, PrepareError> {
+        let streams = &mut self.streams;
         for a in args {
+            if streams.contains_key(a) {
+                continue;
+            }
             let m = std::fs::metadata(a).map_err(|e| PrepareError::io(a, e))?;
             if !m.is_file() && !m.is_dir() {
                 return Err(PrepareError::io(
@@ -152,20 +207,20 @@ impl Inputs {
                     ),
                 ));
             }
-            if m.is_file() && !streams.contains_key(a) {
+            if m.is_file() {
                 streams.insert(a.clone(), Arc::new(StreamInput::open(a, keys)?));
             }
         }
-        Ok(Inputs { streams })
+        Ok(self)
     }
 
-    /// The stream whose path is `root`, if `root` is one.
-    pub fn stream(&self, root: &Path) -> Option<&Arc<StreamInput>> {
+    /// The input whose root is `root`, if `root` is one.
+    pub fn stream(&self, root: &Path) -> Option<&Arc<dyn BackupInput>> {
         self.streams.get(root)
     }
 
-    /// The stream holding `abs`, and the name of `abs` inside it.
-    fn resolve<'p>(&self, abs: &'p Path) -> Option<(&StreamInput, &'p Path)> {
+    /// The input holding `abs`, and the name of `abs` inside it.
+    fn resolve<'p>(&self, abs: &'p Path) -> Option<(&dyn BackupInput, &'p Path)> {
         self.streams.iter().find_map(|(root, s)| {
             let rel = abs.strip_prefix(root).ok()?;
             (!rel.as_os_str().is_empty()).then_some((s.as_ref(), rel))

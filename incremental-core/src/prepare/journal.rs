@@ -10,6 +10,7 @@
 //! step copy <absolute source> <rel-to>
 //! step merge <rel-target> <page size> <create 0/1> <extend 0/1> <check 0/1> <delta>...
 //! step write <rel> <bytes>
+//! step extend <rel> <length in bytes>
 //! step rmdir <rel>
 //! end <number of steps>
 //! done <step index>
@@ -47,6 +48,9 @@ pub(crate) enum Step {
     Write { to: PathBuf, bytes: Vec<u8> },
     /// Remove a directory if it exists and is empty.
     Rmdir(PathBuf),
+    /// Lengthen a tablespace file with zeroes to `len` bytes (its page 0's `FSP_SIZE` ×
+    /// physical page size) if it is shorter; a longer file is left as it is.
+    Extend { target: PathBuf, len: u64 },
 }
 
 /// A merge step.
@@ -91,6 +95,7 @@ impl Step {
             }
             Step::Write { to, bytes } => format!("step\twrite\t{}\t{}", p(to), escape(bytes)),
             Step::Rmdir(r) => format!("step\trmdir\t{}", p(r)),
+            Step::Extend { target, len } => format!("step\textend\t{}\t{len}", p(target)),
         }
     }
 
@@ -113,6 +118,10 @@ impl Step {
             "copy" if n == 3 => Step::Copy {
                 src: path(1)?,
                 to: path(2)?,
+            },
+            "extend" if n == 3 => Step::Extend {
+                target: path(1)?,
+                len: fields[2].parse().ok()?,
             },
             "write" if n == 3 => Step::Write {
                 to: path(1)?,
@@ -329,6 +338,10 @@ mod tests {
             },
             Step::Delete("db/u.frm".into()),
             Step::Rmdir("old".into()),
+            Step::Extend {
+                target: "db/t.ibd".into(),
+                len: 65536,
+            },
         ];
         let args = vec![PathBuf::from("/x/base"), PathBuf::from("/x/inc1")];
         let mut f = create(d.path(), &args, &steps).unwrap();

@@ -94,7 +94,7 @@ mod decoded;
 mod error;
 mod execute;
 pub(crate) mod files;
-mod input;
+pub(crate) mod input;
 mod journal;
 mod names;
 mod options;
@@ -103,7 +103,7 @@ mod plan;
 mod redo_journal;
 mod report;
 mod safety;
-mod stream_input;
+pub(crate) mod stream_input;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -153,15 +153,29 @@ impl PreparePlan {
         incs: &[PathBuf],
         opts: &PrepareOptions,
     ) -> Result<PreparePlan, PrepareError> {
+        PreparePlan::with_inputs(base, incs, opts, Inputs::default())
+    }
+
+    /// [`PreparePlan::new`] where some incrementals are `given` inputs (named by their root
+    /// path, taken as it is): a backup of a repository read in place.
+    pub(crate) fn with_inputs(
+        base: &Path,
+        incs: &[PathBuf],
+        opts: &PrepareOptions,
+        given: Inputs,
+    ) -> Result<PreparePlan, PrepareError> {
         let started = Instant::now();
         let canon = |p: &Path| std::fs::canonicalize(p).map_err(|e| PrepareError::io(p, e));
         let base_c = canon(base)?;
         let mut args = vec![base_c.clone()];
         for i in incs {
-            args.push(canon(i)?);
+            args.push(match given.stream(i) {
+                Some(_) => i.clone(),
+                None => canon(i)?,
+            });
         }
         // Incrementals given as stream files are indexed (every chunk checked) here.
-        let inputs = Inputs::open(&args[1..], opts.keys())?;
+        let inputs = given.open_more(&args[1..], opts.keys())?;
         let (steps, done, summary) = match journal::load(&base_c)? {
             Some(l) if l.args != args => {
                 return Err(PrepareError::PendingOther {
@@ -295,6 +309,7 @@ impl PreparePlan {
             files_renamed: c.files_renamed,
             files_copied: c.files_copied,
             files_unchanged: c.files_kept,
+            files_extended: c.files_extended,
             steps_run,
             ..self.empty_report()
         })
@@ -386,6 +401,10 @@ fn describe_step(s: &Step) -> String {
         Step::Rename { from, to } => format!("rename {} to {}", from.display(), to.display()),
         Step::Copy { src, to } => format!("copy {} to {}", src.display(), to.display()),
         Step::Write { to, bytes } => format!("write {} ({} bytes)", to.display(), bytes.len()),
+        Step::Extend { target, len } => format!(
+            "extend {} to {len} bytes (the size its page 0 records)",
+            target.display()
+        ),
         Step::Merge(m) => format!(
             "{} {} from {} delta(s), {}-byte pages",
             if m.create { "create" } else { "write pages of" },

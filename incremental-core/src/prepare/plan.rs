@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use innodb_page::fsp::physical_page_size;
+use innodb_page::flags::TablespaceFlags;
+use innodb_page::fsp::{physical_page_size, FspHeader};
 use innodb_page::redo::file::LOG_FILE_0;
 
 use super::backup_dir::BackupDir;
 use super::error::PrepareError;
-use super::files::{is_metadata, is_redo};
+use super::files::{head_opt, is_metadata, is_redo};
 use super::files::{tablespace_kind, with_ext, Kind, Listing};
 use super::input::{Delta, Inputs};
 use super::journal::{Merge, Step};
@@ -45,6 +46,65 @@ struct Space {
     layers: Vec<PathBuf>,
     /// Check page numbers (off for the 2nd+ system file).
     check: bool,
+    /// Page 0 of the file it starts from (`Base` or `Installed`), when readable.
+    head: Option<Head>,
+    /// One of its deltas carries page 0 (the merge extends the file to its `FSP_SIZE`).
+    page0_layer: bool,
+}
+
+/// What page 0 of a tablespace file says, and the file's length.
+#[derive(Debug, Clone, Copy)]
+struct Head {
+    space_id: u32,
+    /// Physical page size (from the flags).
+    page_size: u32,
+    /// Logical page size (`innodb_page_size`).
+    logical: u32,
+    /// `FSP_SIZE`: the size of the tablespace in pages.
+    fsp_size: u32,
+    /// Length of the file in bytes.
+    len: u64,
+}
+
+impl Head {
+    /// The length the server gives a tablespace file of this page 0 at least: `FSP_SIZE` ×
+    /// physical page size, rounded down to a multiple of 4 KiB (the server extends files in
+    /// whole 4 KiB units, so a ROW_FORMAT=COMPRESSED file of 1 or 2 KiB pages may end one page
+    /// short of `FSP_SIZE` until that page is written; mariabackup's prepare leaves it so), and
+    /// for a `.ibd` file 4 logical pages (`FIL_IBD_FILE_INITIAL_SIZE`: recovery refuses a
+    /// shorter one, "The size of tablespace file ... is only ..., should be at least ...").
+    fn want(&self, kind: Kind) -> u64 {
+        let size = (u64::from(self.fsp_size) * u64::from(self.page_size)) & !4095;
+        match kind {
+            Kind::User => size.max(4 * u64::from(self.logical)),
+            _ => size,
+        }
+    }
+}
+
+/// Page 0 of the tablespace file `abs` (its first KiB, one read) and its length: `None` for a
+/// file whose first KiB is all zero ([`super::files::read_head_opt`]).
+fn read_head(inputs: &Inputs, abs: &Path) -> Result<Option<Head>, PrepareError> {
+    let r = inputs.reader(abs)?;
+    let len = r.size();
+    let mut head = vec![0u8; len.min(1024) as usize];
+    r.read_exact_at(&mut head, 0)
+        .map_err(|e| PrepareError::io(abs, e))?;
+    let Some((space_id, page_size)) = head_opt(abs, &head)? else {
+        return Ok(None);
+    };
+    let h = FspHeader::parse(&head).map_err(|e| PrepareError::Tablespace {
+        path: abs.to_path_buf(),
+        why: format!("cannot read page 0: {e}"),
+    })?;
+    let logical = TablespaceFlags::decode(h.flags).map_or(page_size, |f| f.logical_page_size());
+    Ok(Some(Head {
+        space_id,
+        page_size,
+        logical,
+        fsp_size: h.size,
+        len,
+    }))
 }
 
 impl Space {
@@ -57,6 +117,8 @@ impl Space {
             page_size: None,
             layers: Vec::new(),
             check: true,
+            head: None,
+            page0_layer: false,
         }
     }
 }
@@ -209,7 +271,7 @@ fn apply_markers(
         renamed.insert(from.clone(), to.clone());
     }
     for (rel, abs, t) in &m.new {
-        let head = inputs.read_head_opt(abs)?;
+        let head = read_head(inputs, abs)?;
         let origin = if in_base {
             Origin::Base(rel.clone())
         } else {
@@ -219,10 +281,12 @@ fn apply_markers(
         st.spaces.push(Space {
             origin,
             kind: tablespace_kind(t).unwrap_or(Kind::User),
-            space_id: head.map(|(id, _)| id),
-            page_size: head.map(|(_, ps)| (ps, abs.clone())),
+            space_id: head.map(|h| h.space_id),
+            page_size: head.map(|h| (h.page_size, abs.clone())),
             layers: Vec::new(),
             check: true,
+            head,
+            page0_layer: false,
         });
         st.at.insert(t.clone(), st.spaces.len() - 1);
         skip.insert(t.clone());
@@ -312,6 +376,7 @@ pub(crate) fn plan(
 fn step_names(s: &Step) -> Vec<&Path> {
     match s {
         Step::Mkdir(r) | Step::Delete(r) | Step::Rmdir(r) => vec![r],
+        Step::Extend { target, .. } => vec![target],
         Step::Rename { from, to } => vec![from, to],
         Step::Copy { to, .. } | Step::Write { to, .. } => vec![to],
         Step::Merge(m) => vec![&m.target],
@@ -331,17 +396,26 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
         check_rel(rel)?;
         match tablespace_kind(rel) {
             Some(kind) => {
+                // Page 0 of an undo tablespace or of `ibdata1` only tells the size to extend
+                // to (read_target does not judge them otherwise).
                 let head = match kind {
-                    Kind::User => base.inputs.read_head_opt(abs)?,
-                    _ => None,
+                    Kind::User => read_head(&base.inputs, abs)?,
+                    Kind::Undo => read_head(&base.inputs, abs).ok().flatten(),
+                    Kind::System if rel.as_os_str() == "ibdata1" => {
+                        read_head(&base.inputs, abs).ok().flatten()
+                    }
+                    Kind::System => None,
                 };
+                let user = kind == Kind::User;
                 st.spaces.push(Space {
                     origin: Origin::Base(rel.clone()),
                     kind,
-                    space_id: head.map(|(id, _)| id),
-                    page_size: head.map(|(_, ps)| (ps, abs.clone())),
+                    space_id: head.filter(|_| user).map(|h| h.space_id),
+                    page_size: head.filter(|_| user).map(|h| (h.page_size, abs.clone())),
                     layers: Vec::new(),
                     check: rel.as_os_str() == "ibdata1" || kind != Kind::System,
+                    head,
+                    page0_layer: false,
                 });
                 st.at.insert(rel.clone(), st.spaces.len() - 1);
             }
@@ -520,6 +594,7 @@ impl Layering<'_> {
             });
         }
         st.spaces[i].layers.push(d.abs.to_path_buf());
+        st.spaces[i].page0_layer |= d.has_page0;
         Ok(())
     }
 
@@ -600,6 +675,8 @@ fn claim_space_id(ids: &mut BTreeMap<u32, PathBuf>, d: &DeltaIn<'_>) -> Result<(
 struct Steps {
     list: Vec<Step>,
     made: BTreeSet<PathBuf>,
+    /// The extensions, planned after every merge.
+    extends: Vec<Step>,
 }
 
 impl Steps {
@@ -644,15 +721,42 @@ impl Steps {
         for (&i, f) in &alive {
             self.space(&st.spaces[i], f, system_files, opts);
         }
+        self.list.append(&mut self.extends);
     }
 
-    /// The full copy and the merge of one tablespace that the result holds.
+    /// The full copy and the merge of one tablespace that the result holds, and its extension
+    /// to the size its page 0 records.
+    ///
+    /// Every tablespace file of the result is made at least `FSP_SIZE` (of the result's page 0)
+    /// × physical page size long ([`Head::want`] says how exactly): a hot copy may hold fewer pages than the page 0 it copied
+    /// says (the file was sized before the server extended it and flushed page 0), and the
+    /// server's recovery refuses such a file ("The size of tablespace file ... is only ...").
+    /// The pages missing were allocated after the backup's start checkpoint, so the redo log
+    /// initialises them; zeroes until then are what mariabackup's prepare leaves too. When a
+    /// delta carries page 0 the merge extends the file; otherwise the page 0 of the file it
+    /// starts from, read while planning, tells the size, and an [`Step::Extend`] is planned
+    /// only for a file that is shorter.
     fn space(&mut self, s: &Space, f: &Path, system_files: usize, opts: &PrepareOptions) {
         if let Origin::Installed(src) = &s.origin {
             self.mkdir(f);
             self.list.push(Step::Copy {
                 src: src.clone(),
                 to: f.to_path_buf(),
+            });
+        }
+        // The system tablespace's FSP_SIZE counts all its files: only a lone ibdata1 is sized.
+        let extend = match s.kind {
+            Kind::System => f.as_os_str() == "ibdata1" && system_files <= 1,
+            _ => true,
+        };
+        if extend
+            && !s.page0_layer
+            && let Some(h) = &s.head
+            && h.len < h.want(s.kind)
+        {
+            self.extends.push(Step::Extend {
+                target: f.to_path_buf(),
+                len: h.want(s.kind),
             });
         }
         let create = s.origin == Origin::Created;
@@ -662,10 +766,6 @@ impl Steps {
         if create {
             self.mkdir(f);
         }
-        let extend = match s.kind {
-            Kind::System => f.as_os_str() == "ibdata1" && system_files <= 1,
-            _ => true,
-        };
         self.list.push(Step::Merge(Merge {
             target: f.to_path_buf(),
             page_size: s.page_size.as_ref().map_or(0, |p| p.0),
@@ -848,4 +948,35 @@ fn check_pages(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(page_size: u32, logical: u32, fsp_size: u32) -> Head {
+        Head {
+            space_id: 5,
+            page_size,
+            logical,
+            fsp_size,
+            len: 0,
+        }
+    }
+
+    #[test]
+    fn the_length_a_page_0_asks_for() {
+        // FSP_SIZE × physical page size.
+        assert_eq!(head(16384, 16384, 6).want(Kind::User), 6 * 16384);
+        assert_eq!(head(4096, 16384, 16).want(Kind::User), 65536);
+        // 2 KiB compressed pages: whole 4 KiB units, as the server extends them.
+        assert_eq!(head(2048, 4096, 11).want(Kind::User), 20480);
+        assert_eq!(head(2048, 4096, 12).want(Kind::User), 24576);
+        // A .ibd file is never shorter than 4 logical pages.
+        assert_eq!(head(4096, 16384, 14).want(Kind::User), 65536);
+        assert_eq!(head(16384, 16384, 0).want(Kind::User), 65536);
+        // Not so for the system and undo tablespaces.
+        assert_eq!(head(16384, 16384, 2).want(Kind::Undo), 32768);
+        assert_eq!(head(16384, 16384, 768).want(Kind::System), 768 * 16384);
+    }
 }

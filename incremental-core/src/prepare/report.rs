@@ -73,6 +73,10 @@ pub struct PrepareReport {
     /// Files of the newest incremental not copied because the target already held the same
     /// bytes.
     pub files_unchanged: u64,
+    /// Tablespace files lengthened (with zeroes) to the size their page 0 records (`FSP_SIZE`
+    /// × physical page size): a hot copy may be shorter than the page 0 it copied, and a
+    /// merged file shorter than its newest page 0.
+    pub files_extended: u64,
     /// Steps run by this execution.
     pub steps_run: usize,
     /// This execution finished an interrupted one.
@@ -88,7 +92,7 @@ impl serde::Serialize for PrepareReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let sum = &self.summary;
-        let mut m = s.serialize_struct("PrepareReport", 18)?;
+        let mut m = s.serialize_struct("PrepareReport", 19)?;
         m.serialize_field("target", &self.target.display().to_string())?;
         m.serialize_field("dry_run", &self.dry_run)?;
         m.serialize_field("resumed", &sum.resumed)?;
@@ -106,6 +110,7 @@ impl serde::Serialize for PrepareReport {
         m.serialize_field("files_removed", &self.files_removed)?;
         m.serialize_field("files_copied", &self.files_copied)?;
         m.serialize_field("files_unchanged", &self.files_unchanged)?;
+        m.serialize_field("files_extended", &self.files_extended)?;
         m.serialize_field("seconds", &self.seconds)?;
         m.end()
     }

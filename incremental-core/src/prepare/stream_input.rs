@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 use super::decoded::{plain_size, Decoded};
 use super::error::PrepareError;
 use super::files::Listing;
-use super::input::ReadAt;
+use super::input::{BackupInput, ReadAt};
 use crate::codec::names::{decoded_name, unsupported};
 use crate::codec::KeyFile;
 use crate::xbstream::StreamIndex;
@@ -79,8 +79,8 @@ pub(crate) struct StreamInput {
     members: BTreeMap<PathBuf, Stored>,
     /// The keys of encrypted files.
     keys: Option<KeyFile>,
-    /// Where its redo log was copied when a reader needed it as a file ([`Self::log_dir`]).
-    scratch: OnceLock<Scratch>,
+    /// Where its redo log was copied when a reader needed it as a file.
+    logs: LogCopy,
 }
 
 impl StreamInput {
@@ -110,18 +110,20 @@ impl StreamInput {
             file,
             members,
             keys: keys.cloned(),
-            scratch: OnceLock::new(),
+            logs: LogCopy::default(),
         })
     }
+}
 
+impl BackupInput for StreamInput {
     /// Whether the stream holds the file `rel`.
-    pub fn has(&self, rel: &Path) -> bool {
+    fn has(&self, rel: &Path) -> bool {
         self.members.contains_key(rel)
     }
 
     /// The contained file `rel` (its plain name), for random access (forward only when it is
     /// stored encoded: [`Decoded`]).
-    pub fn member(&self, rel: &Path) -> Option<Box<dyn ReadAt>> {
+    fn member(&self, rel: &Path) -> Option<Box<dyn ReadAt>> {
         let stored = self.members.get(rel)?;
         let raw = Member::new(self.file.clone(), stored.extents.clone());
         Some(match &stored.coded {
@@ -134,44 +136,38 @@ impl StreamInput {
 
     /// The contained files as a directory listing of `root` (files at depth 1 or 2, names
     /// under `root`; the top-level directories).
-    pub fn listing(&self, root: &Path) -> Listing {
-        let mut l = Listing::default();
-        for rel in self.members.keys() {
-            let depth = rel.components().count();
-            if depth > 2 {
-                continue;
-            }
-            if depth == 2
-                && let Some(top) = rel.components().next()
-            {
-                let top = PathBuf::from(top.as_os_str());
-                if l.dirs.last() != Some(&top) && !l.dirs.contains(&top) {
-                    l.dirs.push(top);
-                }
-            }
-            l.files.push((rel.clone(), root.join(rel)));
-        }
-        l.dirs.sort();
-        l
+    fn listing(&self, root: &Path) -> Listing {
+        super::input::listing(root, self.members.keys())
     }
 
-    /// A directory holding this backup's `ib_logfile0` and `backup-my.cnf` as files, for the
-    /// redo readers, which read files: copied once from the stream into a private temporary
-    /// directory (removed when the stream is dropped). The only disk a stream incremental
-    /// takes beyond the target: the size of its redo copy, and only when its redo must be read.
-    pub fn log_dir(&self) -> Result<&Path, PrepareError> {
-        if let Some(s) = self.scratch.get() {
+    /// The only disk a stream incremental takes beyond the target: the size of its redo copy,
+    /// and only when its redo must be read ([`LogCopy`]).
+    fn log_dir(&self) -> Result<&Path, PrepareError> {
+        self.logs.dir(self)
+    }
+}
+
+/// A backup's `ib_logfile0` and `backup-my.cnf` copied as files, for the redo readers, which
+/// read files: copied once, when first asked for, into a private temporary directory (removed
+/// when dropped).
+#[derive(Default)]
+pub(crate) struct LogCopy(OnceLock<Scratch>);
+
+impl LogCopy {
+    /// The directory holding the copies of `input`'s files (made on the first call).
+    pub fn dir(&self, input: &dyn BackupInput) -> Result<&Path, PrepareError> {
+        if let Some(s) = self.0.get() {
             return Ok(&s.0);
         }
         let dir = Scratch::new()?;
         for name in [innodb_page::redo::file::LOG_FILE_0, "backup-my.cnf"] {
-            let Some(r) = self.member(Path::new(name)) else {
+            let Some(r) = input.member(Path::new(name)) else {
                 continue;
             };
             let to = dir.0.join(name);
             copy_out(r.as_ref(), &to)?;
         }
-        Ok(&self.scratch.get_or_init(|| dir).0)
+        Ok(&self.0.get_or_init(|| dir).0)
     }
 }
 

@@ -1,19 +1,16 @@
 //! The one place that names a repository's objects.
 //!
 //! ```text
-//! xb-repo.json                     the repository's marker (its format)
 //! STANZA/lock.json                 held while a backup or an expire runs in the stanza
 //! STANZA/ID/attempt.json           written first by a backup
 //! STANZA/ID/data/HASH/N-SHA        part N of a file (HASH: of the file's path; SHA: of the part's plain bytes)
 //! STANZA/ID/bundle/N               bundle N of small files
 //! STANZA/ID/manifest.json          written last: the backup is complete
+//! STANZA/ID/verified.json          the result of the last `xb verify --repo` of the backup
 //! ```
 //!
 //! A backup's id is the UTC time it started, `YYYYMMDD-HHMMSS`, and `F` (full) or `I`
 //! (incremental): ids sort in the order backups were started.
-
-/// The repository's marker object.
-pub(crate) const MARKER: &str = "xb-repo.json";
 
 /// The lock of a stanza.
 pub(crate) fn lock(stanza: &str) -> String {
@@ -35,10 +32,18 @@ pub(crate) fn manifest(stanza: &str, id: &str) -> String {
     format!("{stanza}/{id}/manifest.json")
 }
 
+/// The record of the last verification of backup `id`.
+pub(crate) fn verified(stanza: &str, id: &str) -> String {
+    format!("{stanza}/{id}/verified.json")
+}
+
 /// Part `n` of the file `path` of backup `id`, whose plain bytes hash to `sha256` (hex).
 pub(crate) fn part(stanza: &str, id: &str, path: &str, n: usize, sha256: &str) -> String {
     let dir = &super::hash::hex(&super::hash::sha256(path.as_bytes()))[..16];
-    format!("{stanza}/{id}/data/{dir}/{n}-{}", &sha256[..32.min(sha256.len())])
+    format!(
+        "{stanza}/{id}/data/{dir}/{n}-{}",
+        &sha256[..32.min(sha256.len())]
+    )
 }
 
 /// Bundle `n` of backup `id`.
@@ -60,6 +65,31 @@ pub(crate) fn new_id(unix: u64, full: bool) -> String {
     )
 }
 
+/// The id of a new backup started at `unix` seconds, full or not, given the ids the stanza
+/// holds: its time is after every one of theirs (a second later than the newest when the
+/// clock has not passed it), so that ids sort in the order backups were started even when two
+/// start within one second (`…F` sorts before `…I`).
+pub(crate) fn next_id<'a>(
+    unix: u64,
+    full: bool,
+    taken: impl IntoIterator<Item = &'a str>,
+) -> String {
+    let newest = taken
+        .into_iter()
+        .filter(|id| is_id(id))
+        .map(|id| &id[..15])
+        .max()
+        .map(str::to_string);
+    let mut t = unix;
+    loop {
+        let id = new_id(t, full);
+        if newest.as_deref().is_none_or(|n| &id[..15] > n) {
+            return id;
+        }
+        t += 1;
+    }
+}
+
 /// Whether `s` is a backup id (as [`new_id`] makes, possibly with a `-N` suffix).
 pub(crate) fn is_id(s: &str) -> bool {
     let b = s.as_bytes();
@@ -68,7 +98,8 @@ pub(crate) fn is_id(s: &str) -> bool {
         && b[8] == b'-'
         && b[9..15].iter().all(u8::is_ascii_digit)
         && matches!(b[15], b'F' | b'I')
-        && (b.len() == 16 || (b[16] == b'-' && b[17..].iter().all(u8::is_ascii_digit) && b.len() > 17))
+        && (b.len() == 16
+            || (b[16] == b'-' && b[17..].iter().all(u8::is_ascii_digit) && b.len() > 17))
 }
 
 /// Days since 1970-01-01 to a (year, month, day) of the proleptic Gregorian calendar
@@ -99,5 +130,18 @@ mod tests {
         assert!(is_id("20261206-192337I-2"));
         assert!(!is_id("20261206-192337X"));
         assert!(!is_id("lock.json"));
+    }
+
+    #[test]
+    fn a_backup_started_in_the_same_second_sorts_after_the_ones_before() {
+        let first = new_id(1_796_584_217, false);
+        let next = next_id(1_796_584_217, true, [first.as_str()]);
+        assert_eq!(next, "20261206-191018F");
+        assert!(next > first);
+        assert_eq!(
+            next_id(1_796_584_300, true, [first.as_str()]),
+            new_id(1_796_584_300, true)
+        );
+        assert_eq!(next_id(0, true, ["lock.json"]), "19700101-000000F");
     }
 }

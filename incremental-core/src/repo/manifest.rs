@@ -58,11 +58,15 @@ pub(crate) struct Object {
     pub sha256: String,
 }
 
-/// A part of a large file: its plain bytes `size` long, stored (encoded) as `object`.
+/// A part of a large file: its plain bytes `size` long, hashing to `sha256`, stored (encoded)
+/// as `object`. A part is checked on its own, so that a file's parts can be fetched and
+/// checked by several threads in any order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Part {
     /// Plain bytes in this part.
     pub size: u64,
+    /// The SHA-256 of its plain bytes (hex).
+    pub sha256: String,
     /// The object holding them.
     pub object: Object,
 }

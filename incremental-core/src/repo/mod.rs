@@ -8,13 +8,27 @@
 //!
 //! * [`Store`]: the objects themselves, on a path or an object store.
 
+mod backup;
+mod catalog;
 mod error;
+mod expire;
 mod hash;
 mod keys;
+mod lock;
 mod manifest;
-mod store;
-
-pub use error::{Cause, RepoError};
-pub use store::{ObjectInfo, Store, StoreOptions};
 mod repository;
+mod restore;
+mod store;
+mod verify;
+
+pub use backup::{
+    BaseChoice, RepoBackupOptions, RepoBackupPlan, RepoBackupReport, Resumed, BUNDLE_SIZE,
+    DEFAULT_PART_SIZE, DEFAULT_UPLOAD_THREADS, SMALL_FILE,
+};
+pub use catalog::{BackupEntry, BackupType, Catalog, IncompleteEntry, VerifiedState};
+pub use error::{Cause, RepoError};
+pub use expire::{ExpirePolicy, ExpireReport, ExpiredBackup};
 pub use repository::{Repository, DEFAULT_STANZA};
+pub use restore::{RestoreOptions, RestoreReport};
+pub use store::{ObjectInfo, ObjectReader, ObjectWriter, Store, StoreOptions};
+pub use verify::{BackupCheck, RepoProblem, RepoVerifyOptions, RepoVerifyReport};

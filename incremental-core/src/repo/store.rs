@@ -48,12 +48,14 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[non_exhaustive]
 pub struct StoreOptions {
     retry_timeout: Duration,
+    settings: Vec<(String, String)>,
 }
 
 impl Default for StoreOptions {
     fn default() -> StoreOptions {
         StoreOptions {
             retry_timeout: Duration::from_secs(180),
+            settings: Vec::new(),
         }
     }
 }
@@ -71,6 +73,27 @@ impl StoreOptions {
     pub fn retry_timeout(&self) -> Duration {
         self.retry_timeout
     }
+
+    /// Sets a setting of the object store by the name of its environment variable
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_ENDPOINT_URL`, `GOOGLE_SERVICE_ACCOUNT`, `AZURE_STORAGE_ACCOUNT_KEY`,
+    /// …; case does not matter), over the environment's value: what a configuration file
+    /// gives. Names that do not belong to the location's kind of store are ignored.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) -> &mut Self {
+        self.settings
+            .push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+
+    /// The value [`StoreOptions::set`] gave `name`, else the environment's.
+    fn setting(&self, name: &str) -> Option<String> {
+        let lower = name.to_ascii_lowercase();
+        self.settings
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == lower)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name.to_ascii_uppercase()).ok())
+    }
 }
 
 /// One object of a listing.
@@ -83,7 +106,10 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
-/// Objects on a local path or in an object store, under a root prefix.
+/// Objects on a local path or in an object store, under a root prefix: a blocking client
+/// (each method returns when its requests are done; call it from as many threads as wanted,
+/// clones share one connection pool). Keys are `/`-separated and relative to the root; errors
+/// name the location and the key.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
@@ -149,15 +175,21 @@ impl Store {
             .fold(self.root.clone(), |p, part| p.child(part))
     }
 
+    /// The key of a listed object: its parts after the root, un-escaped (the storage layer
+    /// writes `#`, `%`, `~`, brackets... of a key's parts as `%XX`; a listing must give back
+    /// the key that was written, which reads the object again).
     fn key_of(&self, p: &ObjPath) -> String {
         match p.prefix_match(&self.root) {
-            Some(parts) => parts.map(|x| x.as_ref().to_string()).collect::<Vec<_>>().join("/"),
+            Some(parts) => parts
+                .map(|x| unescape(x.as_ref()))
+                .collect::<Vec<_>>()
+                .join("/"),
             None => p.to_string(),
         }
     }
 
     /// Writes the object `key` whole, replacing it.
-    pub(crate) fn put(&self, key: &str, data: Vec<u8>) -> Result<(), RepoError> {
+    pub fn put(&self, key: &str, data: Vec<u8>) -> Result<(), RepoError> {
         let p = self.path(key);
         self.rt
             .block_on(self.inner.put(&p, PutPayload::from(data)))
@@ -167,7 +199,7 @@ impl Store {
 
     /// Writes the object `key` only if it does not exist: `Ok(false)` if it does (a lock
     /// taken by another).
-    pub(crate) fn put_new(&self, key: &str, data: Vec<u8>) -> Result<bool, RepoError> {
+    pub fn put_new(&self, key: &str, data: Vec<u8>) -> Result<bool, RepoError> {
         let p = self.path(key);
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -185,12 +217,13 @@ impl Store {
     }
 
     /// Reads the object `key` whole.
-    pub(crate) fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
-        self.get_opt(key)?.ok_or_else(|| RepoError::missing(self, key))
+    pub fn get(&self, key: &str) -> Result<Vec<u8>, RepoError> {
+        self.get_opt(key)?
+            .ok_or_else(|| RepoError::missing(self, key))
     }
 
     /// Reads the object `key` whole, `None` if it does not exist.
-    pub(crate) fn get_opt(&self, key: &str) -> Result<Option<Vec<u8>>, RepoError> {
+    pub fn get_opt(&self, key: &str) -> Result<Option<Vec<u8>>, RepoError> {
         let p = self.path(key);
         let r = self.rt.block_on(async {
             let got = self.inner.get(&p).await?;
@@ -204,7 +237,7 @@ impl Store {
     }
 
     /// Reads the bytes `range` of the object `key`.
-    pub(crate) fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, RepoError> {
+    pub fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, RepoError> {
         let p = self.path(key);
         match self.rt.block_on(self.inner.get_range(&p, range)) {
             Ok(b) => Ok(b.to_vec()),
@@ -214,7 +247,7 @@ impl Store {
     }
 
     /// The object `key` as a stream of bytes, read as they arrive.
-    pub(crate) fn reader(&self, key: &str) -> Result<ObjectReader, RepoError> {
+    pub fn reader(&self, key: &str) -> Result<ObjectReader, RepoError> {
         let p = self.path(key);
         let stream = match self.rt.block_on(self.inner.get(&p)) {
             Ok(g) => g.into_stream(),
@@ -230,7 +263,7 @@ impl Store {
     }
 
     /// The size of the object `key`, `None` if it does not exist.
-    pub(crate) fn head(&self, key: &str) -> Result<Option<u64>, RepoError> {
+    pub fn head(&self, key: &str) -> Result<Option<u64>, RepoError> {
         let p = self.path(key);
         match self.rt.block_on(self.inner.head(&p)) {
             Ok(m) => Ok(Some(m.size)),
@@ -241,7 +274,7 @@ impl Store {
 
     /// Every object whose key starts with the directory `prefix` (`main/backup/ID`; `""`:
     /// all), sorted by key.
-    pub(crate) fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, RepoError> {
+    pub fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, RepoError> {
         let p = self.path(prefix);
         let r: Result<Vec<_>, _> = self.rt.block_on(async {
             let mut out = Vec::new();
@@ -264,7 +297,7 @@ impl Store {
     }
 
     /// Deletes the object `key`; one that does not exist is not an error.
-    pub(crate) fn delete(&self, key: &str) -> Result<(), RepoError> {
+    pub fn delete(&self, key: &str) -> Result<(), RepoError> {
         let p = self.path(key);
         match self.rt.block_on(self.inner.delete(&p)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
@@ -273,9 +306,10 @@ impl Store {
     }
 
     /// A writer of the object `key`: bytes are sent as they are written (a multipart upload
-    /// of [`PART_SIZE`] parts once the object outgrows one part), and the object exists only
-    /// after [`ObjectWriter::finish`].
-    pub(crate) fn writer(&self, key: &str) -> ObjectWriter {
+    /// of 8 MiB parts, two in flight, once the object outgrows one part; memory stays bounded
+    /// whatever the object's size), and the object exists only after [`ObjectWriter::finish`]
+    /// (a writer dropped before leaves no object).
+    pub fn writer(&self, key: &str) -> ObjectWriter {
         ObjectWriter {
             store: self.clone(),
             key: key.to_string(),
@@ -284,6 +318,28 @@ impl Store {
             size: 0,
         }
     }
+}
+
+/// Undoes the `%XX` escapes of a path part (`object_store::path::PathPart`); anything else
+/// is kept as it is.
+fn unescape(part: &str) -> String {
+    let b = part.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| part.to_string())
 }
 
 fn bytes_empty() -> bytes::Bytes {
@@ -346,22 +402,39 @@ fn cloud_backend(
             let mut b = object_store::aws::AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
                 .with_retry(retry);
-            let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+            for (name, value) in &options.settings {
+                if let Ok(key) = name.parse::<object_store::aws::AmazonS3ConfigKey>() {
+                    b = b.with_config(key, value);
+                }
+            }
+            let endpoint = options.setting("AWS_ENDPOINT_URL").unwrap_or_default();
             if endpoint.starts_with("http://") {
                 b = b.with_allow_http(true);
             }
             b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
-        "gs" => object_store::gcp::GoogleCloudStorageBuilder::from_env()
-            .with_bucket_name(bucket)
-            .with_retry(retry)
-            .build()
-            .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
-        "az" | "azure" | "abfs" => object_store::azure::MicrosoftAzureBuilder::from_env()
-            .with_container_name(bucket)
-            .with_retry(retry)
-            .build()
-            .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
+        "gs" => {
+            let mut b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_retry(retry);
+            for (name, value) in &options.settings {
+                if let Ok(key) = name.parse::<object_store::gcp::GoogleConfigKey>() {
+                    b = b.with_config(key, value);
+                }
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
+        "az" | "azure" | "abfs" => {
+            let mut b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_container_name(bucket)
+                .with_retry(retry);
+            for (name, value) in &options.settings {
+                if let Ok(key) = name.parse::<object_store::azure::AzureConfigKey>() {
+                    b = b.with_config(key, value);
+                }
+            }
+            b.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+        }
         _ => {
             return Err(RepoError::location(
                 url,
@@ -387,12 +460,19 @@ fn cloud_backend(
     ))
 }
 
-/// An object read as a stream (see [`Store::reader`]).
-pub(crate) struct ObjectReader {
+/// An object read as a stream (see [`Store::reader`]): [`Read`] gives its bytes as they
+/// arrive; a failed read is an [`io::Error`] wrapping the store's.
+pub struct ObjectReader {
     rt: Arc<Runtime>,
     stream: futures_util::stream::BoxStream<'static, object_store::Result<bytes::Bytes>>,
     buf: bytes::Bytes,
     pos: usize,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader").finish_non_exhaustive()
+    }
 }
 
 impl Read for ObjectReader {
@@ -418,7 +498,7 @@ impl Read for ObjectReader {
 /// [`finish`](ObjectWriter::finish), it does not exist (an S3 multipart upload is aborted; one
 /// that cannot be, after a crash, is removed by the bucket's lifecycle rule for incomplete
 /// uploads, as S3's documentation advises).
-pub(crate) struct ObjectWriter {
+pub struct ObjectWriter {
     store: Store,
     key: String,
     buf: Vec<u8>,
@@ -426,9 +506,19 @@ pub(crate) struct ObjectWriter {
     size: u64,
 }
 
+impl std::fmt::Debug for ObjectWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectWriter")
+            .field("location", &self.store.location)
+            .field("key", &self.key)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ObjectWriter {
     /// Completes the object; returns its size.
-    pub(crate) fn finish(mut self) -> Result<u64, RepoError> {
+    pub fn finish(mut self) -> Result<u64, RepoError> {
         let store = self.store.clone();
         let key = self.key.clone();
         match self.upload.take() {
@@ -438,10 +528,9 @@ impl ObjectWriter {
                 if !self.buf.is_empty() {
                     up.write(&self.buf);
                 }
-                store
-                    .rt
-                    .block_on(up.finish())
-                    .map_err(|e| RepoError::store(&store, &key, "cannot complete the upload of", e))?;
+                store.rt.block_on(up.finish()).map_err(|e| {
+                    RepoError::store(&store, &key, "cannot complete the upload of", e)
+                })?;
             }
         }
         Ok(self.size)

@@ -47,9 +47,20 @@ pub struct Args {
     #[arg(long)]
     pub datadir: Option<PathBuf>,
     /// Where to write the backup (created with mode 0700; must not exist or be empty). Not
-    /// used with --stream.
-    #[arg(long, required_unless_present = "stream")]
+    /// used with --stream or --repo.
+    #[arg(long)]
     pub target_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub repository: super::repo_args::RepoArgs,
+    /// With --repo: `full`, or `incr` (the default: an incremental on the newest complete
+    /// backup of the stanza, or a full backup when it has none).
+    #[arg(
+        long = "type",
+        value_name = "TYPE",
+        value_enum,
+        help_heading = "Repository"
+    )]
+    pub backup_type: Option<RepoBackupType>,
     /// Write the backup to standard output as a stream of this format instead of a directory
     /// (xbstream: as mariabackup --stream=xbstream; extract it with xb extract or mbstream -x).
     #[arg(long, value_name = "FORMAT", value_enum)]
@@ -320,6 +331,15 @@ fn connect_options(a: &Args) -> ConnectOptions {
     c
 }
 
+/// `--type` (with `--repo`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RepoBackupType {
+    /// A full backup.
+    Full,
+    /// An incremental on the newest complete backup (a full one if there is none).
+    Incr,
+}
+
 /// `--stream`.
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StreamFormat {
@@ -447,7 +467,7 @@ fn a_slave_info_without_lock(e: &BackupError) -> bool {
 }
 
 /// A backup error in the CLI's words: the library's message with the remedy as flags.
-fn words(e: BackupError) -> anyhow::Error {
+pub(super) fn words(e: BackupError) -> anyhow::Error {
     let text = match &e {
         BackupError::StartAfterCheckpoint {
             path,
@@ -511,7 +531,7 @@ fn words(e: BackupError) -> anyhow::Error {
 
 /// Planning failed: without --datadir, a server that cannot be reached means there is nothing
 /// to back up (one that answered, refusing the login, is reported as such).
-fn planning_error(a: &Args, e: BackupError) -> anyhow::Error {
+pub(super) fn planning_error(a: &Args, e: BackupError) -> anyhow::Error {
     match (&a.datadir, &e) {
         (None, BackupError::Server(s @ ServerError::Connect { code: None, .. })) => {
             anyhow::anyhow!(
@@ -524,8 +544,9 @@ fn planning_error(a: &Args, e: BackupError) -> anyhow::Error {
     }
 }
 
-/// The line that says what the run will do.
-fn describe(plan: &BackupPlan) -> String {
+/// The line that says what the run will do; `repo_kind` says what a backup into a repository
+/// is (full, or incremental on which backup of the repository).
+pub(super) fn describe(plan: &BackupPlan, repo_kind: Option<&str>) -> String {
     let dd = plan.datadir().display();
     if let SourceMode::Hot {
         pid,
@@ -535,6 +556,7 @@ fn describe(plan: &BackupPlan) -> String {
     } = plan.mode()
     {
         let kind = match plan.options().incremental() {
+            _ if let Some(k) = repo_kind => k.to_string(),
             Some(Incremental::Basedir(b)) => format!("incremental on {}", b.display()),
             Some(Incremental::Lsn(n)) => format!("incremental from LSN {n}"),
             Some(_) => match plan.kind() {
@@ -559,13 +581,15 @@ fn describe(plan: &BackupPlan) -> String {
             why,
             ..
         } => format!(
-            "cold incremental backup of {dd} (no server holds it) from LSN {from_lsn} to \
+            "cold {} backup of {dd} (no server holds it) from LSN {from_lsn} to \
              checkpoint {checkpoint}: copying pages with LSN >= {threshold} ({why}), method {}",
+            repo_kind.unwrap_or("incremental"),
             method_words(plan.method(), *threshold, checkpoint)
         ),
         _ => format!(
-            "cold full backup of {dd} (no server holds it) at checkpoint {checkpoint} (redo to \
-             {end})"
+            "cold {} backup of {dd} (no server holds it) at checkpoint {checkpoint} (redo to \
+             {end})",
+            repo_kind.unwrap_or("full")
         ),
     }
 }
@@ -582,13 +606,24 @@ pub fn run(mut a: Args) -> anyhow::Result<u8> {
         &a.keys,
         a.defaults_file.as_deref(),
     )?);
+    let config = if a.no_defaults {
+        super::repo_args::Config::default()
+    } else {
+        super::repo_args::Config::read(a.defaults_file.as_deref(), a.defaults_extra_file.as_deref())
+    };
+    if a.target_dir.is_none() && a.stream.is_none() && a.repository.given(&config) {
+        return super::backup_repo::run(&a, options, &config);
+    }
+    if a.backup_type.is_some() {
+        anyhow::bail!("--type is for backups into a repository (--repo)");
+    }
     // the target before the server: a refusal leaves both untouched
     let target = output(&a)?;
     if let Output::Dir(dir) = &target {
         DirSink::check_target(dir).map_err(words)?;
     }
     let plan = BackupPlan::new(&options).map_err(|e| planning_error(&a, e))?;
-    ui::note(describe(&plan));
+    ui::note(describe(&plan, None));
     let sink: Box<dyn Sink> = match &target {
         Output::Dir(dir) => Box::new(DirSink::new(dir).map_err(words)?.sync(!a.no_sync)),
         Output::Stdout => Box::new(StreamSink::new(std::io::BufWriter::with_capacity(
@@ -641,11 +676,11 @@ fn output(a: &Args) -> anyhow::Result<Output> {
              else give a directory"
         ),
         (None, Some(d)) => Ok(Output::Dir(d.clone())),
-        (None, None) => anyhow::bail!("give --target-dir DIR, or --stream=xbstream"),
+        (None, None) => anyhow::bail!("give --target-dir DIR, --stream=xbstream, or --repo URL"),
     }
 }
 
-fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
+pub(super) fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8> {
     let p = report.phases;
     ui::note(format!(
         "time: plan {:.3} s, files {:.3} s, redo {:.3} s, sync {:.3} s; {} reader threads",

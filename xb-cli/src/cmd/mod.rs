@@ -1,6 +1,7 @@
 //! One module per subcommand: argument struct and `run`.
 
 pub mod backup;
+pub mod backup_repo;
 pub mod bitmap;
 pub mod codec_args;
 pub mod copy_back;
@@ -9,6 +10,8 @@ pub mod extract;
 pub mod inspect;
 pub mod man;
 pub mod prepare;
+pub mod repo_args;
+pub mod repo_cmds;
 pub mod track;
 pub mod verify;
 

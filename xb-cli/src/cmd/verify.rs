@@ -46,10 +46,18 @@ Examples:
   xb verify /var/lib/mysql
   xb verify --json shop/orders.ibd shop/customers.ibd
   xb verify /backups/full /backups/inc1 /backups/inc2
-  xb verify --target-dir /backups/full --incremental-dir /backups/inc1 --json")]
+  xb verify --target-dir /backups/full --incremental-dir /backups/inc1 --json
+  xb verify --repo s3://backups/db1 [--backup 20261206-020000I]
+
+With --repo, the backups of the repository's stanza (or --backup ID) are checked where they are \
+stored, several objects at once: every object against its manifest's size and SHA-256 (no key \
+needed), then, when the backup can be decoded (not encrypted, or its identity given), every \
+file against its plain SHA-256 and every page and delta as above. Each backup's result is \
+recorded next to it and shown by xb info. Exit status 1 if a problem is found; each names the \
+backup, the object and the file.")]
 pub struct Args {
     /// Tablespace files or datadirs; or backup directories, full first (a chain).
-    #[arg(required_unless_present = "target_dir", conflicts_with = "target_dir")]
+    #[arg(required_unless_present_any = ["target_dir", "repo"], conflicts_with = "target_dir")]
     pub paths: Vec<PathBuf>,
     /// Check the backup chain starting at this full backup.
     #[arg(long, value_name = "FULL")]
@@ -62,6 +70,21 @@ pub struct Args {
     pub json: bool,
     #[command(flatten)]
     pub keys: super::codec_args::AgeKeyArgs,
+    #[command(flatten)]
+    pub repository: super::repo_args::RepoArgs,
+    #[command(flatten)]
+    pub config: super::repo_cmds::ConfigArgs,
+    /// With --repo: check only this backup (default: every complete backup of the stanza).
+    #[arg(
+        long,
+        value_name = "ID",
+        requires = "repo",
+        help_heading = "Repository"
+    )]
+    pub backup: Option<String>,
+    /// With --repo: objects read at once (default 4).
+    #[arg(long, value_name = "N", requires = "repo", help_heading = "Repository")]
+    pub parallel: Option<usize>,
 }
 
 /// A backup directory, finished or not (an unfinished one is reported as such, not checked as
@@ -72,6 +95,14 @@ fn is_backup_dir(p: &Path) -> bool {
 
 /// Runs `xb verify`.
 pub fn run(a: Args) -> anyhow::Result<u8> {
+    if a.repository.repo.is_some() {
+        if !a.paths.is_empty() || a.target_dir.is_some() {
+            anyhow::bail!(
+                "--repo checks the repository's backups: give no PATH or --target-dir with it"
+            );
+        }
+        return super::repo_cmds::verify(&a);
+    }
     if let Some(t) = &a.target_dir {
         let d = super::codec_args::decoded_chain(t, &a.incremental_dir, &a.keys)?;
         return run_chain(&d.target, &d.incs, a.json);

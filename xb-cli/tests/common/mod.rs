@@ -2,7 +2,9 @@
 //! and copy backup directories.
 #![allow(dead_code)] // each test binary uses a part
 
+pub mod hot;
 pub mod synthetic;
+pub mod week;
 
 use std::collections::BTreeMap;
 use std::fs;
