@@ -423,11 +423,15 @@ impl Ctx<'_> {
             f.set_len(len).map_err(io_err)?;
             counters.files_created += 1;
         }
-        // Extension to FSP_SIZE of the newest page 0 (extend only).
+        // Extension to FSP_SIZE of the newest page 0 (extend only), and for a .ibd file to the
+        // server's minimum (a hot copy of a new table can be shorter than both).
         if m.extend
-            && let Some(size) = layers.newest_fsp_size(ps)?
+            && let Some((size, logical)) = layers.newest_fsp_size(ps)?
         {
-            let want = u64::from(size) * p;
+            let mut want = u64::from(size) * p;
+            if m.target.extension().is_some_and(|e| e == "ibd") {
+                want = want.max(super::plan::ibd_min_len(logical));
+            }
             if want > len {
                 f.set_len(want).map_err(io_err)?;
                 counters.files_extended += 1;
@@ -556,16 +560,17 @@ impl Layers {
         })
     }
 
-    /// `FSP_SIZE` of the newest page 0 (pages), if any delta carries one.
-    fn newest_fsp_size(&self, ps: PageSize) -> Result<Option<u32>, PrepareError> {
+    /// `FSP_SIZE` of the newest page 0 (pages) and the logical page size its flags record, if
+    /// any delta carries one.
+    fn newest_fsp_size(&self, ps: PageSize) -> Result<Option<(u32, u32)>, PrepareError> {
         let Some((layer, k)) = self.page0 else {
             return Ok(None);
         };
         let mut page0 = vec![0u8; ps.get()];
         self.deltas[layer].read_page(k, &mut page0)?;
-        Ok(Some(u32::from_be_bytes([
-            page0[46], page0[47], page0[48], page0[49],
-        ])))
+        let size = u32::from_be_bytes([page0[46], page0[47], page0[48], page0[49]]);
+        let logical = super::plan::logical_page_size(&page0, ps.get() as u32);
+        Ok(Some((size, logical)))
     }
 }
 

@@ -76,10 +76,25 @@ impl Head {
     fn want(&self, kind: Kind) -> u64 {
         let size = (u64::from(self.fsp_size) * u64::from(self.page_size)) & !4095;
         match kind {
-            Kind::User => size.max(4 * u64::from(self.logical)),
+            Kind::User => size.max(ibd_min_len(self.logical)),
             _ => size,
         }
     }
+}
+
+/// The shortest `.ibd` file the server's recovery opens: 4 logical pages
+/// (`FIL_IBD_FILE_INITIAL_SIZE`), whatever its page 0 says.
+pub(super) fn ibd_min_len(logical_page_size: u32) -> u64 {
+    4 * u64::from(logical_page_size)
+}
+
+/// The logical page size (`innodb_page_size`) the flags of page 0 (`page0`, at least its
+/// FSP header) record, else `physical`.
+pub(super) fn logical_page_size(page0: &[u8], physical: u32) -> u32 {
+    FspHeader::parse(page0)
+        .ok()
+        .and_then(|h| TablespaceFlags::decode(h.flags).ok())
+        .map_or(physical, |f| f.logical_page_size())
 }
 
 /// Page 0 of the tablespace file `abs` (its first KiB, one read) and its length: `None` for a
@@ -97,7 +112,7 @@ fn read_head(inputs: &Inputs, abs: &Path) -> Result<Option<Head>, PrepareError> 
         path: abs.to_path_buf(),
         why: format!("cannot read page 0: {e}"),
     })?;
-    let logical = TablespaceFlags::decode(h.flags).map_or(page_size, |f| f.logical_page_size());
+    let logical = logical_page_size(&head, page_size);
     Ok(Some(Head {
         space_id,
         page_size,
