@@ -59,11 +59,11 @@ pub fn run(a: &Args, options: BackupOptions, config: &Config) -> anyhow::Result<
         .with_context(|| format!("backup into {location}"))?;
     progress.finish();
     describe(&report);
-    super::backup::print_report(a, &report.backup)?;
+    let code = super::backup::print_report(a, &report.backup)?;
     if a.json {
         super::print_json(&report)?;
     }
-    Ok(crate::EXIT_OK)
+    Ok(code)
 }
 
 /// The compression and encryption options: the command line's, else the `[xb]` group's
