@@ -12,7 +12,8 @@
 //!   object and the file (exit 1), `xb restore` refuses naming them (exit 2) and leaves no
 //!   datadir that looks restored;
 //! * `xb expire --retain-full 1` after two chains deletes the older chain only, `--dry-run`
-//!   first says the same and deletes nothing; a lock held by another host is named and refused.
+//!   first says the same and deletes nothing, and so do the repository and policy given in the
+//!   `[xb]` group of an option file; a lock held by another host is named and refused.
 //!
 //! Needs MariaDB and moto (fails without them).
 
@@ -341,6 +342,15 @@ fn a_damaged_repository_is_named_by_verify_and_refused_by_restore_and_expire_kee
         dry.all()
     );
     assert_eq!(info(&r, &[])["backups"].as_array().unwrap().len(), 4);
+    // the same from the [xb] group of an option file: repo, stanza and policy
+    let cnf = w.join("xb.cnf");
+    let text = format!("[client]\nuser=nobody\n[xb]\nrepo = {r}\nstanza = main\nretain-full = 1\n");
+    fs::write(&cnf, text).unwrap();
+    let from_cnf = xb_ok(&["expire", "--defaults-file", s(&cnf), "--dry-run"], &[]);
+    assert_eq!(from_cnf.stdout, dry.stdout, "{}", from_cnf.all());
+    let listed = xb_ok(&["info", "--defaults-file", s(&cnf), "--json"], &[]);
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed, info(&r, &[]));
     fs::write(
         repo.join("main/lock.json"),
         br#"{"host":"elsewhere","pid":1,"purpose":"backup","since":0}"#,

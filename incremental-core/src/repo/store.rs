@@ -85,6 +85,7 @@ impl StoreOptions {
     }
 
     /// The value [`StoreOptions::set`] gave `name`, else the environment's.
+    #[cfg(feature = "cloud")]
     fn setting(&self, name: &str) -> Option<String> {
         let lower = name.to_ascii_lowercase();
         self.settings
