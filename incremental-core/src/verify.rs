@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 
 use innodb_page::datadir;
 use innodb_page::fsp::TablespaceFormat;
-use innodb_page::tablespace::{Doublewrite, Tablespace};
+use innodb_page::tablespace::{Doublewrite, OpenOptions, ReadMode, Tablespace};
 use innodb_page::verify::{check_page, checksum_context, verify_tablespace, Problem};
 use innodb_page::{Lsn, Page};
 
@@ -523,7 +523,8 @@ impl Run<'_> {
             });
             return Ok(());
         }
-        match Tablespace::open_with(files, Default::default()) {
+        // pread, not a memory map: a disk error must be an error naming the file, not a SIGBUS
+        match Tablespace::open_with(files, OpenOptions::default().mode(ReadMode::Pread)) {
             Ok(ts) => match verify_tablespace(&ts, false) {
                 Ok(r) => {
                     pages = r.pages;

@@ -532,3 +532,35 @@ fn only_the_redo_step_remains_after_a_merge_and_an_interrupted_redo_step_blocks_
     .unwrap_err();
     assert!(e.to_string().contains("interrupted"), "{e}");
 }
+
+/// One incremental that both renames a tablespace and has a `.new` under its old name (a table
+/// renamed, then a new table created or rebuilt under the old name during the backup; found
+/// by `scripts/soak`): mariabackup's order is `.del`, then `.ren` (which renames the
+/// incremental's delta with the tablespace), then `.new`, which replaces only what is under
+/// its name after the renames. So the renamed tablespace keeps its delta under its new name,
+/// and the `.new` file takes the old name.
+#[test]
+fn a_rename_and_a_new_file_under_the_old_name_in_one_incremental() {
+    // what the delta makes of t_small, without markers
+    let (_p, plain_base, plain_inc) = setup();
+    run(&plain_base, &[plain_inc]).unwrap();
+    let merged = fs::read(plain_base.join("fx/t_small.ibd")).unwrap();
+
+    let (_d, base, inc) = setup();
+    fs::write(inc.join("fx/t_small.ren"), "fx/t_moved").unwrap();
+    // a new tablespace (space 8, another table of the same server) under the old name
+    let fresh = fs::read(Path::new(FIX).join("../datadir-16k/t_crc32.ibd")).unwrap();
+    fs::write(inc.join("fx/t_small.new"), &fresh).unwrap();
+    run(&base, &[inc]).unwrap();
+    let t = tree(&base);
+    assert!(
+        t.get(Path::new("fx/t_moved.ibd")) == Some(&merged),
+        "the renamed tablespace is not its base copy with the delta applied: {:?}",
+        t.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        t.get(Path::new("fx/t_small.ibd")) == Some(&fresh),
+        "the .new file is not under the old name: {:?}",
+        t.keys().collect::<Vec<_>>()
+    );
+}

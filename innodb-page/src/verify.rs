@@ -13,7 +13,7 @@ use crate::datadir;
 use crate::flags::{PageCompression, TablespaceFlags};
 use crate::fsp::{Encryption, TablespaceFormat};
 use crate::page_type::{PageType, Vendor};
-use crate::tablespace::{Doublewrite, Tablespace};
+use crate::tablespace::{Doublewrite, OpenOptions, ReadMode, Tablespace};
 use crate::{Error, Lsn, Page};
 
 /// Chunk size for parallel scans: large sequential reads, bounded memory.
@@ -448,7 +448,9 @@ pub fn verify_paths<P: AsRef<Path>>(paths: &[P]) -> Result<PathsReport, Error> {
         ..PathsReport::default()
     };
     for g in &groups {
-        match Tablespace::open_with(g, Default::default()) {
+        // pread, not a memory map: the files may be a running server's, which truncates
+        // them, and a disk error must be an error, not a SIGBUS
+        match Tablespace::open_with(g, OpenOptions::default().mode(ReadMode::Pread)) {
             Ok(ts) => {
                 let v = verify_tablespace(&ts, false)?;
                 r.files_checked += g.len() as u64;

@@ -57,6 +57,13 @@
 //!   server resumes in the new log: no gap either way. A gap is recorded only when log not yet
 //!   read is gone (the tracker was down while the server wrote more, then the log was rebuilt;
 //!   or it fell a log capacity behind).
+//! * **A malformed record** in a mini-transaction whose CRC is valid (a record the decoder
+//!   does not know, or a length that runs past the mtr): the pages of that mtr are unknown.
+//!   The tracker writes the runs before it (up to the mtr before it, once the checkpoint has
+//!   passed), then records a gap over it: the next file is named just after its end LSN `e`
+//!   (`e + 1`; no mtr ends at `e + 1`, and the pages with LSN `e` are the unknown ones), and
+//!   it goes on following. Readers refuse ranges across the gap ([`Error::LsnGap`]) and the
+//!   incrementals across it scan, which is safe; ranges after it are answered.
 //! * **Stop.** Cancelling the [`Cancel`] token makes [`track`] finish the pass in progress,
 //!   write its run and return.
 //! * **Encrypted logs** of the new style (`FORMAT_ENC_11`) hide page ids without the key:
@@ -208,7 +215,9 @@ pub enum TrackError {
         /// The directory.
         path: PathBuf,
     },
-    /// A record that cannot be decoded, in a mini-transaction whose CRC is valid.
+    /// A record that cannot be decoded, in a mini-transaction whose CRC is valid. No longer
+    /// returned: the tracker records a gap over such a mini-transaction and goes on (see the
+    /// [module docs](self)).
     #[error("{}: redo log at LSN {lsn}: {source}; the tracker cannot tell which pages this \
              mini-transaction changed, so it stops rather than write an incomplete run",
             path.display())]
@@ -272,6 +281,9 @@ struct Chunk {
     bytes: u64,
     /// (start, end) of each mtr holding a `FILE_CHECKPOINT` record (see [`durable_end`]).
     checkpoint_mtrs: Vec<(Lsn, Lsn)>,
+    /// A chunk standing for one mtr whose pages are unknown (a malformed record): why. Runs
+    /// stop before it and start again after it, in a new file (a gap).
+    unknown: Option<String>,
 }
 
 impl Chunk {
@@ -282,6 +294,7 @@ impl Chunk {
             last_mtr: Vec::new(),
             bytes: 0,
             checkpoint_mtrs: Vec::new(),
+            unknown: None,
         }
     }
 }
@@ -509,7 +522,19 @@ impl Tracker {
         let chunk_bytes = opts.chunk_bytes.max(1);
         let log = follower.path().to_path_buf();
         let polled = follower.poll(until, |m| {
-            add_mtr(open, m, &log)?;
+            if let Err(why) = add_mtr(open, m)? {
+                // Pages unknown: the runs stop before this mtr and go on after it (a gap).
+                let end = m.end_lsn();
+                let before = std::mem::replace(open, Chunk::new(end));
+                if before.bytes > 0 {
+                    chunks.push_back(before);
+                }
+                let mut unknown = Chunk::new(end);
+                unknown.bytes = m.len();
+                unknown.unknown = Some(format!("{}: {why}", log.display()));
+                chunks.push_back(unknown);
+                return Ok(());
+            }
             if open.bytes >= chunk_bytes {
                 let full = std::mem::replace(open, Chunk::new(open.end));
                 chunks.push_back(full);
@@ -527,12 +552,61 @@ impl Tracker {
         }
     }
 
-    /// Writes one run with every chunk ending at or before `upto`.
+    /// Writes the chunks ending at or before `upto`: one run, or around each mtr whose pages are
+    /// unknown, a run before it and a gap over it.
     fn write_runs(&mut self, upto: Lsn, progress: &dyn Progress) -> Result<(), TrackError> {
+        loop {
+            self.write_one_run(upto, progress)?;
+            let unknown = self
+                .chunks
+                .front()
+                .is_some_and(|c| c.end <= upto && c.unknown.is_some());
+            if !unknown {
+                return Ok(());
+            }
+            if let Some(c) = self.chunks.pop_front() {
+                self.unknown_gap(&c, progress)?;
+            }
+        }
+    }
+
+    /// Records a gap over the mtr of chunk `c`, whose pages are unknown: what was read before
+    /// it is written, and runs start again just after its end, in a new file (readers refuse
+    /// a range across it, and an incremental across it scans).
+    fn unknown_gap(&mut self, c: &Chunk, progress: &dyn Progress) -> Result<(), TrackError> {
+        self.finish(progress)?;
+        let from = self.run_start;
+        let to = Lsn::new(c.end.get() + 1);
+        self.writer.start_file(to)?;
+        self.run_start = to;
+        self.empty_to = None;
+        self.carry.clear();
+        self.report.gaps += 1;
+        let why = format!(
+            "the mini-transaction ending at LSN {} has a malformed record ({}); its pages are \
+             unknown",
+            c.end,
+            c.unknown.as_deref().unwrap_or("")
+        );
+        progress.event(Event::TrackGap {
+            from: Some(from),
+            to,
+            reason: &why,
+        });
+        Ok(())
+    }
+
+    /// Writes one run with every chunk ending at or before `upto`, up to the first chunk of
+    /// unknown pages.
+    fn write_one_run(&mut self, upto: Lsn, progress: &dyn Progress) -> Result<(), TrackError> {
         let mut merged = ChangedPages::new();
         let mut end = None;
         let mut last_mtr = Vec::new();
-        while self.chunks.front().is_some_and(|c| c.end <= upto) {
+        while self
+            .chunks
+            .front()
+            .is_some_and(|c| c.end <= upto && c.unknown.is_none())
+        {
             let Some(c) = self.chunks.pop_front() else {
                 break;
             };
@@ -659,26 +733,26 @@ fn resume(datadir: &Path, r: Lsn, opts: FollowOptions) -> Result<Follower, Follo
     }
 }
 
-/// Adds the pages of one mtr to the open chunk.
-fn add_mtr(open: &mut Chunk, m: &FollowedMtr<'_>, log: &Path) -> Result<(), TrackError> {
-    open.last_mtr.clear();
-    let mut last = None;
+/// Adds the pages of one mtr to the open chunk; `Ok(Err(why))`, changing nothing, when a
+/// record of it is malformed (its pages are unknown).
+fn add_mtr(open: &mut Chunk, m: &FollowedMtr<'_>) -> Result<Result<(), String>, TrackError> {
+    let mut ids = Vec::new();
+    let mut checkpoint = false;
     for r in m.records()? {
-        let r = r.map_err(|source| TrackError::Record {
-            path: log.to_path_buf(),
-            lsn: Lsn::new(m.start_lsn().get() + source.offset as u64),
-            source,
-        })?;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                let at = m.start_lsn().get() + e.offset as u64;
+                return Ok(Err(format!("record at LSN {at}: {e}")));
+            }
+        };
         if let RecordKind::Page { page, op, .. } = r.kind() {
             let id = (page.space_id, page.page_no);
-            if last != Some(id) {
-                open.pages.insert(id.0, id.1);
-                open.last_mtr.push(id);
-                last = Some(id);
+            if ids.last() != Some(&id) {
+                ids.push(id);
             }
             if op.is_trim_pages() {
-                open.pages.insert(page.space_id, 0);
-                open.last_mtr.push((page.space_id, 0));
+                ids.push((page.space_id, 0));
             }
         } else if let RecordKind::File {
             op: FileOp::Checkpoint,
@@ -686,12 +760,19 @@ fn add_mtr(open: &mut Chunk, m: &FollowedMtr<'_>, log: &Path) -> Result<(), Trac
             ..
         } = r.kind()
         {
-            open.checkpoint_mtrs.push((m.start_lsn(), m.end_lsn()));
+            checkpoint = true;
         }
     }
+    if checkpoint {
+        open.checkpoint_mtrs.push((m.start_lsn(), m.end_lsn()));
+    }
+    for &(space, page) in &ids {
+        open.pages.insert(space, page);
+    }
+    open.last_mtr = ids;
     open.end = m.end_lsn();
     open.bytes += m.len();
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// Tracks: opens a [`Tracker`], then passes until caught up (`opts.follow == false`) or until

@@ -256,3 +256,65 @@ fn a_log_rebuilt_where_the_old_one_ended_resumes_and_one_beyond_is_a_gap() {
     let r = t.report();
     assert!(!r.resumed && r.gaps == 1, "{r:?}");
 }
+
+/// Collects the gaps a tracker reports.
+#[derive(Default)]
+struct Gaps(std::sync::Mutex<Vec<(Option<u64>, u64, String)>>);
+
+impl innodb_page::progress::Progress for Gaps {
+    fn event(&self, e: innodb_page::progress::Event<'_>) {
+        if let innodb_page::progress::Event::TrackGap { from, to, reason } = e {
+            self.0
+                .lock()
+                .unwrap()
+                .push((from.map(Lsn::get), to.get(), reason.to_string()));
+        }
+    }
+}
+
+#[test]
+fn a_malformed_record_in_a_valid_mtr_is_a_gap_and_tracking_goes_on() {
+    let dd = tempfile::tempdir().unwrap();
+    let bm = tempfile::tempdir().unwrap();
+    let (dd, bm) = (dd.path(), bm.path());
+    let mut log = Log::create(dd, START, 1 << 16);
+    let p = log.end - FC;
+    let mut t = Tracker::open(&opts(dd, bm), &NoProgress).unwrap();
+    let x = log.write(1, 1);
+    log.checkpoint_here();
+    assert!(t.pass(&NoProgress).unwrap());
+    // Page (2, 2) changes, then an mtr with a valid CRC whose first record is malformed (a
+    // same-page record before any page record), then page (3, 3) changes.
+    let y = log.write(2, 2);
+    let bad = log.append(&[0xC1, 0x00, 0x34, 9, 9, 0x20, 0xAB]);
+    let z = log.write(3, 3);
+    let c = log.checkpoint_here();
+    let gaps = Gaps::default();
+    assert!(t.pass(&gaps).unwrap(), "the tracker goes on");
+    assert_eq!(t.report().gaps, 1);
+    assert_eq!(t.tracked_lsn().get(), c + FC);
+    let seen = gaps.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!((seen[0].0, seen[0].1), (Some(y), bad + 1));
+    assert!(seen[0].2.contains(&format!("LSN {bad}")), "{}", seen[0].2);
+    assert!(seen[0].2.contains("malformed"), "{}", seen[0].2);
+    // Before it: answered. Across it: refused (the incremental scans). After it: answered.
+    assert_eq!(pages(bm, x, y).unwrap(), [(1, 1), (2, 2)]);
+    assert!(matches!(pages(bm, x, z), Err(Error::LsnGap { .. })));
+    assert!(matches!(pages(bm, y, z), Err(Error::LsnGap { .. })));
+    assert!(matches!(pages(bm, bad, z), Err(Error::LsnGap { .. })));
+    assert_eq!(pages(bm, bad + 1, z).unwrap(), [(3, 3)]);
+    // Changes after it are tracked as before.
+    let w = log.write(4, 4);
+    log.checkpoint_here();
+    assert!(t.pass(&NoProgress).unwrap());
+    assert_eq!(pages(bm, z, w).unwrap(), [(3, 3), (4, 4)]);
+    t.finish(&NoProgress).unwrap();
+    let names: Vec<u64> = BitmapDir::open(bm)
+        .unwrap()
+        .files()
+        .iter()
+        .map(|f| f.name.start_lsn.get())
+        .collect();
+    assert_eq!(names, [p + 1, bad + 1]);
+}

@@ -105,3 +105,13 @@ ensure_s3_server() {
     [ -x "$venv/bin/moto_server" ] &&
     echo "$MOTO_VERSION" >"$venv/.xb-moto-version"
 }
+
+# sysbench (Debian's 1.0.20) is the write load of the soak campaign (scripts/soak).
+ensure_sysbench() {
+  command -v sysbench >/dev/null 2>&1 && return 0
+  local sudo=
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  echo "sysbench missing; installing it from the Debian packages" >&2
+  $sudo apt-get update -q &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends sysbench
+}

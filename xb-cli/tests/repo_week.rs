@@ -1,11 +1,14 @@
 //! A week of hot backups into two repositories, a local path and an S3 bucket (PyPI's `moto`
 //! server on 127.0.0.1, started by the test), against a running MariaDB 10.11 under a write
 //! load: each day the week's DML and DDL (`common::week::DAYS`: CREATE, DROP, RENAME with a
-//! name swap, TRUNCATE, ADD COLUMN, ALTER … FORCE, compressed tables), then one backup into
-//! each repository with `xb backup --repo` alone: the first is a full, every later one an
-//! incremental on the one before, chosen by xb. Then, for each repository:
+//! name swap, TRUNCATE, ADD COLUMN, ALTER … FORCE, compressed tables), then a backup with
+//! `xb backup --repo` alone: into the S3 repository every day, into the local one on days 1, 4
+//! and 7 (so its incrementals span several days of DDL; the local store itself is covered
+//! further by `repo_faults` and the library's tests). The first backup of each repository is a
+//! full, every later one an incremental on the one before, chosen by xb. Then, for each
+//! repository:
 //!
-//! * `xb info --json` lists one chain of seven backups, each with its parent;
+//! * `xb info --json` lists one chain of its backups, each with its parent;
 //! * `xb verify --repo` finds every object and page sound;
 //! * `xb restore --backup ID` of every backup gives a server whose tables have the source's
 //!   `CHECKSUM TABLE` at that backup's end (the load's tables, and the week's).
@@ -34,6 +37,8 @@ struct Reference {
 /// One repository of the test.
 struct Repo {
     name: &'static str,
+    /// The days (indexes into `DAYS`) that end with a backup into this repository.
+    days: &'static [usize],
     url: String,
     env: Vec<(&'static str, String)>,
 }
@@ -135,11 +140,13 @@ fn a_week_of_hot_backups_into_a_local_and_an_s3_repository_restores_every_day() 
     let repos = [
         Repo {
             name: "local",
+            days: &[0, 3, 6],
             url: s(&w.join("repo")).to_string(),
             env: Vec::new(),
         },
         Repo {
             name: "s3",
+            days: &[0, 1, 2, 3, 4, 5, 6],
             url: s3.url("week"),
             env: s3.env(),
         },
@@ -156,6 +163,9 @@ fn a_week_of_hot_backups_into_a_local_and_an_s3_repository_restores_every_day() 
         let week_tables = tables(&sb);
         let week = checksums(&sb, &week_tables);
         for (r, repo) in repos.iter().enumerate() {
+            if !repo.days.contains(&day) {
+                continue;
+            }
             let log = w.join(format!("{}-{day}.log", repo.name));
             let args = ["--repo", repo.url.as_str(), "--stanza", "week"];
             let load = hot_backup(&sb, &args, None, &log, &repo.env);
@@ -183,15 +193,17 @@ fn a_week_of_hot_backups_into_a_local_and_an_s3_repository_restores_every_day() 
         for ((repo, refs), dir) in repos.iter().zip(&references).zip(&restores) {
             scope.spawn(move || {
                 std::fs::create_dir_all(dir).unwrap();
-                let ids = listed_chain(repo, DAYS.len());
+                let n = repo.days.len();
+                let ids = listed_chain(repo, n);
                 let o = repo.xb(&["verify"]);
                 assert!(
-                    o.stdout.contains("7 backups checked") && o.stdout.contains("all sound"),
+                    o.stdout.contains(&format!("{n} backups checked"))
+                        && o.stdout.contains("all sound"),
                     "{}",
                     o.all()
                 );
                 let listed = repo.xb(&["info"]).stdout;
-                assert_eq!(listed.matches("verified").count(), 7, "{listed}");
+                assert_eq!(listed.matches("verified").count(), n, "{listed}");
                 for (i, id) in ids.iter().enumerate() {
                     restore_and_check(repo, id, dir, i == ids.len() - 1, &refs[i]);
                 }
@@ -199,7 +211,7 @@ fn a_week_of_hot_backups_into_a_local_and_an_s3_repository_restores_every_day() 
         }
     });
     eprintln!(
-        "repository week: 14 backups in {backups:.1} s, whole test {:.1} s",
+        "repository week: 10 backups in {backups:.1} s, whole test {:.1} s",
         t0.elapsed().as_secs_f64()
     );
 }

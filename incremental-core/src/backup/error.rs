@@ -216,6 +216,19 @@ pub enum BackupError {
     /// The server's encryption keys cannot be found or used.
     #[error(transparent)]
     Encryption(#[from] crate::encryption::EncryptionError),
+    /// Reading a source file failed (an I/O error of the disk, say): where.
+    #[error("{}: reading {len} bytes at byte offset {offset}: {source}", path.display())]
+    ReadAt {
+        /// The file.
+        path: PathBuf,
+        /// The byte offset of the read.
+        offset: u64,
+        /// Its length in bytes.
+        len: u64,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl BackupError {

@@ -1,6 +1,7 @@
 //! Carrying a plan out: [`BackupPlan::run`] drives the stages (`stages.rs`) of its source,
 //! cold or hot, and copies the files between them through one read pipeline.
 
+use std::path::Path;
 use std::time::{Instant, SystemTime};
 
 use super::cold::Cold;
@@ -13,6 +14,7 @@ use super::report::{BackupReport, Phases};
 use super::sink::Sink;
 use super::stages::{Copied, End, Run, Stages};
 use super::BackupError;
+use crate::format::checkpoints;
 use crate::progress::{Cancel, Progress};
 
 /// When the run started.
@@ -129,10 +131,14 @@ impl BackupPlan {
         };
         let written = metadata::write(run.sink, &facts)?;
         let t_sync = Instant::now();
-        run.sink.finish().map_err(|source| BackupError::Write {
-            path: ".".into(),
-            source,
-        })?;
+        if let Err(source) = run.sink.finish() {
+            // Not durable: take the mark of a complete backup back where the sink can.
+            let _ = run.sink.remove(Path::new(checkpoints::FILE_NAMES[0]));
+            return Err(BackupError::Write {
+                path: ".".into(),
+                source,
+            });
+        }
         let phases = Phases {
             plan: self.plan_seconds(),
             files: files_seconds,

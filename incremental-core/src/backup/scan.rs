@@ -210,7 +210,12 @@ impl Reader<'_> {
                     ),
                 }
             } else {
-                io(source)
+                BackupError::ReadAt {
+                    path: path.to_path_buf(),
+                    offset: off,
+                    len: buf.len() as u64,
+                    source,
+                }
             }
         })
     }

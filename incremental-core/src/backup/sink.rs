@@ -29,6 +29,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use super::BackupError;
+use crate::format::checkpoints;
 
 /// A destination that can both write and seek (a local file).
 pub trait SeekWrite: Write + Seek + Send {}
@@ -161,9 +162,11 @@ pub const TEMP_SUFFIX: &str = ".xbtmp";
 /// the disk writes the backup while the next files are read; [`Sink::finish`] then makes
 /// everything durable at once with one `syncfs` on the target's filesystem, which waits for
 /// that writeback and commits the metadata, directories and renames included — one flush for
-/// the whole backup instead of one per file. A backup is durable once `finish` returns; one
-/// interrupted before that must be taken again (the engine writes `xtrabackup_checkpoints`
-/// last, so such a directory is recognisable).
+/// the whole backup instead of one per file; with `sync`, the creation of
+/// `xtrabackup_checkpoints` (the mark of a complete backup) is preceded by one more, so that
+/// the mark never reaches the disk before the files it vouches for. A backup is durable once
+/// `finish` returns; one interrupted before that must be taken again (the engine writes
+/// `xtrabackup_checkpoints` last, so such a directory is recognisable).
 #[derive(Debug)]
 pub struct DirSink {
     root: PathBuf,
@@ -257,6 +260,20 @@ fn annotate(path: &Path, e: io::Error) -> io::Error {
 }
 
 impl DirSink {
+    /// With `sync`, makes everything written so far durable (one `syncfs`).
+    fn sync_all(&self) -> io::Result<()> {
+        if self.sync {
+            let root = File::open(&self.root).map_err(|e| annotate(&self.root, e))?;
+            // SAFETY: syncfs only reads the descriptor, which `root` keeps open.
+            #[allow(unsafe_code)]
+            let r = unsafe { libc::syncfs(std::os::unix::io::AsRawFd::as_raw_fd(&root)) };
+            if r != 0 {
+                return Err(annotate(&self.root, io::Error::last_os_error()));
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the directory that will hold `full` (a path below the root), once.
     fn make_parent(&mut self, full: &Path) -> io::Result<()> {
         if let Some(parent) = full.parent()
@@ -277,6 +294,11 @@ impl Sink for DirSink {
     fn create(&mut self, file: &FileMeta<'_>) -> io::Result<Box<dyn SinkFile>> {
         let path = file.path();
         check_relative(path)?;
+        if checkpoints::FILE_NAMES.iter().any(|n| path == Path::new(n)) {
+            // The mark of a complete backup: never on disk before everything else is (a
+            // failed writeback of any file fails the backup here, before the mark exists).
+            self.sync_all()?;
+        }
         let full = self.root.join(path);
         self.make_parent(&full)?;
         let mut tmp = full.clone().into_os_string();
@@ -314,16 +336,7 @@ impl Sink for DirSink {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if self.sync {
-            let root = File::open(&self.root).map_err(|e| annotate(&self.root, e))?;
-            // SAFETY: syncfs only reads the descriptor, which `root` keeps open.
-            #[allow(unsafe_code)]
-            let r = unsafe { libc::syncfs(std::os::unix::io::AsRawFd::as_raw_fd(&root)) };
-            if r != 0 {
-                return Err(annotate(&self.root, io::Error::last_os_error()));
-            }
-        }
-        Ok(())
+        self.sync_all()
     }
 }
 

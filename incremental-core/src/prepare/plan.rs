@@ -250,34 +250,27 @@ fn markers(inputs: &Inputs, l: &Listing) -> Result<Markers, PrepareError> {
     Ok(m)
 }
 
-/// What the markers of an incremental mean for its deltas: names to skip, delta renames, names
-/// seen (not dropped).
-type MarkerEffect = (
-    BTreeSet<PathBuf>,
-    BTreeMap<PathBuf, PathBuf>,
-    BTreeSet<PathBuf>,
-);
-
 /// Applies DDL markers to the state (mariabackup's order: `.del`, `.ren`, `.new`). `in_base`
 /// is set for the target's own markers, which name the target's files (a `.new` there is
 /// renamed, not copied). An incremental's markers name what the incremental copied, which
 /// need not be what the target holds under that name (two tables that swapped names): they
-/// rename and skip its deltas, which then find their tablespaces by space id. Returns the
-/// delta names to skip (deleted or replaced tablespaces) and the delta renames.
+/// rename and skip its deltas, which then find their tablespaces by space id. Returns what
+/// they mean for the incremental's deltas.
 fn apply_markers(
     inputs: &Inputs,
     st: &mut State,
     m: &Markers,
     in_base: bool,
-) -> Result<MarkerEffect, PrepareError> {
-    let mut skip = BTreeSet::new();
+) -> Result<IncMarkers, PrepareError> {
+    let mut deleted = BTreeSet::new();
     let mut renamed = BTreeMap::new();
+    let mut replaced = BTreeSet::new();
     let mut seen = BTreeSet::new();
     for (_, t) in &m.del {
         if in_base {
             st.at.remove(t);
         }
-        skip.insert(t.clone());
+        deleted.insert(t.clone());
     }
     for (_, from, to) in &m.ren {
         if in_base && let Some(i) = st.at.remove(from) {
@@ -304,10 +297,15 @@ fn apply_markers(
             page0_layer: false,
         });
         st.at.insert(t.clone(), st.spaces.len() - 1);
-        skip.insert(t.clone());
+        replaced.insert(t.clone());
         seen.insert(t.clone());
     }
-    Ok((skip, renamed, seen))
+    Ok(IncMarkers {
+        deleted,
+        renamed,
+        replaced,
+        seen,
+    })
 }
 
 /// What planning produced.
@@ -459,10 +457,17 @@ struct Layering<'a> {
     deltas: u64,
 }
 
-/// What the markers of one incremental say about its deltas.
+/// What the markers of one incremental say about its deltas, in mariabackup's order: `.del`
+/// drops the deltas of the names it deletes, `.ren` renames the deltas with their tablespaces,
+/// then `.new` replaces what is under its name *after* the renames (a table renamed away keeps
+/// its delta; one renamed onto the name of a `.new` loses it).
 struct IncMarkers {
-    skip: BTreeSet<PathBuf>,
+    /// Delta names (as the incremental holds them) whose tablespaces were deleted.
+    deleted: BTreeSet<PathBuf>,
+    /// Delta renames: the incremental's name → the tablespace's name after the backup.
     renamed: BTreeMap<PathBuf, PathBuf>,
+    /// Names (after the renames) whose tablespace the incremental copied whole (`.new`).
+    replaced: BTreeSet<PathBuf>,
     /// User tablespaces the incremental holds (the others were dropped).
     seen: BTreeSet<PathBuf>,
 }
@@ -488,12 +493,7 @@ impl Layering<'_> {
         l: &Listing,
         m: &Markers,
     ) -> Result<(), PrepareError> {
-        let (skip, renamed, seen) = apply_markers(&inc.inputs, &mut self.st, m, false)?;
-        let mut im = IncMarkers {
-            skip,
-            renamed,
-            seen,
-        };
+        let mut im = apply_markers(&inc.inputs, &mut self.st, m, false)?;
         let mut ids: BTreeMap<u32, PathBuf> = BTreeMap::new();
         for (rel, abs) in &l.files {
             check_rel(rel)?;
@@ -581,10 +581,13 @@ impl Layering<'_> {
         d: DeltaIn<'_>,
         im: &mut IncMarkers,
     ) -> Result<(), PrepareError> {
-        if im.skip.contains(&d.target) {
+        if im.deleted.contains(&d.target) {
             return Ok(());
         }
         let target = im.renamed.get(&d.target).unwrap_or(&d.target).clone();
+        if im.replaced.contains(&target) {
+            return Ok(());
+        }
         let i = match d.kind {
             Kind::System | Kind::Undo => self.system_or_undo(inc, &d, &target)?,
             Kind::User => {

@@ -36,10 +36,13 @@
 //! 2. read mtrs from our position `S` (sequence bit and CRC-32C of each checked, the ring
 //!    followed across its end) into the batch, until the log ends (for now) at `L`, the batch
 //!    is full, or the target LSN is reached;
-//! 3. read the checkpoint again: `C₂`. If `C₂ > S + capacity` the batch is dropped and the
+//! 3. settle the tail of the batch (below): the mtrs in the last write block the read reached
+//!    are read again and kept only as far as both reads agree;
+//! 4. read the checkpoint again: `C₂`. If `C₂ > S + capacity` the batch is dropped and the
 //!    poll fails with [`FollowError::Overtaken`]; otherwise the batch is handed to the visitor;
-//! 4. if the log ended at `L < C₁`: [`FollowError::Overtaken`]; if `L < C₂`, go to 1 (the
-//!    server wrote more meanwhile); otherwise the poll is done.
+//! 5. if the log ended at `L < C₁`: read from `L` once more, and if it still ends there,
+//!    [`FollowError::Overtaken`]; if `L < C₂`, go to 1 (the server wrote more meanwhile);
+//!    otherwise the poll is done.
 //!
 //! # Why a delivered mtr is never from another lap
 //!
@@ -61,6 +64,49 @@
 //!
 //! So every mtr handed to the visitor was read from the lap its LSN says, and it starts where
 //! the previous one ended (the chain of mtrs from a known boundary is contiguous).
+//!
+//! # Why the tail of a read is read again
+//!
+//! The lap argument says which lap bytes are from, not that they are the server's final bytes
+//! for their LSN. MariaDB 10.8+ writes its log in whole blocks of the storage's physical block
+//! size (512 to 4096 bytes, aligned in the file). The last block of a write is only partly
+//! filled: the server puts a 0 byte after the last mtr (so that a reader stops there) and
+//! writes the rest of the block with whatever its buffer held, which is older log: complete
+//! older mtrs, at other LSNs. The next write rewrites that block with the same bytes up to the
+//! old end and new mtrs after it. So the bytes of an LSN take, within one lap: the previous
+//! lap's, then possibly garbage (several versions), then their final value, which never
+//! changes again in this lap.
+//!
+//! A read racing such a rewrite (neither `pread` nor the page cache make a concurrent write
+//! atomic for a reader) can see the new bytes up to some point and the previous version after
+//! it: the chain goes through the new mtrs, past the old 0 byte, into the old garbage, and if
+//! the garbage holds an older mtr starting exactly there, that mtr passes every check (its
+//! CRC covers its records only, not its LSN, and its end byte has the sequence bit of the lap)
+//! and would be delivered at an LSN it does not belong to. The position after it is no mtr
+//! boundary: the next reads stop there, until the checkpoint passes it and the follower
+//! reports [`FollowError::Overtaken`] for a log that was never overwritten (and every mtr it
+//! hid would be lost to the visitor). Hence:
+//!
+//! * Garbage only ever lies in the block that was the last one of some write, after that
+//!   write's end; a stale mtr lies within one such block, and the chain after it (garbage too)
+//!   almost always breaks within that block. So a read can only have gone wrong in the mtrs
+//!   **starting in the write block where it stopped** (4 KiB blocks are taken, which contain
+//!   the server's blocks of any size). Mtrs ending at or below the end LSN of the checkpoint
+//!   read before the read (`C₁`'s `FILE_CHECKPOINT` position) are final: the server writes a
+//!   checkpoint block only after the log up to there was written.
+//! * Those tail mtrs are read again after a pause (5 ms) and kept only as far as the
+//!   two reads agree byte for byte, at the same LSNs. Final bytes never change, so a true mtr
+//!   reads the same twice; a stale one was read while a write was replacing it, and once that
+//!   write is done its bytes there are new mtrs or the new 0 byte, not the garbage again. The
+//!   mtrs after the first disagreement are read again by the next batch. (The reads could only
+//!   agree on garbage if the same write stayed half done across the pause.) A batch cut short
+//!   because it is full keeps its tail mtrs for the next batch instead, which reads them again
+//!   and further.
+//! * A read that ends below `C₁` is read once more before the follower concludes that the log
+//!   was overwritten (below).
+//!
+//! Hot backups also bound their reads by the server's flushed LSN; `xb track` has no server
+//! connection, and relies on this alone.
 //!
 //! # Why "the log ends at `L < C₁`" means it was overwritten
 //!
@@ -98,6 +144,7 @@ use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use thiserror::Error;
 
@@ -463,8 +510,30 @@ impl RecordArea for FileArea<'_> {
         let Some(base) = START_OFFSET.checked_add(pos) else {
             return Ok(0);
         };
-        read_full(self.0, base, buf)
+        let got = read_full(self.0, base, buf)?;
+        #[cfg(test)]
+        tests::tamper(pos, buf.get_mut(..got).unwrap_or_default());
+        Ok(got)
     }
+}
+
+/// The largest block the server writes its log in. MariaDB 10.8+ writes whole blocks of the
+/// storage's physical block size (512 to 4096 bytes), aligned in the file; the last one,
+/// partly filled, is rewritten as the log grows (see the [module docs](self)).
+const WRITE_BLOCK: u64 = 4096;
+
+/// Pause before the tail of a read is read again (see the [module docs](self)).
+const TAIL_PAUSE: Duration = Duration::from_millis(5);
+
+/// The LSN where the write block holding the byte before `end` starts (not before the start
+/// of the record area in the file, where the ring wraps).
+fn tail_block_start(geom: LogGeometry, end: Lsn) -> Lsn {
+    let last = end.get().saturating_sub(1);
+    let Some(off) = geom.file_offset(Lsn::new(last)) else {
+        return end;
+    };
+    let block = (off & !(WRITE_BLOCK - 1)).max(START_OFFSET);
+    Lsn::new(last - (off - block))
 }
 
 /// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
@@ -750,6 +819,10 @@ impl Follower {
             checkpoint: s.checkpoint,
             stop,
         };
+        // Where a stop below the checkpoint was read once already (see `settle_tail`).
+        let mut rechecked: Option<Lsn> = None;
+        // Batches in a row whose tail two reads disagreed on.
+        let mut unsettled = 0u32;
         loop {
             self.follow_replacement()?;
             let pre = self.cur.state(&mut self.stats)?;
@@ -781,15 +854,31 @@ impl Follower {
                 &mut self.batch,
             )?;
             self.stats.batches += 1;
+            let settled = self.settle_tail(written_to(pre.checkpoint), end)?;
             let post = self.cur.state(&mut self.stats)?;
             self.checkpoint = post.checkpoint;
             self.check_lap(start, post.checkpoint.lsn)?;
             self.deliver(&mut visit)?;
+            if !settled {
+                // The server was rewriting the tail: read on from what both reads agreed on.
+                unsettled += 1;
+                if unsettled < 3 {
+                    continue;
+                }
+                return Ok(done(self, PollStop::CaughtUp));
+            }
+            unsettled = 0;
             match end {
                 BatchEnd::Full | BatchEnd::Switch => continue,
                 BatchEnd::Until => return Ok(done(self, PollStop::Until)),
                 BatchEnd::End(_) => {
                     if self.lsn < pre.checkpoint.lsn {
+                        if rechecked != Some(self.lsn) {
+                            // Read it once more before concluding.
+                            rechecked = Some(self.lsn);
+                            std::thread::sleep(TAIL_PAUSE);
+                            continue;
+                        }
                         return Err(self.overtaken(pre.checkpoint.lsn).into());
                     }
                     if let Some(p) = &self.pending {
@@ -839,6 +928,61 @@ impl Follower {
             });
         }
         Ok(())
+    }
+
+    /// Makes sure the tail of the batch just read is not a stale copy of older log (see the
+    /// [module docs](self)): the mtrs starting in the write block where the read stopped, and
+    /// ending past `written` (below which the log was final before the read), are read again
+    /// after a pause and kept only as far as both reads agree byte for byte. A full batch (or
+    /// one ending at a switch) keeps them for the next batch instead, which reads them again
+    /// and past them, unless they are the whole batch. Returns `false` when the reads
+    /// disagreed (the batch was cut where they did).
+    fn settle_tail(&mut self, written: Lsn, end: BatchEnd) -> Result<bool, FollowError> {
+        let Some(&(last, _, len, _)) = self.batch.index.last() else {
+            return Ok(true);
+        };
+        let tail = tail_block_start(self.cur.geom, Lsn::new(last + len as u64));
+        let suspect = |&(s, _, len, _): &(u64, usize, usize, usize)| {
+            s >= tail.get() && s + len as u64 > written.get()
+        };
+        let Some(first) = self.batch.index.iter().position(suspect) else {
+            return Ok(true);
+        };
+        if first > 0 && matches!(end, BatchEnd::Full | BatchEnd::Switch) {
+            self.cut_batch(first);
+            return Ok(true);
+        }
+        std::thread::sleep(TAIL_PAUSE);
+        let from = self.batch.index[first].0;
+        let mut reader = MtrReader::new(FileArea(&self.cur.file), self.cur.geom, Lsn::new(from))
+            .map_err(|e| FollowError::redo(&self.cur.path, START_OFFSET, e))?;
+        let mut agreed = first;
+        while let Some(&(s, off, len, _)) = self.batch.index.get(agreed) {
+            let again = reader
+                .next_mtr()
+                .map_err(|e| FollowError::io(&self.cur.path, START_OFFSET, e))?;
+            let same = again.is_some_and(|m| {
+                m.start_lsn().get() == s
+                    && Some(m.as_bytes()) == self.batch.bytes.get(off..off + len)
+            });
+            if !same {
+                break;
+            }
+            agreed += 1;
+        }
+        if agreed == self.batch.index.len() {
+            return Ok(true);
+        }
+        self.cut_batch(agreed);
+        Ok(false)
+    }
+
+    /// Keeps the first `n` mtrs of the batch.
+    fn cut_batch(&mut self, n: usize) {
+        if let Some(&(_, off, _, _)) = self.batch.index.get(n) {
+            self.batch.index.truncate(n);
+            self.batch.bytes.truncate(off);
+        }
     }
 
     /// Hands the batch to the visitor, advancing the position after each accepted mtr.
@@ -913,6 +1057,15 @@ impl Follower {
         self.stats.reopens += 1;
         Ok(())
     }
+}
+
+/// How far the log was final when `checkpoint` was read: the server writes a checkpoint block
+/// only after the log up to its `FILE_CHECKPOINT` mini-transaction (at the block's end LSN)
+/// was written; those bytes are never written differently again in this lap.
+fn written_to(checkpoint: Checkpoint) -> Lsn {
+    checkpoint
+        .end_lsn
+        .map_or(checkpoint.lsn, |e| e.max(checkpoint.lsn))
 }
 
 fn end_reason(end: BatchEnd) -> String {
@@ -1241,6 +1394,140 @@ mod tests {
             Ok::<(), FollowError>(())
         })?;
         Ok((p, seen))
+    }
+
+    type Tamper = Box<dyn FnMut(u64, &mut [u8])>;
+
+    thread_local! {
+        /// What this test thread's reads of the record area see instead of the file's bytes.
+        static TAMPER: std::cell::RefCell<Option<Tamper>> = const { std::cell::RefCell::new(None) };
+    }
+
+    /// Called by every read of the record area (`FileArea`) with its area position and bytes.
+    pub(super) fn tamper(pos: u64, buf: &mut [u8]) {
+        TAMPER.with(|t| {
+            if let Some(f) = t.borrow_mut().as_mut() {
+                f(pos, buf);
+            }
+        });
+    }
+
+    /// The next `reads` reads that cover area position `at` see `bytes` there instead of the
+    /// file's: a read that raced a write of the server.
+    fn misread(at: u64, bytes: Vec<u8>, reads: u32) {
+        let mut left = reads;
+        let f: Tamper = Box::new(move |pos, buf| {
+            let end = pos + buf.len() as u64;
+            if left == 0 || at < pos || at >= end {
+                return;
+            }
+            left -= 1;
+            for (i, b) in bytes.iter().enumerate() {
+                if let Some(x) = buf.get_mut((at - pos) as usize + i) {
+                    *x = *b;
+                }
+            }
+        });
+        TAMPER.with(|t| *t.borrow_mut() = Some(f));
+    }
+
+    #[test]
+    fn a_stale_mtr_read_during_a_rewrite_of_the_tail_is_not_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Synth::create(&dir.path().join("ib_logfile0"), 0x3000, 1 << 16, false);
+        let mut expected = vec![];
+        for i in 0..5 {
+            expected.push(log.append(&write_rec(1, i, 4)));
+        }
+        let mut f = Follower::at_checkpoint(dir.path(), FollowOptions::default()).unwrap();
+        let (_, mut got) = poll_all(&mut f, None).unwrap();
+        // (the first one delivered is the FILE_CHECKPOINT mtr)
+        got.remove(0);
+        // The server appends B and C. The block held, after the old end of the log, older log
+        // (the rest of the server's buffer): a read racing the rewrite sees B, then at B's
+        // end the older contents: a complete, valid older mtr (its CRC does not cover its
+        // LSN; its end byte has this lap's sequence bit) and a 0 byte.
+        expected.push(log.append(&write_rec(2, 1, 6)));
+        let at = log.end;
+        expected.push(log.append(&write_rec(2, 2, 9)));
+        let mut stale = log.mtr_bytes(at, &write_rec(7, 7, 2));
+        stale.push(0);
+        misread(at - 0x3000, stale, 1);
+        let (_, seen) = poll_all(&mut f, None).unwrap();
+        assert!(
+            seen.iter().all(|g| !g.3.contains(&PageId::new(7, 7))),
+            "the stale mtr was delivered: {:?}",
+            seen.iter().map(|g| (g.0, &g.3)).collect::<Vec<_>>()
+        );
+        got.extend(seen);
+        // More log and a checkpoint past all of it: the follower goes on.
+        expected.push(log.append(&write_rec(3, 3, 3)));
+        let c = log.file_checkpoint();
+        let (p, seen) = poll_all(&mut f, None).unwrap();
+        got.extend(seen.into_iter().filter(|g| !g.3.is_empty()));
+        let got: Vec<_> = got.iter().map(|g| (g.0, g.2.clone())).collect();
+        assert_eq!(got, expected);
+        assert_eq!((p.to.get(), p.stop), (log.end, PollStop::CaughtUp));
+        assert_eq!(p.checkpoint.lsn.get(), c);
+    }
+
+    #[test]
+    fn a_full_batch_delivers_its_tail_only_after_reading_it_again() {
+        // A stale mtr of the same length as the true one (the chain goes on after it), in the
+        // last write block of a full batch: held back, and the next batch reads the true one.
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Synth::create(&dir.path().join("ib_logfile0"), 0x3000, 1 << 16, false);
+        let mut f = Follower::at_checkpoint(dir.path(), FollowOptions::default().batch_bytes(6000))
+            .unwrap();
+        poll_all(&mut f, None).unwrap();
+        let mut expected = vec![];
+        for i in 0..700u32 {
+            expected.push(log.append(&write_rec(1, (i % 200) as u8, 4)));
+        }
+        // The mtr the first batch ends with (13 bytes each, from 0x3010).
+        let k = (6000 - 1) / 13;
+        let (at, true_mtr) = expected[k].clone();
+        assert!(at - 0x3000 > 4096, "in the second write block");
+        let stale = log.mtr_bytes(at, &write_rec(7, 7, 4));
+        assert_eq!(stale.len(), true_mtr.len());
+        misread(at - 0x3000, stale, 1);
+        let (_, seen) = poll_all(&mut f, None).unwrap();
+        assert!(seen.iter().all(|g| !g.3.contains(&PageId::new(7, 7))));
+        let got: Vec<_> = seen.iter().map(|g| (g.0, g.2.clone())).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn a_read_ending_below_the_checkpoint_is_read_again_before_overtaken() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = Synth::create(&dir.path().join("ib_logfile0"), 0x3000, 1 << 16, false);
+        let mut f = Follower::at_checkpoint(dir.path(), FollowOptions::default()).unwrap();
+        poll_all(&mut f, None).unwrap();
+        let at = f.lsn().get();
+        let mut expected = vec![];
+        for i in 0..8 {
+            expected.push(log.append(&write_rec(4, i, 5)));
+        }
+        log.file_checkpoint();
+        // One read sees the first mtr's bytes wrong (e.g. a page cache page that was stale).
+        misread(at - 0x3000, vec![0], 1);
+        let (_, seen) = poll_all(&mut f, None).unwrap();
+        let got: Vec<_> = seen
+            .iter()
+            .filter(|g| !g.3.is_empty())
+            .map(|g| (g.0, g.2.clone()))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(f.lsn().get(), log.end);
+        // A chain that really ends below the checkpoint is still reported.
+        let before = f.stats().batches;
+        let at = f.lsn().get();
+        log.append(&write_rec(4, 9, 5));
+        log.file_checkpoint();
+        misread(at - 0x3000, vec![0], 2);
+        let e = poll_all(&mut f, None).unwrap_err();
+        assert!(matches!(e, FollowError::Overtaken { .. }), "{e}");
+        assert_eq!(f.stats().batches - before, 2, "read twice");
     }
 
     #[test]

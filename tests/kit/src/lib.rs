@@ -10,6 +10,7 @@
 //! `cargo package` leaves it out of the published manifests).
 #![deny(missing_docs)]
 
+pub mod faults;
 pub mod load;
 pub mod s3;
 pub mod sandbox;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use innodb_page::tablespace::Tablespace;
+use innodb_page::tablespace::{OpenOptions, ReadMode, Tablespace};
 use innodb_page::{datadir, redo, verify};
 
 use super::print_json;
@@ -42,7 +42,9 @@ pub fn run(a: Args) -> anyhow::Result<u8> {
         return inspect_redo(&a);
     }
     let files = datadir::tablespace_files(&a.file);
-    match Tablespace::open_with(&files, Default::default()) {
+    // pread, not a memory map: the file may be a running server's (which truncates files),
+    // and a disk error must be an error, not a SIGBUS
+    match Tablespace::open_with(&files, OpenOptions::default().mode(ReadMode::Pread)) {
         Ok(ts) => inspect_tablespace(&a, &ts),
         Err(ts_err) => {
             // Not a tablespace: perhaps a redo log under another name.

@@ -25,7 +25,8 @@ ib_modified_log_<seq>_<lsn>.xdb files in the bitmap directory, up to the server'
 checkpoint, as Percona Server's tracker does; `xb backup --incremental-basedir` uses them \
 instead of reading every page. Only .xdb files are written, only in the bitmap directory \
 (default: the datadir), which must exist. Restarting resumes where the files end; if the \
-server overwrote log not yet read, the gap is recorded (incrementals across it scan). \
+server overwrote log not yet read, the gap is recorded (incrementals across it scan); so is \
+a mini-transaction holding a record that cannot be decoded, and tracking goes on after it. \
 --follow keeps going while the server stops and starts again, also when it rebuilds its log \
 with a new innodb_log_file_size: no gap (the Debian package runs it as xb-track.service).
 
@@ -37,8 +38,8 @@ given only as FILE:path (a password on the command line is visible to every user
 in the option files.
 
 Exit status: 0 done; 1 done, but a gap was recorded (make innodb_log_file_size larger or \
-track more often); 2 usage or I/O error, unsupported log, encrypted log without its key or \
-with a wrong one.
+track more often; the GAP line says why); 2 usage or I/O error, unsupported log, encrypted \
+log without its key or with a wrong one.
 
 Examples:
   xb track --datadir /var/lib/mysql --once
