@@ -101,6 +101,7 @@ mod options;
 mod order;
 mod plan;
 mod redo_journal;
+mod redo_names;
 mod report;
 mod safety;
 pub(crate) mod stream_input;

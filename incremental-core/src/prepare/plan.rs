@@ -308,6 +308,31 @@ fn apply_markers(
     })
 }
 
+/// Gives the `.new` copies of backup `b` (its markers `m`, applied to `st` already) whose page 0
+/// is all zero the space id their name has at the end of `b`'s redo log
+/// ([`super::redo_names::names_at_end`]), unless another tablespace has that id. The server had not
+/// flushed page 0 when the copy was taken, so the tablespace was created after `b`'s redo
+/// start, and every page of it is copied again by a later incremental or rebuilt by the
+/// newest redo log: the copy itself contributes nothing but its name, and with its space id a
+/// later delta (which names it by id only, and may lack page 0 when the tablespace was
+/// created after that incremental's own redo start) finds it, as it does after
+/// `mariabackup --prepare` has applied `b`'s redo. Left unknown when the redo cannot tell.
+fn name_unread_copies(b: &BackupDir, st: &mut State, m: &Markers) {
+    let mut names = None;
+    for (_, _, t) in &m.new {
+        let Some(&i) = st.at.get(t) else { continue };
+        if st.spaces[i].space_id.is_some() || st.spaces[i].kind != Kind::User {
+            continue;
+        }
+        let names = names.get_or_insert_with(|| super::redo_names::names_at_end(b));
+        if let Some(&id) = names.get(t)
+            && st.find_id(id, t).is_none()
+        {
+            st.spaces[i].space_id = Some(id);
+        }
+    }
+}
+
 /// What planning produced.
 #[derive(Debug)]
 pub(crate) struct Planned {
@@ -440,6 +465,7 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
     let marker_set: BTreeSet<&PathBuf> = markers.marker_rels().collect();
     other.retain(|r| !marker_set.contains(r));
     apply_markers(&base.inputs, st, &markers, true)?;
+    name_unread_copies(base, st, &markers);
     Ok(Target {
         list,
         other,
@@ -494,6 +520,7 @@ impl Layering<'_> {
         m: &Markers,
     ) -> Result<(), PrepareError> {
         let mut im = apply_markers(&inc.inputs, &mut self.st, m, false)?;
+        name_unread_copies(inc, &mut self.st, m);
         let mut ids: BTreeMap<u32, PathBuf> = BTreeMap::new();
         for (rel, abs) in &l.files {
             check_rel(rel)?;
