@@ -1,13 +1,28 @@
 #![no_main]
-//! The block view and everything computed from one block, on arbitrary bytes.
+//! The block view and everything computed from one block, on arbitrary bytes (the first byte
+//! of an input chooses whether the block's checksum is made valid).
 use libfuzzer_sys::fuzz_target;
 use lsn_bitmap::{Block, ChangedPages, PageSet};
 
-fuzz_target!(|data: &[u8]| {
-    // Any length: only exactly 4096 bytes make a block.
-    let Ok(block) = Block::new(data) else {
-        assert_ne!(data.len(), 4096);
+fuzz_target!(|input: &[u8]| {
+    // Only exactly 4096 bytes make a block: other lengths are refused.
+    assert_eq!(Block::new(input).is_ok(), input.len() == 4096);
+    // Every input also makes one block: its first byte says whether the block's checksum is
+    // made right (the fuzzer cannot forge it, and a wrong one stops validation early); the
+    // rest, zero-padded or cut to 4096 bytes, is the block.
+    let Some((&flags, rest)) = input.split_first() else {
         return;
+    };
+    let mut data = [0u8; 4096];
+    let n = rest.len().min(4096);
+    data[..n].copy_from_slice(&rest[..n]);
+    if flags & 1 == 1 {
+        let sum = lsn_bitmap::checksum::block_checksum(&data);
+        data[4092..].copy_from_slice(&sum.to_be_bytes());
+    }
+    let data = &data[..];
+    let Ok(block) = Block::new(data) else {
+        panic!("4096 bytes are a block");
     };
     let valid = block.validate();
     let _ = (
