@@ -33,6 +33,27 @@ ensure_mariadb() {
   return "$rc"
 }
 
+# MariaDB's own test runner and its suites (mariadb-test-run, the mariabackup suite) from
+# Debian's mariadb-test package, for scripts/mtr-suite; the same version as the server.
+MARIADB_TEST_DIR=/usr/share/mysql/mysql-test
+ensure_mariadb_test() {
+  ensure_mariadb || return
+  [ -x "$MARIADB_TEST_DIR/mariadb-test-run" ] && [ -d "$MARIADB_TEST_DIR/suite/mariabackup" ] &&
+    return 0
+  echo "mariadb-test missing; installing it from the Debian packages" >&2
+  local sudo= guard= rc=0
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d; guard=1
+  fi
+  { $sudo apt-get update -q &&
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      mariadb-test; } || rc=$?
+  [ -z "$guard" ] || $sudo rm -f /usr/sbin/policy-rc.d
+  return "$rc"
+}
+
 ensure_nightly_and_cargo_fuzz() {
   rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 mod cmd;
+mod compat;
 mod password;
 mod remedy;
 mod ui;
@@ -131,6 +132,10 @@ fn die_on_closed_pipe() {
 
 fn main() -> ExitCode {
     die_on_closed_pipe();
+    let mut argv = std::env::args_os();
+    if let Some(prog) = compat::personality(argv.next().as_ref()) {
+        return compat::main(&prog, argv.collect());
+    }
     let cli = Cli::parse();
     ui::set_quiet(cli.quiet);
     let result = match cli.command {

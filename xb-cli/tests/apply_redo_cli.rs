@@ -207,7 +207,7 @@ fn kill_9_during_apply_redo_takes_the_private_server_along_and_a_rerun_finishes(
         "{err}"
     );
     let cps = std::fs::read_to_string(full.join("xtrabackup_checkpoints")).unwrap();
-    assert!(cps.contains("backup_type = full-prepared"), "{cps}");
+    assert!(cps.contains("backup_type = log-applied"), "{cps}");
     let leftovers: Vec<String> = std::fs::read_dir("/tmp")
         .unwrap()
         .filter_map(|e| e.ok())

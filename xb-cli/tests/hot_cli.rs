@@ -134,19 +134,25 @@ fn hot_backups_from_the_command_line_then_prepare_apply_redo() {
         "{err}"
     );
     let cps = std::fs::read_to_string(full.join("xtrabackup_checkpoints")).unwrap();
-    assert!(cps.contains("backup_type = full-prepared"), "{cps}");
-    // prepared: no further incremental can be merged onto it
-    let (code, _, _) = xb(
+    assert!(cps.contains("backup_type = log-applied"), "{cps}");
+    // log-applied (as after mariabackup --prepare): the same stage again has nothing to do
+    let (code, _, err) = xb(
         &[
             "prepare",
             "--target-dir",
             s(&full),
             "--incremental-dir",
             s(&inc1),
+            "--apply-redo",
         ],
         None,
     );
-    assert_eq!(code, 2);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("already prepared"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(full.join("xtrabackup_checkpoints")).unwrap(),
+        cps
+    );
 
     // restored: a server starts on it without crash recovery and has the source's data
     let restored = work.path().join("restored");

@@ -211,7 +211,7 @@ fn new_backup_id(start: SystemTime) -> String {
 fn xtrabackup_info(f: &Facts<'_>) -> Info {
     let yes_no = |b: bool| if b { "Y" } else { "N" };
     let mut inf = Info::template(Dialect::MariaDb);
-    inf.set("tool_name", "xb");
+    inf.set("tool_name", f.options.tool_name());
     inf.set("tool_command", f.options.tool_command());
     inf.set("tool_version", env!("CARGO_PKG_VERSION"));
     inf.set("ibbackup_version", env!("CARGO_PKG_VERSION"));

@@ -452,6 +452,7 @@ pub struct BackupOptions {
     log_innodb_page_corruption: bool,
     chunk_bytes: usize,
     tool_command: String,
+    tool_name: String,
     read_limit: Option<u64>,
     connect: Option<ConnectOptions>,
     hot: HotOptions,
@@ -486,6 +487,7 @@ impl BackupOptions {
             log_innodb_page_corruption: false,
             chunk_bytes: 2 << 20,
             tool_command: String::new(),
+            tool_name: "xb".into(),
             read_limit: None,
             connect,
             hot: HotOptions::default(),
@@ -552,6 +554,13 @@ impl BackupOptions {
     /// The command line, recorded in `xtrabackup_info` (`tool_command`).
     pub fn set_tool_command(&mut self, command: impl Into<String>) -> &mut Self {
         self.tool_command = command.into();
+        self
+    }
+
+    /// The program's name, recorded in `xtrabackup_info` and the history table (`tool_name`;
+    /// default `xb`).
+    pub fn set_tool_name(&mut self, name: impl Into<String>) -> &mut Self {
+        self.tool_name = name.into();
         self
     }
 
@@ -737,6 +746,11 @@ impl BackupOptions {
     /// See [`set_tool_command`](Self::set_tool_command).
     pub fn tool_command(&self) -> &str {
         &self.tool_command
+    }
+
+    /// See [`set_tool_name`](Self::set_tool_name).
+    pub fn tool_name(&self) -> &str {
+        &self.tool_name
     }
 
     /// See [`set_read_limit`](Self::set_read_limit).

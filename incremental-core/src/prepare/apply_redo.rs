@@ -5,11 +5,21 @@
 //! first. [`apply_redo()`] does that once, on the backup itself: it starts the installed
 //! `mariadbd` on the backup directory in a private temporary setup (its own option file,
 //! socket and error log in a new directory under `/tmp`; no network; no grant tables; no
-//! binary log, replication or events), waits until crash recovery and the rollback of the
-//! transactions that were open at the end of the backup are done, and shuts the server down
-//! cleanly. The backup then needs no recovery at its first start; its `xtrabackup_checkpoints`
-//! says `full-prepared`, so no incremental can be merged onto it any more (a server has
-//! changed its pages).
+//! binary log, replication or events), waits until crash recovery is done, and shuts the
+//! server down cleanly.
+//!
+//! By default it does what `mariabackup --prepare` does: the redo is applied and nothing else
+//! (the server runs with `innodb_force_recovery=3`: no rollback, no purge, no background
+//! work, no persistent statistics written), so every page is a version the source server had;
+//! the backup's `xtrabackup_checkpoints` says `log-applied`, and more incrementals can be
+//! merged onto it, each followed by this step again (a staged prepare, as with mariabackup).
+//! The transactions that were open at the end of the backup are rolled back by the restored
+//! server at its first start, in the background, as after `mariabackup --prepare`.
+//!
+//! With [`ApplyRedoOptions::set_rollback`] the server also rolls them back before its
+//! shutdown: the backup then needs no recovery of any kind at its first start, but the server
+//! has changed its pages, so it is marked `full-prepared` and no incremental can be merged
+//! onto it any more.
 //!
 //! Only the backup's own files are touched: the server's datadir is the backup directory, and
 //! the settings come from its `backup-my.cnf` (page size, system tablespace, undo
@@ -28,7 +38,7 @@
 //! nothing.
 //!
 //! **Interruptions.** The step is journalled (`xb_prepare.apply-redo.journal` in the backup,
-//! written before the server starts, removed after the backup is marked `full-prepared`, which
+//! written before the server starts, removed after the backup is marked prepared, which
 //! happens only after a clean shutdown and an fsync of every file): while the journal exists,
 //! the backup is neither mergeable nor restorable, and running the step again finishes it (the
 //! server's crash recovery is idempotent) after removing the temporary directory the
@@ -72,6 +82,7 @@ pub struct ApplyRedoOptions {
     mariadbd: Option<PathBuf>,
     timeout: Duration,
     buffer_pool: String,
+    rollback: bool,
 }
 
 impl Default for ApplyRedoOptions {
@@ -80,16 +91,29 @@ impl Default for ApplyRedoOptions {
             mariadbd: None,
             timeout: Duration::from_secs(3600),
             buffer_pool: "256M".into(),
+            rollback: false,
         }
     }
 }
 
 impl ApplyRedoOptions {
-    /// The server binary (`None`, the default: `mariadbd` on `PATH`, `/usr/sbin`,
-    /// `/usr/local/sbin`, `/usr/local/mysql/bin`).
+    /// The server binary (`None`, the default: [`find_mariadbd`]).
     pub fn set_mariadbd(&mut self, path: Option<PathBuf>) -> &mut Self {
         self.mariadbd = path;
         self
+    }
+
+    /// Also roll back the transactions open at the end of the backup (default `false`: the
+    /// redo only, the backup `log-applied` and still mergeable; `true`: `full-prepared`, final;
+    /// see the module docs).
+    pub fn set_rollback(&mut self, rollback: bool) -> &mut Self {
+        self.rollback = rollback;
+        self
+    }
+
+    /// Whether the open transactions are rolled back ([`ApplyRedoOptions::set_rollback`]).
+    pub fn rollback(&self) -> bool {
+        self.rollback
     }
 
     /// How long recovery, rollback and shutdown may take together (default one hour).
@@ -130,7 +154,8 @@ pub struct ApplyRedoReport {
     pub seconds: f64,
     /// The server's own account of the recovery (its `InnoDB:` notes about the log).
     pub notes: Vec<String>,
-    /// False when the backup was already `full-prepared` (nothing was run).
+    /// False when the redo was applied already (`log-applied`, or `full-prepared`; nothing was
+    /// run).
     pub ran: bool,
     /// An interrupted run of the step was found and finished.
     pub resumed: bool,
@@ -196,11 +221,23 @@ impl ApplyRedoError {
     }
 }
 
-/// Finds `mariadbd`.
+/// Finds `mariadbd`: next to the running program (its directory, then `../sbin`; mariabackup
+/// runs the server built into itself), then on `PATH`, then in `/usr/sbin`, `/usr/local/sbin`,
+/// `/usr/local/mysql/bin`, `/usr/bin`.
 pub fn find_mariadbd() -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    if let Some(bin) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        dirs.push(bin.join("../sbin"));
+        dirs.insert(0, bin);
+    }
+    dirs.extend(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     dirs.extend(
         [
             "/usr/sbin",
@@ -216,7 +253,7 @@ pub fn find_mariadbd() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn tail(path: &Path, n: usize) -> String {
+pub(super) fn tail(path: &Path, n: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -228,11 +265,11 @@ const SCRATCH_PARENT: &str = "/tmp";
 const SCRATCH_PREFIX: &str = "xb-redo-";
 
 /// A private directory for the server's socket and logs, removed on drop.
-struct Scratch(PathBuf);
+pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Scratch {
     /// A new name (not created yet).
-    fn name() -> PathBuf {
+    pub(super) fn name() -> PathBuf {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -240,7 +277,7 @@ impl Scratch {
         Path::new(SCRATCH_PARENT).join(format!("{SCRATCH_PREFIX}{}-{nanos:x}", std::process::id()))
     }
 
-    fn create(p: PathBuf) -> Result<Scratch, ApplyRedoError> {
+    pub(super) fn create(p: PathBuf) -> Result<Scratch, ApplyRedoError> {
         use std::os::unix::fs::DirBuilderExt;
         fs::DirBuilder::new()
             .mode(0o700)
@@ -255,7 +292,7 @@ impl Scratch {
 
     /// Whether `p` can be a directory made by [`Scratch::name`] (a journal names nothing else
     /// that may be removed).
-    fn is_ours(p: &Path) -> bool {
+    pub(super) fn is_ours(p: &Path) -> bool {
         p.parent() == Some(Path::new(SCRATCH_PARENT))
             && p.file_name()
                 .and_then(|n| n.to_str())
@@ -269,7 +306,7 @@ impl Drop for Scratch {
     }
 }
 
-struct Running(Child);
+pub(super) struct Running(Child);
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -340,14 +377,24 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
         .or_else(find_mariadbd)
         .ok_or_else(|| ApplyRedoError::ServerNotFound { path: dir.clone() })?;
     let resumed = redo_journal::exists(&dir);
-    if cps.backup_type == BackupType::FullPrepared {
+    // an interrupted run that rolled back ends as it began, whatever is asked now
+    let rollback = opts.rollback || redo_journal::is_final(&dir);
+    let done = match cps.backup_type {
+        BackupType::FullPrepared => true,
+        BackupType::LogApplied => !rollback,
+        _ => false,
+    };
+    if done {
         // Marked prepared after everything was synced: only the journal may be left.
         clear_interrupted(&dir)?;
         finish_journal(&dir)?;
         return Ok(ApplyRedoReport {
             mariadbd,
             seconds: 0.0,
-            notes: vec!["already full-prepared: nothing to do".into()],
+            notes: vec![format!(
+                "already {}: nothing to do",
+                cps.backup_type.as_str()
+            )],
             ran: false,
             resumed,
         });
@@ -358,12 +405,22 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
     copy_back::check_keys(&dir, &settings, &dir)?;
     clear_interrupted(&dir)?;
     let name = Scratch::name();
-    redo_journal::write(&dir, &name).map_err(io_err("cannot write", &dir))?;
+    redo_journal::write(&dir, &name, rollback).map_err(io_err("cannot write", &dir))?;
     let scratch = Scratch::create(name)?;
-    let notes = run_server(&dir, &scratch.0, &mariadbd, opts, &settings, t0)?;
+    let mode = if rollback {
+        Mode::Rollback
+    } else {
+        Mode::RedoOnly
+    };
+    let notes = run_server(&dir, &scratch.0, &mariadbd, opts, mode, &settings, t0)?;
     drop(scratch);
     sync_tree(&dir)?;
-    mark_prepared(&dir, &cps)?;
+    let state = if rollback {
+        BackupType::FullPrepared
+    } else {
+        BackupType::LogApplied
+    };
+    mark_prepared(&dir, &cps, state)?;
     finish_journal(&dir)?;
     Ok(ApplyRedoReport {
         mariadbd,
@@ -374,25 +431,38 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
     })
 }
 
-/// The server's part: start, recovery, rollback, clean shutdown. Returns the notes about the
-/// recovery.
+/// How the private server runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Recovery of the redo only (`innodb_force_recovery=3`): no rollback, no purge.
+    RedoOnly,
+    /// Recovery and the rollback of the open transactions.
+    Rollback,
+    /// A normal server that also purges and merges everything before its (slow) shutdown, as
+    /// mariabackup's `--export` runs it.
+    Export,
+}
+
+/// The server's part: start, recovery, rollback (unless redo only), clean shutdown. Returns
+/// the notes about the recovery.
 fn run_server(
     dir: &Path,
     scratch: &Path,
     mariadbd: &Path,
     opts: &ApplyRedoOptions,
+    mode: Mode,
     settings: &ServerSettings,
     t0: Instant,
 ) -> Result<Vec<String>, ApplyRedoError> {
     let server = Server::new(dir, scratch);
-    server.write_options(opts, settings)?;
+    server.write_options(&opts.buffer_pool, mode, settings)?;
     let mut child = server.start(mariadbd)?;
     let deadline = t0 + opts.timeout;
     let mut conn = server.connect(&mut child, deadline)?;
-    server.wait_rollback(&mut conn, deadline)?;
-    conn.query_drop("SHUTDOWN")
-        .map_err(|e| server.failed(format!("SHUTDOWN failed: {}", plain_text(&e))))?;
-    drop(conn);
+    if mode != Mode::RedoOnly {
+        server.wait_rollback(&mut conn, deadline)?;
+    }
+    server.shutdown(conn)?;
     server.wait_shutdown(&mut child, deadline)
 }
 
@@ -408,7 +478,7 @@ fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ApplyR
 /// The backup's checkpoints, once it is known to be restorable but for the redo: the journal
 /// of an interrupted apply-redo step (which a copy-back refuses) is this step's to finish. A
 /// journal exists only once the checks passed, and no merge is accepted while it exists.
-fn restorable(dir: &Path) -> Result<Checkpoints, ApplyRedoError> {
+pub(super) fn restorable(dir: &Path) -> Result<Checkpoints, ApplyRedoError> {
     match copy_back::check_restorable(&DirSource::new(dir)) {
         Ok(cps) => Ok(cps),
         Err(CopyBackError::PrepareInterrupted { journal, .. })
@@ -421,7 +491,7 @@ fn restorable(dir: &Path) -> Result<Checkpoints, ApplyRedoError> {
 }
 
 /// Removes the temporary directory an interrupted run left (named by its journal).
-fn clear_interrupted(dir: &Path) -> Result<(), ApplyRedoError> {
+pub(super) fn clear_interrupted(dir: &Path) -> Result<(), ApplyRedoError> {
     match redo_journal::scratch(dir) {
         Some(old) if Scratch::is_ours(&old) && old.exists() => {
             fs::remove_dir_all(&old).map_err(io_err("cannot remove", &old))
@@ -431,13 +501,13 @@ fn clear_interrupted(dir: &Path) -> Result<(), ApplyRedoError> {
 }
 
 /// Removes the journal: the step is finished and recorded.
-fn finish_journal(dir: &Path) -> Result<(), ApplyRedoError> {
+pub(super) fn finish_journal(dir: &Path) -> Result<(), ApplyRedoError> {
     redo_journal::remove(dir).map_err(io_err("cannot remove the journal in", dir))
 }
 
 /// fsyncs every file and directory of the backup (those the server wrote are synced by its
 /// clean shutdown already; this costs little then, and covers every engine).
-fn sync_tree(dir: &Path) -> Result<(), ApplyRedoError> {
+pub(super) fn sync_tree(dir: &Path) -> Result<(), ApplyRedoError> {
     for entry in fs::read_dir(dir).map_err(io_err("cannot list", dir))? {
         let entry = entry.map_err(io_err("cannot list", dir))?;
         let path = entry.path();
@@ -454,7 +524,7 @@ fn sync_tree(dir: &Path) -> Result<(), ApplyRedoError> {
 }
 
 /// No server runs on `dir`, and it has a redo log to apply.
-fn check_runnable(dir: &Path) -> Result<(), ApplyRedoError> {
+pub(super) fn check_runnable(dir: &Path) -> Result<(), ApplyRedoError> {
     if let Some(pid) = innodb_page::datadir::server_holding(dir) {
         let why = if started_by_interrupted_run(dir, pid) {
             format!(
@@ -493,10 +563,14 @@ fn started_by_interrupted_run(dir: &Path, pid: i32) -> bool {
     cmdline.windows(cnf.len()).any(|w| w == cnf)
 }
 
-/// The backup's checkpoints say `full-prepared` (written atomically and durably).
-fn mark_prepared(dir: &Path, cps: &Checkpoints) -> Result<(), ApplyRedoError> {
+/// The backup's checkpoints say `state` (written atomically and durably).
+pub(super) fn mark_prepared(
+    dir: &Path,
+    cps: &Checkpoints,
+    state: BackupType,
+) -> Result<(), ApplyRedoError> {
     let mut done = cps.clone();
-    done.backup_type = BackupType::FullPrepared;
+    done.backup_type = state;
     let path = dir.join(checkpoints::FILE_NAMES[0]);
     let tmp = dir.join("xtrabackup_checkpoints.xbtmp");
     done.write_file(&tmp)?;
@@ -520,7 +594,7 @@ fn write_private(path: &Path, text: &str) -> io::Result<()> {
 }
 
 /// The private server on a backup: its datadir and the files of its scratch directory.
-struct Server {
+pub(super) struct Server {
     dir: PathBuf,
     scratch: PathBuf,
     sock: PathBuf,
@@ -529,7 +603,7 @@ struct Server {
 }
 
 impl Server {
-    fn new(dir: &Path, scratch: &Path) -> Server {
+    pub(super) fn new(dir: &Path, scratch: &Path) -> Server {
         Server {
             dir: dir.to_path_buf(),
             scratch: scratch.to_path_buf(),
@@ -540,7 +614,7 @@ impl Server {
     }
 
     /// A failure of the server, with the end of its error log.
-    fn failed(&self, why: String) -> ApplyRedoError {
+    pub(super) fn failed(&self, why: String) -> ApplyRedoError {
         ApplyRedoError::Server {
             path: self.dir.clone(),
             why,
@@ -549,9 +623,10 @@ impl Server {
     }
 
     /// Writes the server's option file.
-    fn write_options(
+    pub(super) fn write_options(
         &self,
-        opts: &ApplyRedoOptions,
+        buffer_pool: &str,
+        mode: Mode,
         settings: &ServerSettings,
     ) -> Result<(), ApplyRedoError> {
         let s = &self.scratch;
@@ -562,8 +637,21 @@ impl Server {
         line("pid-file", &s.join("pid").to_string_lossy());
         line("log-error", &self.err.to_string_lossy());
         line("tmpdir", &s.to_string_lossy());
-        line("innodb_buffer_pool_size", &opts.buffer_pool);
-        line("innodb_fast_shutdown", "1");
+        line("innodb_buffer_pool_size", buffer_pool);
+        match mode {
+            Mode::RedoOnly => {
+                // no rollback, no purge, no background work: only the redo changes pages
+                line("innodb_force_recovery", "3");
+                line("innodb_stats_persistent", "OFF");
+                line("innodb_stats_auto_recalc", "OFF");
+                line("innodb_fast_shutdown", "1");
+            }
+            Mode::Rollback => line("innodb_fast_shutdown", "1"),
+            Mode::Export => {
+                line("innodb_fast_shutdown", "0");
+                line("innodb_purge_rseg_truncate_frequency", "1");
+            }
+        }
         line("innodb_buffer_pool_load_at_startup", "OFF");
         line("innodb_buffer_pool_dump_at_shutdown", "OFF");
         line("event_scheduler", "OFF");
@@ -598,7 +686,7 @@ impl Server {
     }
 
     /// Starts `mariadbd` with its output into the error log.
-    fn start(&self, mariadbd: &Path) -> Result<Running, ApplyRedoError> {
+    pub(super) fn start(&self, mariadbd: &Path) -> Result<Running, ApplyRedoError> {
         let io = |action: &'static str, path: &Path| {
             let path = path.to_path_buf();
             move |source| ApplyRedoError::Io {
@@ -625,7 +713,7 @@ impl Server {
     }
 
     /// Connects once crash recovery is done (the server then listens).
-    fn connect(
+    pub(super) fn connect(
         &self,
         child: &mut Running,
         deadline: Instant,
@@ -652,7 +740,7 @@ impl Server {
 
     /// Waits until the transactions open at the end of the backup are rolled back (in the
     /// background, after recovery).
-    fn wait_rollback(
+    pub(super) fn wait_rollback(
         &self,
         conn: &mut mysql::Conn,
         deadline: Instant,
@@ -671,8 +759,14 @@ impl Server {
         }
     }
 
+    /// Asks the server to shut down.
+    pub(super) fn shutdown(&self, mut conn: mysql::Conn) -> Result<(), ApplyRedoError> {
+        conn.query_drop("SHUTDOWN")
+            .map_err(|e| self.failed(format!("SHUTDOWN failed: {}", plain_text(&e))))
+    }
+
     /// Waits for a clean shutdown; returns the server's notes about the recovery.
-    fn wait_shutdown(
+    pub(super) fn wait_shutdown(
         &self,
         child: &mut Running,
         deadline: Instant,
@@ -714,9 +808,15 @@ fn recovery_notes(log: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `dir` looks like it was recovered by [`apply_redo()`] (or prepared by mariabackup).
+/// Whether `dir` looks like it was recovered by [`apply_redo()`] (or prepared by mariabackup):
+/// `log-applied` or `full-prepared`.
 pub fn is_prepared(dir: &Path) -> bool {
     Checkpoints::read_dir(dir)
-        .map(|c| c.backup_type == BackupType::FullPrepared)
+        .map(|c| {
+            matches!(
+                c.backup_type,
+                BackupType::FullPrepared | BackupType::LogApplied
+            )
+        })
         .unwrap_or(false)
 }

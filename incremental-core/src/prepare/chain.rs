@@ -37,8 +37,9 @@ fn check_base_state(base: &BackupDir) -> Result<(), PrepareError> {
         BackupType::FullBackuped | BackupType::LogApplied => return Ok(()),
         BackupType::Incremental => "the target must be a full backup",
         BackupType::FullPrepared => {
-            "it was prepared for good by XtraBackup (without --apply-log-only) and accepts no \
-             incremental; start again from an unprepared full backup"
+            "it was prepared for good (by XtraBackup without --apply-log-only, or a server \
+             rolled back or exported its tables) and accepts no incremental; start again from \
+             an unprepared full backup"
         }
     };
     Err(PrepareError::BaseState {

@@ -93,6 +93,8 @@ mod chain;
 mod decoded;
 mod error;
 mod execute;
+#[cfg(feature = "hot")]
+pub mod export;
 pub(crate) mod files;
 pub(crate) mod input;
 mod journal;

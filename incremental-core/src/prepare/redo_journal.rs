@@ -1,10 +1,11 @@
 //! The journal of the apply-redo step (`xb prepare --apply-redo`): a file in the backup that
-//! exists from just before the private server is started until the backup is marked
-//! `full-prepared`.
+//! exists from just before the private server is started until the backup is marked prepared
+//! (`log-applied`, or `full-prepared`), and for the whole run of an export (`export`).
 //!
 //! ```text
 //! xb-apply-redo-journal 1
 //! scratch <escaped path of the private server's temporary directory>
+//! final                   (only when the server rolls back: the step must end full-prepared)
 //! ```
 //!
 //! While it exists, a server has (or may have) changed the backup's pages: no incremental can be
@@ -29,12 +30,16 @@ pub(crate) fn exists(dir: &Path) -> bool {
 const MAGIC: &str = "xb-apply-redo-journal 1";
 
 /// Writes the journal (temporary name, fsync, rename, fsync of the directory) naming the
-/// temporary directory the step is about to create.
+/// temporary directory the step is about to create; `last`: the server changes more than the
+/// redo does (a rollback), so the step, even finished by a later run, ends `full-prepared`.
 #[cfg(feature = "hot")]
-pub(crate) fn write(dir: &Path, scratch: &Path) -> std::io::Result<()> {
+pub(crate) fn write(dir: &Path, scratch: &Path, last: bool) -> std::io::Result<()> {
     use std::io::Write;
     let tmp = dir.join(format!("{REDO_JOURNAL}.xbtmp"));
-    let text = format!("{MAGIC}\nscratch\t{}\n", super::names::escape_path(scratch));
+    let mut text = format!("{MAGIC}\nscratch\t{}\n", super::names::escape_path(scratch));
+    if last {
+        text.push_str("final\n");
+    }
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(text.as_bytes())?;
     f.sync_all()?;
@@ -54,6 +59,13 @@ pub(crate) fn scratch(dir: &Path) -> Option<PathBuf> {
     lines
         .filter_map(|l| l.strip_prefix("scratch\t"))
         .find_map(super::names::unescape_path)
+}
+
+/// Whether the journal of an interrupted step says it must end `full-prepared`.
+#[cfg(feature = "hot")]
+pub(crate) fn is_final(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join(REDO_JOURNAL))
+        .is_ok_and(|t| t.lines().next() == Some(MAGIC) && t.lines().any(|l| l == "final"))
 }
 
 /// Removes the journal (the step is finished and recorded) and syncs the directory.
@@ -81,11 +93,14 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         assert!(!exists(d.path()));
         assert_eq!(scratch(d.path()), None);
-        write(d.path(), Path::new("/tmp/xb-redo-1 2")).unwrap();
+        write(d.path(), Path::new("/tmp/xb-redo-1 2"), false).unwrap();
         assert!(exists(d.path()));
+        assert!(!is_final(d.path()));
         assert_eq!(scratch(d.path()), Some(PathBuf::from("/tmp/xb-redo-1 2")));
         remove(d.path()).unwrap();
         assert!(!exists(d.path()));
         remove(d.path()).unwrap();
+        write(d.path(), Path::new("/tmp/xb-redo-1"), true).unwrap();
+        assert!(is_final(d.path()));
     }
 }

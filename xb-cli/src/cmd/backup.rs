@@ -295,6 +295,10 @@ pub struct Args {
     /// (wsrep_local_state_uuid, wsrep_last_committed, wsrep_gtid_domain_id).
     #[arg(long, help_heading = "Replication")]
     pub galera_info: bool,
+    /// The program's name recorded in xtrabackup_info and the history table (xb run as
+    /// mariabackup gives its own).
+    #[arg(long, hide = true, default_value = "xb")]
+    pub tool_name: String,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -428,6 +432,7 @@ fn backup_options(a: &Args) -> Result<BackupOptions, BackupError> {
         .set_accept_partial_base(a.accept_partial_base)
         .set_log_innodb_page_corruption(a.log_innodb_page_corruption)
         .set_tool_command(std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+        .set_tool_name(a.tool_name.as_str())
         .set_read_limit(a.throttle.map(|mib| mib.saturating_mul(1 << 20)))
         .set_history(a.history.clone())
         .set_extra_lsndir(a.extra_lsndir.clone())

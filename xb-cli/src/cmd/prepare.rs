@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
+use incremental_core::prepare::export::{export, ExportError, ExportOptions};
 use incremental_core::prepare::{
     extract_full, remove_spool, spool_stream, FullExtraction, PrepareOptions, PreparePlan,
     PrepareReport,
@@ -21,6 +22,7 @@ const THROTTLE_ENV: &str = "XB_TEST_APPLY_DELAY_US";
 
 /// Arguments.
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("redo_step").args(["apply_redo", "export"]).multiple(true)))]
 #[command(after_help = "\
 With --incremental-dir (repeatable, oldest first): merges the incrementals into the target in \
 one pass. The target becomes a full backup as of the newest incremental: its pages merged, the \
@@ -54,8 +56,14 @@ Exit status: 0 done (or nothing to do); 2 refused or failed (one line on stderr 
 what to do).
 
 With --apply-redo: then runs the installed mariadbd on the result (private socket, no network, \
-settings from backup-my.cnf) to apply the redo log and roll back the transactions open at the \
-end of the backup, and shuts it down cleanly.
+settings from backup-my.cnf) to apply the redo log, as mariabackup --prepare does, and shuts it \
+down cleanly; the target stays log-applied, so the next incremental can be prepared onto it the \
+same way (one --incremental-dir per run, as with mariabackup).
+
+With --export (implies --apply-redo): then runs mariadbd once more on the result, as \
+mariabackup --prepare --export does, and leaves beside each InnoDB table's .ibd the .cfg file \
+that ALTER TABLE ... IMPORT TABLESPACE needs on another server. The server rolls back and purges: \
+the target is then final (full-prepared).
 
 Examples:
   xb prepare --target-dir /backups/full --incremental-dir /backups/inc1 --incremental-dir /backups/inc2
@@ -88,13 +96,17 @@ pub struct Args {
     #[arg(long)]
     pub json: bool,
     /// Then run the installed mariadbd on the result in a private temporary setup (no network,
-    /// its own socket) to finish crash recovery and shut it down cleanly: the restored datadir
-    /// needs no recovery at first start. The result is marked full-prepared (no further
-    /// incrementals can be merged onto it).
+    /// its own socket) to apply the redo log and shut it down cleanly. The result is marked
+    /// log-applied (more incrementals can be prepared onto it).
     #[arg(long)]
     pub apply_redo: bool,
-    /// The server binary for --apply-redo (default: mariadbd on PATH or in /usr/sbin).
-    #[arg(long, value_name = "PATH", requires = "apply_redo")]
+    /// Then export the tables (implies --apply-redo): a .cfg file beside each InnoDB table's
+    /// .ibd, for ALTER TABLE ... IMPORT TABLESPACE (mariabackup --prepare --export).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub export: bool,
+    /// The server binary for --apply-redo and --export (default: mariadbd next to xb, on PATH
+    /// or in /usr/sbin).
+    #[arg(long, value_name = "PATH", requires = "redo_step")]
     pub mariadbd: Option<PathBuf>,
     #[command(flatten)]
     pub keys: super::codec_args::AgeKeyArgs,
@@ -103,11 +115,47 @@ pub struct Args {
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<u8> {
     let code = run_merge(&a)?;
-    if !a.apply_redo || a.dry_run || code != EXIT_OK {
+    if !(a.apply_redo || a.export) || a.dry_run || code != EXIT_OK {
         return Ok(code);
     }
     run_apply_redo(&a.target_dir, a.mariadbd.clone())?;
+    if a.export {
+        run_export(&a.target_dir, a.mariadbd.clone())?;
+    }
     Ok(code)
+}
+
+/// `--export`: the `.cfg` file of each InnoDB table.
+fn run_export(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()> {
+    let mut opts = ExportOptions::default();
+    opts.set_mariadbd(mariadbd);
+    ui::note(format!(
+        "exporting the tables: starting mariadbd on {} (private socket, no network)",
+        target.display()
+    ));
+    let progress = CliProgress::new("export");
+    let r = export(target, &opts, &progress).map_err(|e| match e {
+        // the server's errors keep their own type (and remedy)
+        ExportError::Server(inner) => anyhow::Error::new(inner),
+        other => anyhow::Error::new(other),
+    })?;
+    progress.finish();
+    if r.resumed {
+        ui::note("finished an interrupted --export");
+    }
+    for t in &r.skipped {
+        ui::note(format!("table {} not exported: {}", t.table, t.why));
+    }
+    ui::note(format!(
+        "{}: {} table(s) exported, {} .cfg file(s) beside their .ibd, in {:.1} s ({}); the \
+         backup is now full-prepared",
+        target.display(),
+        r.tables,
+        r.cfg_files.len(),
+        r.seconds,
+        r.mariadbd.display()
+    ));
+    Ok(())
 }
 
 /// `--apply-redo`: the server's crash recovery on the result.
@@ -126,7 +174,7 @@ fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()
         ui::note("finished an interrupted --apply-redo");
     }
     ui::note(format!(
-        "{}: {}; it needs no crash recovery at first start",
+        "{}: {}; now {}",
         target.display(),
         if r.ran {
             format!(
@@ -136,7 +184,13 @@ fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()
             )
         } else {
             "already prepared".to_string()
-        }
+        },
+        incremental_core::format::checkpoints::Checkpoints::read_dir(target)
+            .map(|c| match c.backup_type.as_str() {
+                "log-applied" => "log-applied (more incrementals can be prepared onto it)",
+                other => other,
+            })
+            .unwrap_or("prepared"),
     ));
     Ok(())
 }
@@ -150,7 +204,7 @@ fn options(a: &Args) -> anyhow::Result<PrepareOptions> {
     let mut o = PrepareOptions::default();
     o.set_check_pages(!a.no_page_check)
         .set_throttle(throttle)
-        .set_redo_step(a.apply_redo)
+        .set_redo_step(a.apply_redo || a.export)
         .set_keys(a.keys.keys()?);
     Ok(o)
 }

@@ -17,27 +17,54 @@ use crate::format::ddl_files::{parse_marker, parse_rename_target, DdlFile};
 use crate::format::meta::Meta;
 
 /// Space id → the tablespace's file (`db/t.ibd`) once the base `dir` is prepared: its
-/// `.ibd` files (space id from page 0), its deltas (from their `.meta`) and its `.new` files
-/// (from page 0, or, when the server had not written page 0 yet, from the file names in the
-/// base's copied redo log), then its own `.del` and `.ren` files applied. Files that cannot be
+/// `.ibd` files (space id from page 0) and its deltas (from their `.meta`), with its own
+/// `.del` files, then its `.ren` files (all at once) applied to them, then its `.new` files
+/// (space id from page 0, or, when the server had not written page 0 yet, from the file names
+/// in the base's copied redo log), each replacing whatever tablespace had its name: the order
+/// of both prepares, whose `.del` and `.ren` never touch a `.new` file. Files that cannot be
 /// read are left out (the caller then writes what it would without a base).
 pub(crate) fn base_names(dir: &Path) -> BTreeMap<u32, PathBuf> {
     let mut files = Vec::new();
     list(dir, dir, &mut files);
     let mut redo = None;
     let mut names = BTreeMap::new();
+    let mut new = Vec::new();
     for rel in &files {
-        if let Some((id, ibd)) = named_space(dir, rel) {
-            names.insert(id, ibd);
-        } else if let Some((DdlFile::New, ibd)) = parse_marker(rel) {
-            let by_name = redo.get_or_insert_with(|| redo_file_names(dir));
-            if let Some(&id) = by_name.get(&ibd) {
-                names.insert(id, ibd);
+        if let Some((DdlFile::New, ibd)) = parse_marker(rel) {
+            let id = space_id(&dir.join(rel)).or_else(|| {
+                let by_name = redo.get_or_insert_with(|| redo_file_names(dir));
+                by_name.get(&ibd).copied()
+            });
+            if let Some(id) = id {
+                new.push((id, ibd));
             }
+        } else if let Some((id, ibd)) = named_space(dir, rel) {
+            names.insert(id, ibd);
         }
     }
     for rel in &files {
-        apply_marker(dir, rel, &mut names);
+        if let Some((DdlFile::Deleted, ibd)) = parse_marker(rel) {
+            names.retain(|_, n| *n != ibd);
+        }
+    }
+    let renames: BTreeMap<PathBuf, PathBuf> = files
+        .iter()
+        .filter_map(|rel| match parse_marker(rel) {
+            Some((DdlFile::Renamed, from)) => fs::read(dir.join(rel))
+                .ok()
+                .and_then(|c| parse_rename_target(&c))
+                .map(|to| (from, to)),
+            _ => None,
+        })
+        .collect();
+    for n in names.values_mut() {
+        if let Some(to) = renames.get(n) {
+            *n = to.clone();
+        }
+    }
+    for (id, ibd) in new {
+        names.retain(|_, n| *n != ibd);
+        names.insert(id, ibd);
     }
     names
 }
@@ -49,31 +76,10 @@ fn named_space(dir: &Path, rel: &Path) -> Option<(u32, PathBuf)> {
         let meta = Meta::read_file(dir.join(rel)).ok()?;
         return Some((meta.space_id?, PathBuf::from(ibd)));
     }
-    let ibd = match parse_marker(rel) {
-        Some((DdlFile::New, ibd)) => ibd,
-        _ if name.ends_with(".ibd") && name.contains('/') => rel.to_path_buf(),
-        _ => return None,
-    };
-    Some((space_id(&dir.join(rel))?, ibd))
-}
-
-/// A `.del` or `.ren` of the base, applied to `names`.
-fn apply_marker(dir: &Path, rel: &Path, names: &mut BTreeMap<u32, PathBuf>) {
-    match parse_marker(rel) {
-        Some((DdlFile::Deleted, ibd)) => names.retain(|_, n| *n != ibd),
-        Some((DdlFile::Renamed, from)) => {
-            let Some(to) = fs::read(dir.join(rel))
-                .ok()
-                .and_then(|c| parse_rename_target(&c))
-            else {
-                return;
-            };
-            for n in names.values_mut().filter(|n| **n == from) {
-                *n = to.clone();
-            }
-        }
-        _ => {}
+    if !name.ends_with(".ibd") || !name.contains('/') {
+        return None;
     }
+    Some((space_id(&dir.join(rel))?, rel.to_path_buf()))
 }
 
 /// The space id in page 0 of a tablespace file (`None` when page 0 is unreadable or zero).
@@ -157,5 +163,54 @@ mod tests {
         assert_eq!(n.get(&8), Some(&PathBuf::from("db/r4.ibd")));
         assert_eq!(n.get(&9), Some(&PathBuf::from("db/m2.ibd")));
         assert_eq!(n.get(&10), None);
+    }
+
+    /// Round 128 of soak seed 5: the base (an incremental) has `t4.ibd.delta` of the copied
+    /// space 620, `t4.del` (620 was dropped) and `t4.new` of space 642 (created during it);
+    /// `t2.ibd.delta` of 614 with `t2.ren` to `db/t5`, and `t5.ibd.delta` of 636 with
+    /// `t5.del`. Both prepares run every `.del`, then every `.ren`, then the `.new` files, so
+    /// the base has 642 as `t4.ibd` and 614 as `t5.ibd`. Before, the markers were applied
+    /// after the `.new` names and in directory order: `t4.del` dropped 642 too, and the next
+    /// incremental wrote 642 (renamed to `t0` since) as `t0.new` beside the base's `t4.ibd`
+    /// (mariabackup --prepare: "Previous tablespace: ./soak/t0.ibd uses space ID: 642.
+    /// Cannot open filepath: ./soak/t4.ibd which uses the same space ID").
+    #[test]
+    fn markers_apply_to_the_copied_files_before_the_new_files() {
+        let d = tempfile::tempdir().unwrap();
+        let db = d.path().join("db");
+        fs::create_dir(&db).unwrap();
+        let meta = |id: u32| format!("page_size = 16384\nzip_size = 0 \nspace_id = {id}\n");
+        fs::write(db.join("t4.ibd.meta"), meta(620)).unwrap();
+        fs::write(db.join("t4.del"), "").unwrap();
+        fs::write(db.join("t4.new"), page0(642)).unwrap();
+        fs::write(db.join("t2.ibd.meta"), meta(614)).unwrap();
+        fs::write(db.join("t2.ren"), "db/t5").unwrap();
+        fs::write(db.join("t5.ibd.meta"), meta(636)).unwrap();
+        fs::write(db.join("t5.del"), "").unwrap();
+        // two tables that swapped names: the renames apply at once, not one after the other
+        fs::write(db.join("a.ibd.meta"), meta(10)).unwrap();
+        fs::write(db.join("b.ibd.meta"), meta(11)).unwrap();
+        fs::write(db.join("a.ren"), "db/b").unwrap();
+        fs::write(db.join("b.ren"), "db/a").unwrap();
+        // a full backup's file replaced by a `.new` of the same name (TRUNCATE)
+        fs::write(db.join("f.ibd"), page0(597)).unwrap();
+        fs::write(db.join("f.del"), "").unwrap();
+        fs::write(db.join("f.new"), page0(603)).unwrap();
+        // a `.new` under the name another tablespace had in the base replaces it
+        fs::write(db.join("g.ibd.meta"), meta(20)).unwrap();
+        fs::write(db.join("g.new"), page0(21)).unwrap();
+        let n = base_names(d.path());
+        let want: BTreeMap<u32, PathBuf> = [
+            (642, "t4"),
+            (614, "t5"),
+            (10, "b"),
+            (11, "a"),
+            (603, "f"),
+            (21, "g"),
+        ]
+        .into_iter()
+        .map(|(id, t)| (id, PathBuf::from(format!("db/{t}.ibd"))))
+        .collect();
+        assert_eq!(n, want);
     }
 }

@@ -6,7 +6,9 @@
 //!   TRUNCATE or a rebuilding ALTER, which create a new tablespace);
 //! * `DB/T.ren` holding `DB2/T2`: the tablespace copied as `DB/T.ibd` is now `DB2/T2.ibd`;
 //! * `DB/T.new`: a complete copy of a tablespace that exists now but was not copied (created
-//!   during the backup, or under a name the copy did not see), taken now.
+//!   during the backup, or under a name the copy did not see), taken now; in an incremental
+//!   also of a tablespace copied as a delta whose rename `mariabackup --prepare` cannot follow
+//!   (see `copy_whole_what_mariabackup_cannot_rename`).
 //!
 //! Tablespaces are matched by space id (page 0), which InnoDB never reuses: a table renamed
 //! keeps it, a table truncated or rebuilt gets a new one. The system and undo tablespaces are
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use crate::backup::contents::{OtherFile, TablespacePlan};
 use crate::backup::files::{self, Filter};
 use crate::backup::BackupError;
-use crate::format::ddl_files::{marker_path, table_name, DdlFile};
+use crate::format::ddl_files::{marker_path, parse_marker, table_name, DdlFile};
 
 /// What the DDL pass found.
 #[derive(Debug, Default)]
@@ -100,8 +102,10 @@ pub(crate) fn compare(
     }
     let copied_ids = compare_copied(copied, &now, &fixed, &mut out);
     let base_names = std::cell::OnceCell::new();
+    let mut copied_now = BTreeMap::new();
     for (id, mut t) in now {
         if copied_ids.contains(&id) {
+            copied_now.insert(id, t);
             continue;
         }
         if let Some(old) = base_names
@@ -124,8 +128,125 @@ pub(crate) fn compare(
         t.why = "created during the backup: copied whole under BACKUP STAGE BLOCK_DDL".into();
         out.new.push(t);
     }
+    let no_base = BTreeMap::new();
+    let base = if out.new.is_empty() && out.raw_new.is_empty() {
+        &no_base
+    } else {
+        base_names.get_or_init(base)
+    };
+    copy_whole_what_mariabackup_cannot_rename(copied_now, base, &mut out);
     delete_older_names(dd, copied, redo, &fixed, &mut out);
     Ok(out)
+}
+
+/// The renamed tablespaces of an incremental that `mariabackup --prepare` cannot follow, which
+/// are copied whole now, as a `.new` under their name now, instead of a `.ren` of their delta
+/// (the delta stays, under the name copied, where the `.new` of that name makes both prepares
+/// skip it):
+///
+/// * one whose name in the base (`base`, by space id) is now the name of a `.new` file: the
+///   prepare moves the `.new` onto the base's file of that name, then applies the renamed
+///   tablespace's delta by space id, finds no file with it and starts an empty one, which
+///   recovery refuses ("Cannot apply log to [page id: space=5, page number=0] of corrupted
+///   file './db/t4.ibd'", issue 17); mariabackup 10.11 fails so on its own incremental of a
+///   table renamed and another created under the old name;
+/// * one renamed in a cycle (two tables that swapped names through a third): the prepare
+///   renames the deltas of a `.ren` whose target name has a delta one extension at a time, and
+///   fails on the cycle ("Can't rename db/t4.ibd.meta to db/t4#.ibd.meta").
+///
+/// `copied_now`: the tablespaces copied as deltas, by space id, as they are named now.
+fn copy_whole_what_mariabackup_cannot_rename(
+    copied_now: BTreeMap<u32, TablespacePlan>,
+    base: &BTreeMap<u32, PathBuf>,
+    out: &mut DdlChanges,
+) {
+    let new_names: BTreeSet<PathBuf> = out
+        .new
+        .iter()
+        .map(|t| ibd_name(&t.files[0].rel))
+        .chain(out.raw_new.iter().map(|f| ibd_name(&f.rel)))
+        .collect();
+    // names now of the tablespaces to copy whole, with why
+    let mut whole: BTreeMap<PathBuf, String> = BTreeMap::new();
+    for (id, in_base) in base {
+        if let Some(t) = copied_now.get(id)
+            && new_names.contains(in_base)
+            && t.files[0].rel != *in_base
+        {
+            let why = format!(
+                "its name in the base, {}, is now another table's (a .new file)",
+                in_base.display()
+            );
+            whole.insert(t.files[0].rel.clone(), why);
+        }
+    }
+    let map: BTreeMap<&PathBuf, &PathBuf> = out.renamed.iter().map(|(f, t)| (f, t)).collect();
+    for (from, to) in &out.renamed {
+        let mut at: &PathBuf = to;
+        for _ in 0..=map.len() {
+            if at == from {
+                whole.insert(
+                    to.clone(),
+                    format!("renamed from {} in a cycle", from.display()),
+                );
+                break;
+            }
+            match map.get(at) {
+                Some(&next) => at = next,
+                None => break,
+            }
+        }
+    }
+    if whole.is_empty() {
+        return;
+    }
+    // the names their deltas were copied under
+    let copied_as: Vec<PathBuf> = out
+        .renamed
+        .iter()
+        .filter(|(_, to)| whole.contains_key(to))
+        .map(|(from, _)| from.clone())
+        .collect();
+    out.renamed.retain(|(_, to)| !whole.contains_key(to));
+    let rebased = std::mem::take(&mut out.rebased);
+    let (gone, kept): (Vec<_>, Vec<_>) = rebased.into_iter().partition(|t| {
+        // a rebased tablespace is named now by the file it is read from
+        whole.keys().any(|now| t.files[0].src.ends_with(now))
+    });
+    out.rebased = kept;
+    let mut plans: Vec<TablespacePlan> = copied_now
+        .into_values()
+        .filter(|t| t.files.len() == 1 && whole.contains_key(&t.files[0].rel))
+        .collect();
+    for mut t in gone {
+        if let Some(now) = whole.keys().find(|now| t.files[0].src.ends_with(now)) {
+            t.files[0].rel = now.clone();
+            plans.push(t);
+        }
+    }
+    for mut t in plans {
+        let now = t.files[0].rel.clone();
+        t.files[0].rel = marker_path(&now, DdlFile::New);
+        t.why = format!(
+            "renamed during the backup, {}: copied whole under BACKUP STAGE BLOCK_DDL, as \
+             mariabackup's prepare cannot follow the rename of its delta",
+            whole[&now]
+        );
+        out.new.push(t);
+    }
+    // A delta whose name no `.new` has (renamed before this backup, then again during it) is
+    // deleted, or mariabackup's prepare would apply it to an empty file of that name.
+    let new_names: BTreeSet<PathBuf> = out
+        .new
+        .iter()
+        .map(|t| ibd_name(&t.files[0].rel))
+        .chain(out.raw_new.iter().map(|f| ibd_name(&f.rel)))
+        .collect();
+    for from in copied_as {
+        if !new_names.contains(&from) && !out.deleted.contains(&from) {
+            out.deleted.push(from);
+        }
+    }
 }
 
 /// The system and undo tablespace files of the datadir (relative paths), never part of DDL.
@@ -184,9 +305,13 @@ fn compare_copied(
     copied_ids
 }
 
-/// `rel` with `.ibd` at its end: kept, or added (`db/t.ibd`, `db/t` → `db/t.ibd`).
+/// The tablespace file `rel` names: `.ibd` kept or added (`db/t.ibd`, `db/t` → `db/t.ibd`),
+/// and a `.new` copy's (`db/t.new` → `db/t.ibd`).
 fn ibd_name(rel: &Path) -> PathBuf {
-    PathBuf::from(format!("{}.ibd", table_name(rel)))
+    match parse_marker(rel) {
+        Some((DdlFile::New, ibd)) => ibd,
+        _ => PathBuf::from(format!("{}.ibd", table_name(rel))),
+    }
 }
 
 /// Adds to `out.deleted` the older names of the tablespaces copied whole now.
@@ -323,6 +448,90 @@ mod tests {
         );
     }
 
+    /// Issue 17: during an incremental, `db/t5` (copied as a delta) was renamed to `db/t4` and
+    /// a new `db/t5` created, and `db/a` and `db/b` swapped names. `mariabackup --prepare`
+    /// cannot follow either rename of a delta (it moves `db/t5.new` onto the base's `db/t5.ibd`
+    /// before the delta of space 8 looks for it; it fails on the cycle of `.ren` files), so
+    /// those tablespaces are copied whole under their names now, and no `.ren` is written.
+    #[test]
+    fn renames_mariabackup_cannot_follow_become_whole_copies() {
+        let d = tempfile::tempdir().unwrap();
+        let dd = d.path();
+        std::fs::write(dd.join("ibdata1"), tablespace(0, 4)).unwrap();
+        std::fs::create_dir(dd.join("db")).unwrap();
+        let db = dd.join("db");
+        for (name, id) in [
+            ("t5", 8),
+            ("a", 10),
+            ("b", 11),
+            ("c", 12),
+            ("d", 13),
+            ("e", 14),
+        ] {
+            std::fs::write(db.join(format!("{name}.ibd")), tablespace(id, 4)).unwrap();
+        }
+        let copied: Vec<TablespacePlan> = ["t5", "a", "b", "c", "d", "e"]
+            .iter()
+            .map(|n| files::open_tablespace(dd, &[db.join(format!("{n}.ibd"))], false).unwrap())
+            .collect();
+        std::fs::rename(db.join("t5.ibd"), db.join("t4.ibd")).unwrap();
+        std::fs::write(db.join("t5.ibd"), tablespace(9, 4)).unwrap();
+        std::fs::rename(db.join("a.ibd"), db.join("tmp.ibd")).unwrap();
+        std::fs::rename(db.join("b.ibd"), db.join("a.ibd")).unwrap();
+        std::fs::rename(db.join("tmp.ibd"), db.join("b.ibd")).unwrap();
+        // a plain rename stays a rename
+        std::fs::rename(db.join("c.ibd"), db.join("c2.ibd")).unwrap();
+        // `e0` in the base, renamed to `e` before the backup, to `e2` during it, and a new `e0`
+        std::fs::rename(db.join("e.ibd"), db.join("e2.ibd")).unwrap();
+        std::fs::write(db.join("e0.ibd"), tablespace(15, 4)).unwrap();
+        let base = || {
+            [
+                (8, "t5"),
+                (10, "a"),
+                (11, "b"),
+                (12, "c"),
+                (13, "d"),
+                (14, "e0"),
+            ]
+            .into_iter()
+            .map(|(id, n)| (id, PathBuf::from(format!("db/{n}.ibd"))))
+            .collect()
+        };
+        let out = compare(
+            dd,
+            &copied,
+            &Filter::default(),
+            &RedoNames::default(),
+            &base,
+            &Default::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            out.renamed,
+            [(PathBuf::from("db/c.ibd"), PathBuf::from("db/c2.ibd"))]
+        );
+        let new: BTreeSet<_> = out
+            .new
+            .iter()
+            .map(|t| (t.space_id, t.files[0].rel.clone()))
+            .collect();
+        let want: BTreeSet<_> = [
+            (9, "t5"),
+            (8, "t4"),
+            (11, "a"),
+            (10, "b"),
+            (15, "e0"),
+            (14, "e2"),
+        ]
+        .into_iter()
+        .map(|(id, n)| (id, PathBuf::from(format!("db/{n}.new"))))
+        .collect();
+        assert_eq!(new, want);
+        // the delta copied as `e` is applied by no prepare
+        assert_eq!(out.deleted, [PathBuf::from("db/e.ibd")]);
+        assert!(out.rebased.is_empty());
+    }
+
     #[test]
     fn marker_names() {
         assert_eq!(
@@ -336,5 +545,6 @@ mod tests {
         );
         assert_eq!(ibd_name(Path::new("db/t.ibd")), Path::new("db/t.ibd"));
         assert_eq!(ibd_name(Path::new("db/t")), Path::new("db/t.ibd"));
+        assert_eq!(ibd_name(Path::new("db/t.new")), Path::new("db/t.ibd"));
     }
 }
