@@ -694,3 +694,36 @@ fn a_new_copy_with_page_0_unwritten_takes_its_space_id_from_its_redo() {
     );
     assert_eq!((tree(&base), tree(&incs[1])), (b, i));
 }
+
+/// Soak seed 6 round 9: the full backup and the first incremental both copied a table rebuilt
+/// during them as `.new` with page 0 unwritten (the tablespace created after the full backup's
+/// start checkpoint, and page 0 still unflushed when the incremental copied it); both redo logs
+/// name it as the same space. The incremental's `.new` moved the target's copy out of its way,
+/// and that copy, holding the space id the redo gave it, kept the `.new` from taking it: the
+/// second incremental's empty delta of that space found nothing ("no tablespace in the target
+/// has space id ... and the delta has no page 0"), while `mariabackup --prepare` restores the
+/// chain. The copy the `.new` replaces is the same tablespace, older: the `.new` takes its id.
+#[test]
+fn a_new_copy_with_page_0_unwritten_replaces_the_targets_copy_of_that_space() {
+    let (_d, base, incs) = unflushed_new_then_delta(8, "tn");
+    fs::write(base.join("fx/tn.new"), vec![0u8; 4 * 16384]).unwrap();
+    let mut create = vec![0x80 | 13, 8, 0];
+    create.extend_from_slice(b"./fx/tn.ibd");
+    log_after_checkpoint(&base, &create);
+    run(&base, &incs).unwrap();
+    let t = tree(&base);
+    assert_eq!(
+        t.get(Path::new("fx/tn.ibd")).map(Vec::len),
+        Some(4 * 16384),
+        "{:?}",
+        t.keys().collect::<Vec<_>>()
+    );
+    assert!(!t.keys().any(|k| k.to_string_lossy().contains("tn.new")
+        || k.to_string_lossy().contains("xtrabackup_tmp")));
+    assert_eq!(
+        t.get(Path::new("fx/t_small.ibd")),
+        fs::read(Path::new(FIX).join("prepared/fx/t_small.ibd"))
+            .ok()
+            .as_ref()
+    );
+}

@@ -266,6 +266,7 @@ fn apply_markers(
     let mut renamed = BTreeMap::new();
     let mut replaced = BTreeSet::new();
     let mut seen = BTreeSet::new();
+    let mut displaced = BTreeSet::new();
     for (_, t) in &m.del {
         if in_base {
             st.at.remove(t);
@@ -283,6 +284,7 @@ fn apply_markers(
         let origin = if in_base {
             Origin::Base(rel.clone())
         } else {
+            displaced.extend(st.at.get(t).copied());
             st.move_aside(t, None);
             Origin::Installed(abs.clone())
         };
@@ -305,19 +307,24 @@ fn apply_markers(
         renamed,
         replaced,
         seen,
+        displaced,
     })
 }
 
 /// Gives the `.new` copies of backup `b` (its markers `m`, applied to `st` already) whose page 0
 /// is all zero the space id their name has at the end of `b`'s redo log
-/// ([`super::redo_names::names_at_end`]), unless another tablespace has that id. The server had not
-/// flushed page 0 when the copy was taken, so the tablespace was created after `b`'s redo
-/// start, and every page of it is copied again by a later incremental or rebuilt by the
-/// newest redo log: the copy itself contributes nothing but its name, and with its space id a
-/// later delta (which names it by id only, and may lack page 0 when the tablespace was
-/// created after that incremental's own redo start) finds it, as it does after
-/// `mariabackup --prepare` has applied `b`'s redo. Left unknown when the redo cannot tell.
-fn name_unread_copies(b: &BackupDir, st: &mut State, m: &Markers) {
+/// ([`super::redo_names::names_at_end`]), unless another tablespace has that id. A tablespace
+/// with that id that one of `b`'s `.new` copies moved out of its way (`displaced`, indices into
+/// `st.spaces`) does not count: it is an older copy of the same tablespace (the base also copied
+/// it before page 0 was flushed), and it is dropped, as `mariabackup --prepare` overwrites it
+/// with the `.new`. The server had not flushed page 0 when the copy was taken, so the
+/// tablespace was created after `b`'s redo start, and every page of it is copied again by a
+/// later incremental or rebuilt by the newest redo log: the copy itself contributes nothing
+/// but its name, and with its space id a later delta (which names it by id only, and may lack
+/// page 0 when the tablespace was created after that incremental's own redo start) finds it,
+/// as it does after `mariabackup --prepare` has applied `b`'s redo. Left unknown when the redo
+/// cannot tell.
+fn name_unread_copies(b: &BackupDir, st: &mut State, m: &Markers, displaced: &BTreeSet<usize>) {
     let mut names = None;
     for (_, _, t) in &m.new {
         let Some(&i) = st.at.get(t) else { continue };
@@ -325,9 +332,19 @@ fn name_unread_copies(b: &BackupDir, st: &mut State, m: &Markers) {
             continue;
         }
         let names = names.get_or_insert_with(|| super::redo_names::names_at_end(b));
-        if let Some(&id) = names.get(t)
-            && st.find_id(id, t).is_none()
-        {
+        let Some(&id) = names.get(t) else { continue };
+        let holders: Vec<PathBuf> = st
+            .at
+            .iter()
+            .filter(|&(p, &j)| {
+                p != t && st.spaces[j].kind == Kind::User && st.spaces[j].space_id == Some(id)
+            })
+            .map(|(p, _)| p.clone())
+            .collect();
+        if holders.iter().all(|p| displaced.contains(&st.at[p])) {
+            for p in &holders {
+                st.at.remove(p);
+            }
             st.spaces[i].space_id = Some(id);
         }
     }
@@ -464,8 +481,8 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
     let markers = markers(&base.inputs, &list)?;
     let marker_set: BTreeSet<&PathBuf> = markers.marker_rels().collect();
     other.retain(|r| !marker_set.contains(r));
-    apply_markers(&base.inputs, st, &markers, true)?;
-    name_unread_copies(base, st, &markers);
+    let im = apply_markers(&base.inputs, st, &markers, true)?;
+    name_unread_copies(base, st, &markers, &im.displaced);
     Ok(Target {
         list,
         other,
@@ -496,6 +513,8 @@ struct IncMarkers {
     replaced: BTreeSet<PathBuf>,
     /// User tablespaces the incremental holds (the others were dropped).
     seen: BTreeSet<PathBuf>,
+    /// Tablespaces (indices into `State::spaces`) its `.new` copies moved out of their way.
+    displaced: BTreeSet<usize>,
 }
 
 /// One `.delta` of an incremental, read and checked.
@@ -520,7 +539,7 @@ impl Layering<'_> {
         m: &Markers,
     ) -> Result<(), PrepareError> {
         let mut im = apply_markers(&inc.inputs, &mut self.st, m, false)?;
-        name_unread_copies(inc, &mut self.st, m);
+        name_unread_copies(inc, &mut self.st, m, &im.displaced);
         let mut ids: BTreeMap<u32, PathBuf> = BTreeMap::new();
         for (rel, abs) in &l.files {
             check_rel(rel)?;
