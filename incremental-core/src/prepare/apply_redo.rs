@@ -14,7 +14,10 @@
 //! the backup's `xtrabackup_checkpoints` says `log-applied`, and more incrementals can be
 //! merged onto it, each followed by this step again (a staged prepare, as with mariabackup).
 //! The transactions that were open at the end of the backup are rolled back by the restored
-//! server at its first start, in the background, as after `mariabackup --prepare`.
+//! server at its first start, in the background, as after `mariabackup --prepare`. The same
+//! setting also has InnoDB go on past what a normal recovery stops at (a corrupt page, a file
+//! shorter than its page 0 says), with an error in its log: any error the server logged fails
+//! the step ([`ApplyRedoError::Server`]).
 //!
 //! With [`ApplyRedoOptions::set_rollback`] the server also rolls them back before its
 //! shutdown: the backup then needs no recovery of any kind at its first start, but the server
@@ -463,7 +466,11 @@ fn run_server(
         server.wait_rollback(&mut conn, deadline)?;
     }
     server.shutdown(conn)?;
-    server.wait_shutdown(&mut child, deadline)
+    let notes = server.wait_shutdown(&mut child, deadline)?;
+    if mode == Mode::RedoOnly {
+        server.refuse_ignored_errors()?;
+    }
+    Ok(notes)
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ApplyRedoError {
@@ -790,6 +797,24 @@ impl Server {
             return Err(self.failed("no clean shutdown".into()));
         }
         Ok(recovery_notes(&text))
+    }
+
+    /// Fails when the server logged an error. The redo-only run has `innodb_force_recovery`
+    /// set (no rollback, no purge), which also has InnoDB go on past what a normal recovery
+    /// refuses (a corrupt page, a data file shorter than its page 0 says): it logs an error
+    /// and leaves the page as it found it. Such a backup is not restored as the source was.
+    fn refuse_ignored_errors(&self) -> Result<(), ApplyRedoError> {
+        let text = fs::read_to_string(&self.err).map_err(io_err("cannot read", &self.err))?;
+        let errors: Vec<&str> = text.lines().filter(|l| l.contains("[ERROR]")).collect();
+        match errors.first() {
+            None => Ok(()),
+            Some(first) => Err(self.failed(format!(
+                "its recovery logged {} error(s), which a normal recovery would have stopped \
+                 at, the first: {}",
+                errors.len(),
+                first.split("[ERROR] ").last().unwrap_or(first)
+            ))),
+        }
     }
 }
 
