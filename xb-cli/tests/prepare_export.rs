@@ -3,20 +3,16 @@
 //! `.cfg` copied in, `IMPORT TABLESPACE`) with the source's data. Needs MariaDB (fails
 //! without it).
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use xb_testkit::sandbox::{short_tempdir, Sandbox, SandboxOptions};
 
+/// `xb ARGS`: its exit code and standard error.
 fn xb(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xb"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let o = common::xb(args);
+    (o.code, o.stderr)
 }
 
 fn s(p: &Path) -> &str {

@@ -4,10 +4,11 @@
 //! stage, stages mixed between xb and mariabackup, and a server on each result with the
 //! source's data. Needs MariaDB and mariabackup (fails without them).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use xb_testkit::load::{self, Load};
@@ -24,15 +25,10 @@ fn options() -> SandboxOptions {
         .option("innodb_flush_log_at_trx_commit", "2")
 }
 
+/// `xb ARGS`: its exit code and standard error.
 fn xb(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_xb"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let o = common::xb(args);
+    (o.code, o.stderr)
 }
 
 fn s(p: &Path) -> &str {
