@@ -386,7 +386,8 @@ impl<R: Read> StreamReader<R> {
             }
         }
         let file_offset = p.file_offset;
-        p.file_offset += n;
+        // an ignored chunk's file offset is never checked: any value, so the sum may overflow
+        p.file_offset = p.file_offset.saturating_add(n);
         if p.ignored {
             if !last {
                 self.payload = Some(p);
