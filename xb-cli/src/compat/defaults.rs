@@ -9,17 +9,7 @@ use incremental_core::format::option_file::OptionFiles;
 use super::Failure;
 
 /// The server groups: their server options (datadir, innodb_*) apply.
-pub const SERVER_GROUPS: &[&str] = &[
-    "mysqld",
-    "server",
-    "mysqld-10.11",
-    "mariadb",
-    "mariadb-10.11",
-    "mariadbd",
-    "mariadbd-10.11",
-    "client-server",
-    "galera",
-];
+pub use incremental_core::key_options::SERVER_GROUPS;
 /// The client groups: their client options (user, password, socket, ...) apply.
 pub const CLIENT_GROUPS: &[&str] = &["client", "client-server", "client-mariadb"];
 /// mariabackup's own groups: every option applies, and an unknown one is an error.
