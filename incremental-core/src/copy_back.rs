@@ -520,7 +520,8 @@ pub fn copy_back_with(
     }
     let datadir = absolute(datadir)?;
     check_keys(source.location(), &settings, &datadir)?;
-    let layout = Layout::new(&datadir, options, &settings);
+    let mut layout = Layout::new(&datadir, options, &settings);
+    add_remote_tablespaces(source, &files, &mut layout)?;
     let force = options.force_non_empty_directories();
     prepare_datadir(&datadir, force)?;
     let jobs: Vec<(SourceFile, PathBuf)> = files
@@ -599,6 +600,33 @@ pub fn copy_back_with(
             .map_err(io_err("cannot sync", &datadir))?;
     }
     Ok(report)
+}
+
+/// Places each tablespace of the backup that has a `.isl` file beside it (`db/t.ibd` and
+/// `db/t.isl`: a table created with `DATA DIRECTORY`) at the path the `.isl` file holds, as
+/// mariabackup's copy-back does; the `.isl` file itself goes into the datadir.
+fn add_remote_tablespaces(
+    source: &dyn BackupSource,
+    files: &[SourceFile],
+    layout: &mut Layout,
+) -> Result<(), CopyBackError> {
+    let has = |p: &Path| files.iter().any(|f| f.path == p);
+    for f in files {
+        if f.path.extension().is_none_or(|e| e != "isl") || f.path.components().count() != 2 {
+            continue;
+        }
+        let ibd = f.path.with_extension("ibd");
+        if !has(&ibd) {
+            continue;
+        }
+        let Some(bytes) = read_small(source, &f.path.to_string_lossy())? else {
+            continue;
+        };
+        if let Some(target) = layout::isl_target(&String::from_utf8_lossy(&bytes)) {
+            layout.add_remote(ibd, &target);
+        }
+    }
+    Ok(())
 }
 
 /// Copies the file `f` of `source` (not a local file) to `dst` through `buf`; returns the

@@ -33,6 +33,9 @@ pub enum Remedy {
     /// that server for a hot backup, or leave the connection settings out to copy the stopped
     /// datadir as it is (cold).
     StartServerOrGoCold,
+    /// Backup: no incremental can follow this base (the server changed in a way its deltas
+    /// cannot follow); take a full backup to start a new chain.
+    TakeFullBackup,
     /// Give the incremental's start LSN explicitly (the base's `to_lsn`) instead of the base
     /// directory, whose redo log start cannot be found.
     GiveStartLsn,

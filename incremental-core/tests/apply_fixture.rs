@@ -392,6 +392,66 @@ fn ddl_markers_of_a_full_backup() {
     assert_eq!(plan.summary().steps, 0);
 }
 
+/// The partial refusal is lifted by `set_accept_partial` (mariabackup's behaviour): the merge
+/// then runs as for whole backups.
+#[test]
+fn partial_backups_merge_when_accepted() {
+    let (_d, base, inc) = setup();
+    edit(&base.join("xtrabackup_info"), "partial = N", "partial = Y");
+    edit(&inc.join("xtrabackup_info"), "partial = N", "partial = Y");
+    let e = refused(&base, &inc);
+    assert!(matches!(e, PrepareError::Partial { .. }), "{e}");
+    let mut o = PrepareOptions::default();
+    o.set_accept_partial(true);
+    let r = prepare::prepare(&base, &[inc], &o, &NoProgress, &Cancel::new()).unwrap();
+    assert_eq!((r.pages_written, r.files_merged), (1, 1));
+    assert_eq!(
+        fs::read(base.join("fx/t_small.ibd")).unwrap(),
+        fs::read(Path::new(FIX).join("prepared/fx/t_small.ibd")).unwrap()
+    );
+}
+
+/// An `.ibd` too short for a page 0 (an empty file put into the backup) is no tablespace:
+/// left as it is and reported, as mariabackup skips it, instead of failing the prepare.
+#[test]
+fn an_empty_ibd_in_the_target_is_left_alone() {
+    let (_d, base, inc) = setup();
+    fs::write(base.join("fx/junk.ibd"), b"").unwrap();
+    let plan = PreparePlan::new(&base, &[], &PrepareOptions::default()).unwrap();
+    assert_eq!(
+        plan.summary().not_tablespaces,
+        [PathBuf::from("fx/junk.ibd")]
+    );
+    run(&base, &[]).unwrap();
+    assert_eq!(fs::read(base.join("fx/junk.ibd")).unwrap(), b"");
+    // merged onto: still no tablespace; the newest incremental's files replace it
+    let r = run(&base, &[inc]).unwrap();
+    assert_eq!(r.summary.not_tablespaces, [PathBuf::from("fx/junk.ibd")]);
+    assert_eq!(r.pages_written, 1);
+}
+
+/// A database directory that the newest incremental holds empty still exists (only the
+/// databases it lacks were dropped): the target keeps its `db.opt` there, or gets an empty
+/// one (MDEV-23335, mariabackup's incremental_drop_db test).
+#[test]
+fn an_empty_database_directory_of_the_incremental_keeps_the_database() {
+    let (_d, base, inc) = setup();
+    for (db, opt) in [("db1", "one"), ("db2", "two")] {
+        fs::create_dir(base.join(db)).unwrap();
+        fs::write(base.join(db).join("db.opt"), opt).unwrap();
+    }
+    fs::write(base.join("db2/t.frm"), "frm").unwrap();
+    for db in ["db2", "db3", "#innodb_temp"] {
+        fs::create_dir(inc.join(db)).unwrap();
+    }
+    run(&base, &[inc]).unwrap();
+    assert!(!base.join("db1").exists(), "db1 was dropped");
+    assert_eq!(fs::read_to_string(base.join("db2/db.opt")).unwrap(), "two");
+    assert!(!base.join("db2/t.frm").exists());
+    assert_eq!(fs::read(base.join("db3/db.opt")).unwrap(), b"");
+    assert!(!base.join("#innodb_temp/db.opt").exists());
+}
+
 /// Cancels after the first file started.
 struct CancelOnFirstFile(Cancel);
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
     BackupError, BackupOptions, BackupPlan, BackupReport, ConnectOptions, HotOptions,
+    ReplicaPosition,
 };
 use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
@@ -221,7 +222,8 @@ fn slave_info_is_what_mariabackup_writes() {
         mariabackup(&r, &m, &["--slave-info"]);
         let ours = read(x.join("xtrabackup_slave_info"));
         assert_eq!(ours, read(m.join("xtrabackup_slave_info")), "{what}");
-        let position = report.hot().unwrap().replica_position.clone().unwrap();
+        let replica = report.hot().unwrap().replica.clone().unwrap();
+        let position = replica.recorded().unwrap().to_string();
         assert!(notes.all().contains(&position), "{what}: {}", notes.all());
         // mariabackup 10.11 does not put the replica's position in xtrabackup_info; neither do we
         assert!(!read(x.join("xtrabackup_info")).contains("mysql-bin.000001', MASTER"));
@@ -234,6 +236,19 @@ fn slave_info_is_what_mariabackup_writes() {
         file_pos,
         format!("CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000001', MASTER_LOG_POS={pos};\n")
     );
+    // Using_Gtid Slave_Pos (MariaDB 10.10+'s default) with an empty gtid_slave_pos: by file
+    // and position still (mtr's rpl_slave_info, slave_info_norpl)
+    let saved = r.query_value("SELECT @@gtid_slave_pos").unwrap();
+    r.sql("STOP SLAVE; SET GLOBAL gtid_slave_pos = ''; CHANGE MASTER TO MASTER_USE_GTID=slave_pos")
+        .unwrap();
+    let no_gtid_pos = both("gtid-empty-pos");
+    let pos = slave_field(&r, "Exec_Master_Log_Pos");
+    assert_eq!(
+        no_gtid_pos,
+        format!("CHANGE MASTER TO MASTER_LOG_FILE='mysql-bin.000001', MASTER_LOG_POS={pos};\n")
+    );
+    r.sql(&format!("SET GLOBAL gtid_slave_pos = '{saved}'"))
+        .unwrap();
     // by GTID, and a second, named connection by file and position (multi-source)
     r.sql("STOP SLAVE; CHANGE MASTER TO MASTER_USE_GTID=slave_pos; START SLAVE")
         .unwrap();
@@ -252,7 +267,11 @@ fn slave_info_is_what_mariabackup_writes() {
     // a server that replicates from nothing: no file, and a note that says so
     let notes = Notes::default();
     let none = work.path().join("none");
-    xb_backup(&p, &none, &slave_info_options(), &notes).unwrap();
+    let report = xb_backup(&p, &none, &slave_info_options(), &notes).unwrap();
+    assert_eq!(
+        report.hot().unwrap().replica,
+        Some(ReplicaPosition::NotAReplica)
+    );
     assert!(!none.join("xtrabackup_slave_info").exists());
     assert!(
         notes.all().contains("replicates from no source"),

@@ -181,3 +181,118 @@ fn an_unprepared_hot_backup_with_ddl_files_is_refused_until_prepared() {
         assert!(check.iter().any(|row| row[3] == "OK"), "d.{t}: {check:?}");
     }
 }
+
+/// A table created with `DATA DIRECTORY` (its `.ibd` outside the datadir, named by the
+/// datadir's `db/t.isl`) is backed up as `db/t.ibd` beside its `.isl`, as mariabackup does, and
+/// the copy-back puts it back at the path the `.isl` names (creating its directory), where the
+/// restored server finds it: one table written before the backup, one created while it runs.
+#[test]
+fn a_data_directory_table_is_backed_up_as_db_t_ibd_and_restored_where_its_isl_says() {
+    let _one = ONE_SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let mut sb = Sandbox::in_tempdir(&server_options()).expect("MariaDB sandbox");
+    let work = short_tempdir().unwrap();
+    let remote = work.path().join("remote");
+    std::fs::create_dir(&remote).unwrap();
+    sb.sql(&format!(
+        "CREATE DATABASE d; \
+         CREATE TABLE d.old (id INT PRIMARY KEY) ENGINE=InnoDB DATA DIRECTORY='{r}'; \
+         INSERT INTO d.old SELECT seq FROM d.seq_1_to_500; \
+         SET GLOBAL innodb_max_dirty_pages_pct = 0;",
+        r = remote.display()
+    ))
+    .unwrap();
+    // the first table reaches its file before the backup; the second is created during it
+    let flushed = std::time::Instant::now();
+    while sb
+        .query_u64("SELECT variable_value FROM information_schema.global_status WHERE variable_name = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")
+        .unwrap()
+        > 0
+        && flushed.elapsed().as_secs() < 20
+    {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let full = work.path().join("full");
+    let mut connect = ConnectOptions::new();
+    connect
+        .set_socket(sb.socket())
+        .set_user("root")
+        .set_no_defaults(true);
+    let mut opts = BackupOptions::new(sb.datadir());
+    opts.set_connect(connect).set_hot(HotOptions::default());
+    let create = format!(
+        "CREATE TABLE d.new (id INT PRIMARY KEY) ENGINE=InnoDB DATA DIRECTORY='{r}'",
+        r = remote.display()
+    );
+    let hook = DdlOnce {
+        conn: Mutex::new(Some(load::connect(&sb.socket()).unwrap())),
+        statements: vec![
+            create,
+            "INSERT INTO d.new SELECT seq FROM d.seq_1_to_300".into(),
+        ],
+    };
+    let plan = BackupPlan::new(&opts).unwrap();
+    let old_ibd = remote.join("d/old.ibd");
+    let mut sink = DirSink::new(&full).unwrap().sync(false);
+    plan.run(&mut sink, &hook, &Cancel::new()).unwrap();
+    assert!(hook.conn.lock().unwrap().is_none(), "the DDL did not run");
+    let files = xb_testkit::sandbox::all_files(&full).unwrap();
+    let names: BTreeSet<String> = files
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| p.starts_with("d/"))
+        .collect();
+    eprintln!("backup of d: {names:?}");
+    assert!(
+        names.contains("d/old.ibd") && names.contains("d/old.isl"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("d/new.")) && names.contains("d/new.isl"),
+        "{names:?}"
+    );
+    assert!(files.iter().all(|p| !p.starts_with("remote")), "{files:?}");
+    sb.stop().unwrap();
+    // the prepare's recovery works on the backup's copies, never on the source's files
+    let source_files = |name: &str| std::fs::read(remote.join("d").join(name)).unwrap();
+    let before = (source_files("old.ibd"), source_files("new.ibd"));
+    prepare::prepare(
+        &full,
+        &[],
+        &PrepareOptions::default(),
+        &NoProgress,
+        &Cancel::new(),
+    )
+    .unwrap();
+    assert!(
+        before == (source_files("old.ibd"), source_files("new.ibd")),
+        "the prepare changed the source's DATA DIRECTORY files"
+    );
+    std::fs::remove_dir_all(&remote).unwrap();
+    let dd = work.path().join("dd");
+    copy_back(&DirSource::new(&full), &dd, &NoProgress, &Cancel::new()).unwrap();
+    assert!(old_ibd.is_file() && remote.join("d/new.ibd").is_file());
+    assert!(!dd.join("d/old.ibd").exists() && dd.join("d/old.isl").is_file());
+    let run = short_tempdir().unwrap();
+    let r = Sandbox::on_datadir(run.path(), &dd, &server_options())
+        .expect("server on the restored backup");
+    assert_eq!(r.query_u64("SELECT COUNT(*) FROM d.old").unwrap(), 500);
+    assert_eq!(r.query_u64("SELECT COUNT(*) FROM d.new").unwrap(), 300);
+}
+
+/// Runs `statements` once, when the backup starts copying its first file.
+struct DdlOnce {
+    conn: Mutex<Option<load::Conn>>,
+    statements: Vec<String>,
+}
+
+impl Progress for DdlOnce {
+    fn event(&self, e: Event<'_>) {
+        if let Event::FileStarted { .. } = e
+            && let Some(mut c) = self.conn.lock().unwrap().take()
+        {
+            for s in &self.statements {
+                c.query_drop(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        }
+    }
+}

@@ -46,6 +46,9 @@ pub fn worded(e: &(dyn Error + 'static)) -> Option<String> {
                                    BASE --incremental-dir THIS) and restore the base"
             .into(),
         Remedy::FinishPrepare => "; run the same xb prepare again to finish it".into(),
+        Remedy::TakeFullBackup => "; take a full backup (without --incremental-basedir) to \
+                                   start a new chain"
+            .into(),
         Remedy::GiveOneOfEqualIncrementals => "; give only the one taken last (either alone \
                                               continues the chain)"
             .into(),

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::contents::Contents;
+use super::detect::ServerConn;
 use super::options::BackupOptions;
 use super::redo_copy::{self, RedoFacts};
 use super::scan::OtherTotals;
@@ -14,25 +15,69 @@ use super::BackupError;
 use crate::encryption::EncryptionError;
 use crate::progress::{Cancel, Event};
 
-/// A stopped server's datadir, or a filesystem snapshot.
-pub(crate) struct Cold {
+/// A stopped server's datadir, or a filesystem snapshot; or the datadir of a running server
+/// without InnoDB (`--skip-innodb`), whose InnoDB files no process changes, copied while the
+/// server blocks commits (`BACKUP STAGE BLOCK_COMMIT`) so that its other tables are
+/// consistent.
+pub(crate) struct Cold<'a> {
     cancel: Cancel,
     /// `backup-my.cnf`'s lines loading the server's keys.
     encryption: Vec<(String, String)>,
+    /// The running server that blocks commits during the copy.
+    #[cfg_attr(not(feature = "hot"), allow(dead_code))]
+    server: Option<&'a mut ServerConn>,
 }
 
-impl Cold {
+impl<'a> Cold<'a> {
     /// Stages that stop at the next batch when `cancel` fires.
-    pub(crate) fn new(cancel: &Cancel) -> Cold {
+    pub(crate) fn new(cancel: &Cancel) -> Cold<'a> {
         Cold {
             cancel: cancel.clone(),
             encryption: Vec::new(),
+            server: None,
         }
+    }
+
+    /// Stages that copy everything while `server` (which runs no InnoDB) blocks commits.
+    pub(crate) fn locking(cancel: &Cancel, server: &'a mut ServerConn) -> Cold<'a> {
+        Cold {
+            server: Some(server),
+            ..Cold::new(cancel)
+        }
+    }
+
+    /// Takes the server's backup locks up to `BLOCK_COMMIT`.
+    fn lock(&mut self) -> Result<(), BackupError> {
+        #[cfg(feature = "hot")]
+        if let Some(s) = self.server.as_deref_mut() {
+            use super::server::Stage;
+            for stage in [
+                Stage::Start,
+                Stage::Flush,
+                Stage::BlockDdl,
+                Stage::BlockCommit,
+            ] {
+                s.stage(stage)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases the server's backup locks.
+    fn unlock(&mut self) -> Result<(), BackupError> {
+        #[cfg(feature = "hot")]
+        if let Some(s) = self.server.as_deref_mut()
+            && s.current_stage().is_some()
+        {
+            s.stage(super::server::Stage::End)?;
+        }
+        Ok(())
     }
 }
 
-impl Stages for Cold {
+impl Stages for Cold<'_> {
     fn begin(&mut self, run: &mut Run<'_>) -> Result<Contents, BackupError> {
+        self.lock()?;
         let hot = run.plan.options().hot();
         if hot.slave_info() || hot.galera_info() || hot.safe_slave_backup() {
             run.progress.event(Event::Note {
@@ -40,14 +85,21 @@ impl Stages for Cold {
                           from a running server; none is recorded",
             });
         }
-        let contents = run
-            .plan
-            .contents()
-            .cloned()
-            .ok_or_else(|| BackupError::Inconsistent {
-                what: format!("{}: the plan lists no files", run.plan.datadir().display()),
-            })?;
+        let mut contents =
+            run.plan
+                .contents()
+                .cloned()
+                .ok_or_else(|| BackupError::Inconsistent {
+                    what: format!("{}: the plan lists no files", run.plan.datadir().display()),
+                })?;
         self.encryption = key_lines(run.plan.options(), run.plan.datadir(), &contents.redo)?;
+        if run.plan.options().extended_validation() {
+            // the keys the options or the server's option files name, if any
+            if let Some(settings) = run.plan.options().keys().find().settings {
+                let ring = settings.keys(run.plan.datadir())?;
+                contents.page_keys = Some(std::sync::Arc::new(ring));
+            }
+        }
         Ok(contents)
     }
 
@@ -83,6 +135,9 @@ impl Stages for Cold {
         let t = Instant::now();
         let copied = redo_copy::copy(redo, &mut out, &self.cancel)?;
         out.finish().map_err(err)?;
+        let (dd, filter) = (run.plan.datadir(), run.plan.options().filter());
+        super::empty_dbs::put_empty_databases(run.sink, dd, filter, &[])?;
+        self.unlock()?;
         run.progress.event(Event::FileDone { path: log_rel });
         run.progress.event(Event::ConsistentPoint {
             lsn: copied.end_lsn,
@@ -96,10 +151,13 @@ impl Stages for Cold {
             hot: None,
             data_file_path: None,
             encryption: std::mem::take(&mut self.encryption),
+            server_cnf: Default::default(),
         })
     }
 
     fn fail(&mut self, e: BackupError) -> BackupError {
+        // the first error is the one to report; the connection's end releases the locks too
+        let _ = self.unlock();
         e
     }
 }

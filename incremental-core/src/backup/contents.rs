@@ -52,6 +52,8 @@ pub struct TablespacePlan {
     pub(crate) format: TablespaceFormat,
     pub(crate) checksum: ChecksumContext,
     pub(crate) doublewrite: Option<Doublewrite>,
+    /// MariaDB crypt data of page 0 (the IV the page keys derive from), if any.
+    pub(crate) crypt: Option<innodb_page::crypto::page::CryptData>,
     /// Per file, the page ranges to read (bitmap method only).
     pub(crate) ranges: Option<Vec<Vec<Range<u64>>>>,
     /// Hot backups: each file opened when planned, so that a rename or drop during the copy
@@ -210,4 +212,7 @@ pub(crate) struct Contents {
     pub fallback_reason: String,
     /// Things worth telling the user.
     pub notes: Vec<PlanNote>,
+    /// Extended validation: the keys that decrypt encrypted pages, whose own checksums are
+    /// then checked too (`None`: pages are checked as they are stored).
+    pub page_keys: Option<Arc<crate::encryption::KeyRing>>,
 }

@@ -8,6 +8,7 @@ use super::report::TablespaceReport;
 use super::scan::{self, Mode, OtherTotals, Unit};
 use super::sink::Sink;
 use super::BackupError;
+use crate::encryption::KeyRing;
 use crate::progress::{Cancel, Event, Progress};
 
 /// How the data files of a `kind` backup are written: whole, or as deltas.
@@ -77,6 +78,8 @@ pub(crate) struct Batch<'a> {
     /// Reads keep to the options' read limit: true but for what a hot backup copies while
     /// the server's DDL or commits are blocked.
     pub throttled: bool,
+    /// Extended validation: the keys that decrypt encrypted pages for their own checksum.
+    pub page_keys: Option<&'a KeyRing>,
 }
 
 /// Where a batch goes and how it reports.
@@ -120,6 +123,7 @@ pub(crate) fn copy_files(
         others: batch.others,
         units: &units,
         settings,
+        page_keys: batch.page_keys,
     };
     let totals = scan::run(pipeline, to.sink, to.progress, to.cancel, &mut reports)?;
     for (r, t) in reports.iter_mut().zip(batch.tablespaces) {

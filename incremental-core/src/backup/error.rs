@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use innodb_page::redo::follow::FollowError;
 use innodb_page::Lsn;
 
+use super::privileges::MissingPrivilege;
 use crate::Remedy;
 
 /// Why a backup could not be planned or did not complete. Every message names the file (or
@@ -140,7 +141,7 @@ pub enum BackupError {
     /// threshold.
     #[error(
         "{}: cannot find where the base's redo log starts (no xb_backup_info, no readable \
-         ib_logfile0)",
+         ib_logfile0, no xb_redo_start_lsn in xtrabackup_info)",
         path.display()
     )]
     BaseRedoStartUnknown {
@@ -170,6 +171,23 @@ pub enum BackupError {
         /// The base directory.
         path: PathBuf,
     },
+    /// The server was restarted with another number of undo tablespaces since the base was
+    /// taken: the undo tablespaces were recreated (new space ids), and an incremental of them
+    /// cannot be merged into the base's.
+    #[error(
+        "{}: the base recorded innodb_undo_tablespaces={recorded} and the server now has \
+         {now} undo tablespaces: it was restarted with another innodb_undo_tablespaces, which \
+         recreates them, so no incremental can follow this base",
+        base.display()
+    )]
+    UndoTablespacesChanged {
+        /// The base directory.
+        base: PathBuf,
+        /// The number of undo tablespaces the base recorded (its `backup-my.cnf`).
+        recorded: u32,
+        /// The number of undo tablespaces the server has now.
+        now: usize,
+    },
     /// Something asked for needs a running server, and the backup is cold.
     #[error("{what} needs a running server, and {} is backed up cold (no server holds it)", path.display())]
     NeedsServer {
@@ -190,6 +208,34 @@ pub enum BackupError {
         key: String,
         /// The value looked for.
         value: String,
+    },
+    /// The account lacks privileges the backup needs (the check before anything is copied,
+    /// [`HotOptions::set_privilege_check`](super::HotOptions::set_privilege_check)).
+    #[error(
+        "{}; the account's grants (SHOW GRANTS): {}",
+        missing.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+        grants.join("; ")
+    )]
+    MissingPrivileges {
+        /// What is missing (those required; the warnings too).
+        missing: Vec<MissingPrivilege>,
+        /// The rows of `SHOW GRANTS`, without password hashes.
+        grants: Vec<String>,
+    },
+    /// A `BACKUP STAGE` lock was not granted within the time allowed
+    /// ([`HotOptions::set_start_lock_timeout`](super::HotOptions::set_start_lock_timeout)):
+    /// sessions holding tables locked (`LOCK TABLES`) hold it up.
+    #[error(
+        "BACKUP STAGE {stage} was not granted within {seconds} s (sessions holding tables \
+         locked with LOCK TABLES hold it up); nothing was copied: {source}"
+    )]
+    LockWaitTimeout {
+        /// The stage (`START`).
+        stage: String,
+        /// The time allowed, in seconds.
+        seconds: u64,
+        /// The server's refusal.
+        source: ServerError,
     },
     /// Options asked for that cannot go together.
     #[error("{what}")]
@@ -247,6 +293,7 @@ impl BackupError {
             BackupError::CorruptPage { .. } => Some(Remedy::RecordCorruptPages),
             BackupError::PartialBase { .. } => Some(Remedy::AcceptPartialBase),
             BackupError::BaseRedoStartUnknown { .. } => Some(Remedy::GiveStartLsn),
+            BackupError::UndoTablespacesChanged { .. } => Some(Remedy::TakeFullBackup),
             BackupError::Follow(FollowError::Overtaken { .. }) => Some(Remedy::EnlargeRedoLog),
             BackupError::ServerUnreachable { source, .. } => source.remedy(),
             BackupError::WrongServer { .. } => Some(Remedy::ConnectionSettings),
@@ -288,6 +335,27 @@ pub enum ServerError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A TLS certificate or key file cannot be read.
+    #[error("cannot read the TLS {what} file {}: {source}", path.display())]
+    TlsFile {
+        /// Which file: `CA certificate`, `client certificate` or `client key`.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS was asked for together with a Unix socket: the client library never encrypts a
+    /// socket connection (TLS needs TCP).
+    #[error(
+        "TLS cannot be used over the Unix socket {}: the client library encrypts TCP connections only",
+        socket.as_ref().map_or_else(|| "(any)".to_string(), |s| s.display().to_string())
+    )]
+    TlsOverSocket {
+        /// The socket asked for (`None`: a socket protocol without a path).
+        socket: Option<std::path::PathBuf>,
+    },
     /// The server answered something unexpected, or does not qualify.
     #[error("{what}")]
     Unexpected {
@@ -301,6 +369,9 @@ impl ServerError {
     pub fn remedy(&self) -> Option<Remedy> {
         match self {
             ServerError::Connect { .. } => Some(Remedy::ConnectionSettings),
+            ServerError::TlsFile { .. } | ServerError::TlsOverSocket { .. } => {
+                Some(Remedy::ConnectionSettings)
+            }
             _ => None,
         }
     }

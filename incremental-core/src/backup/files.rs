@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io;
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use innodb_page::datadir::{self, DatadirFiles};
@@ -290,6 +290,11 @@ impl Filter {
             return true;
         }
         match table_of(rel) {
+            // `db.opt` under a list of tables: kept only if the list names table `db` of the
+            // database, as mariabackup filters it (its name read as a table's)
+            Some((db, table)) if table.is_empty() && self.includes_tables() => {
+                self.keeps_table(&db, "db")
+            }
             Some((db, table)) => self.keeps_table(&db, &table),
             None => true,
         }
@@ -308,10 +313,23 @@ fn read_names(path: &Path) -> Result<Vec<String>, BackupError> {
 
 /// The path of a source file in the backup: relative to the datadir, or for a file kept
 /// outside it (see [`layout`](super::layout)), its name at the top level.
+///
+/// A tablespace outside the datadir that is not one of those (a table created with `DATA
+/// DIRECTORY`, `DIR/db/t.ibd`, which the datadir's `db/t.isl` names) is `db/t.ibd`, as
+/// mariabackup names it.
 pub(crate) fn rel_to(datadir: &Path, p: &Path) -> PathBuf {
-    match p.strip_prefix(datadir) {
-        Ok(rel) => rel.to_path_buf(),
-        Err(_) => p.file_name().map_or_else(|| p.to_path_buf(), PathBuf::from),
+    let inside = p
+        .strip_prefix(datadir)
+        .ok()
+        .filter(|r| r.components().all(|c| matches!(c, Component::Normal(_))));
+    if let Some(rel) = inside {
+        return rel.to_path_buf();
+    }
+    let name = p.file_name().map_or_else(|| p.to_path_buf(), PathBuf::from);
+    let db = p.parent().and_then(Path::file_name);
+    match db {
+        Some(db) if name.extension().is_some_and(|e| e == "ibd") => Path::new(db).join(name),
+        _ => name,
     }
 }
 
@@ -330,6 +348,7 @@ pub(crate) fn scan_datadir(dd: &Path, dirs: &SourceDirs) -> Result<DatadirFiles,
     }
     let mut files = datadir::scan(dd)?;
     dirs.add_files(dd, &mut files)?;
+    add_remote_tablespaces(dd, &mut files)?;
     if files.system.is_empty() {
         return Err(BackupError::Unsupported {
             path: dd.to_path_buf(),
@@ -337,6 +356,59 @@ pub(crate) fn scan_datadir(dd: &Path, dirs: &SourceDirs) -> Result<DatadirFiles,
         });
     }
     Ok(files)
+}
+
+/// The tablespace a `db/t.isl` file of the datadir names (`DATA DIRECTORY`): the path it
+/// holds (one line, absolute, or relative to the datadir). `None` when the file is gone (a
+/// table dropped since the listing), empty, or names a file that does not exist (the server
+/// cannot open that table either).
+pub(crate) fn read_isl(dd: &Path, isl: &Path) -> Result<Option<PathBuf>, BackupError> {
+    let text = match std::fs::read(isl) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(BackupError::Io {
+                path: isl.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let text = String::from_utf8_lossy(&text);
+    let Some(line) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    let target = super::layout::normalized(&dd.join(line));
+    Ok(target.is_file().then_some(target))
+}
+
+/// Adds to `files` the tablespaces kept outside the datadir that its `db/t.isl` files name
+/// (tables created with `DATA DIRECTORY`), unless a `db/t.ibd` in the datadir is the table's
+/// file already.
+fn add_remote_tablespaces(dd: &Path, files: &mut DatadirFiles) -> Result<(), BackupError> {
+    let isls: Vec<PathBuf> = files
+        .other
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "isl"))
+        .filter(|p| p.parent() != Some(dd))
+        .cloned()
+        .collect();
+    let mut added = false;
+    for isl in isls {
+        let local = isl.with_extension("ibd");
+        if files.tablespaces.contains(&local) {
+            continue;
+        }
+        if let Some(target) = read_isl(dd, &isl)?
+            && !files.tablespaces.contains(&target)
+        {
+            files.tablespaces.push(target);
+            added = true;
+        }
+    }
+    if added {
+        files.tablespaces.sort_by_key(|p| rel_to(dd, p));
+    }
+    Ok(())
 }
 
 /// The non-InnoDB files of a listing that a backup copies (with their sizes now), and those
@@ -414,6 +486,16 @@ pub(crate) fn open_tablespace(
         e => BackupError::Page(e),
     })?;
     let format = *ts.format();
+    // the crypt data's IV is what the page keys derive from (extended validation)
+    let crypt = match format.encryption {
+        Some(innodb_page::fsp::Encryption::MariaDb { .. }) => {
+            let mut scratch = Vec::new();
+            ts.page(0, &mut scratch)
+                .ok()
+                .and_then(|p| innodb_page::crypto::page::CryptData::read(p.as_bytes()))
+        }
+        _ => None,
+    };
     let files = ts
         .files()
         .zip(group)
@@ -436,6 +518,7 @@ pub(crate) fn open_tablespace(
         checksum: innodb_page::verify::checksum_context(&format),
         doublewrite: ts.doublewrite().cloned(),
         format,
+        crypt,
         ranges: None,
         pinned,
     })
@@ -444,6 +527,28 @@ pub(crate) fn open_tablespace(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_data_directory_tablespace_is_db_t_ibd_beside_its_isl() {
+        let t = tempfile::tempdir().unwrap();
+        let (dd, remote) = (t.path().join("data"), t.path().join("remote"));
+        std::fs::create_dir_all(dd.join("db")).unwrap();
+        std::fs::create_dir_all(remote.join("db")).unwrap();
+        std::fs::write(remote.join("db/t.ibd"), b"").unwrap();
+        let isl = format!("{}\n", remote.join("db/t.ibd").display());
+        std::fs::write(dd.join("db/t.isl"), isl).unwrap();
+        std::fs::write(dd.join("db/gone.isl"), "/nonexistent/db/gone.ibd").unwrap();
+        let mut files = datadir::scan(&dd).unwrap();
+        add_remote_tablespaces(&dd, &mut files).unwrap();
+        assert_eq!(files.tablespaces, [remote.join("db/t.ibd")]);
+        assert_eq!(rel_to(&dd, &remote.join("db/t.ibd")), Path::new("db/t.ibd"));
+        assert_eq!(rel_to(&dd, &dd.join("db/t.frm")), Path::new("db/t.frm"));
+        assert_eq!(
+            rel_to(&dd, &dd.join("../aria/aria_log.1")),
+            Path::new("aria_log.1")
+        );
+        assert_eq!(rel_to(&dd, Path::new("/sys/ibdata1")), Path::new("ibdata1"));
+    }
 
     #[test]
     fn globs() {
@@ -491,6 +596,8 @@ mod tests {
         assert!(f.is_partial());
         assert!(f.keeps_table("a", "t1") && !f.keeps_table("a", "t10"));
         assert!(f.keeps_table("b", "") && !f.keeps_table("c", ""));
+        // db.opt under a list of tables: filtered as a table named `db` (as mariabackup)
+        assert!(!f.keeps_file(Path::new("a/db.opt")) && f.keeps_file(Path::new("a/t1.frm")));
         f.set_tables("c.*");
         assert!(f.keeps_table("c", "x") && f.keeps_table("a", "t1"));
     }

@@ -9,6 +9,7 @@ use super::contents::PlanNote;
 use super::options::{BackupOptions, Incremental};
 use super::BackupError;
 use crate::format::backup_info::BackupInfo;
+use crate::format::backup_my_cnf::ServerSettings;
 use crate::format::checkpoints::{BackupType, Checkpoints};
 use crate::format::info::Info;
 
@@ -42,8 +43,9 @@ fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> 
     let cps = Checkpoints::read_dir(base)?;
     let to = cps.to_lsn;
     let xb = BackupInfo::read_dir(base)?;
-    let partial_info = Info::read_dir(base)
-        .ok()
+    let info = Info::read_dir(base).ok();
+    let partial_info = info
+        .as_ref()
         .and_then(|i| i.partial().ok().flatten())
         .unwrap_or(false);
     let partial = xb.as_ref().is_some_and(|i| i.partial) || partial_info;
@@ -54,11 +56,19 @@ fn base_threshold(base: &Path) -> Result<(Lsn, Lsn, bool, String), BackupError> 
         let why = format!("base is prepared ({}): its to_lsn {to}", cps.backup_type);
         return Ok((to, to, partial, why));
     }
+    let info_start = || {
+        let lsn = info
+            .as_ref()?
+            .get_lsn(super::metadata::REDO_START_KEY)
+            .ok()??;
+        Some((lsn, "xtrabackup_info xb_redo_start_lsn"))
+    };
     let redo_start = match &xb {
         Some(i) => Some((i.redo_start_lsn, "xb_backup_info redo_start_lsn")),
         None => innodb_page::redo::open(&log_file_path(base))
             .ok()
-            .map(|l| (l.checkpoint_lsn(), "checkpoint in its ib_logfile0")),
+            .map(|l| (l.checkpoint_lsn(), "checkpoint in its ib_logfile0"))
+            .or_else(info_start),
     };
     let Some((start, whence)) = redo_start else {
         return Err(BackupError::BaseRedoStartUnknown {
@@ -131,6 +141,26 @@ pub(crate) fn from_history(lsn: Lsn, why: String) -> BackupKind {
         base_partial: false,
         base_backup_id: String::new(),
         why,
+    }
+}
+
+/// Refuses an incremental of a source whose number of undo tablespaces (`now`) is not the
+/// one its base recorded (`innodb_undo_tablespaces` of the base's `backup-my.cnf`, as mariabackup writes it): the server
+/// was restarted with another `innodb_undo_tablespaces`, which recreates the undo tablespaces
+/// under new space ids, so the base's undo files and the incremental's deltas would not
+/// belong together. A base without that record (none, or not a directory) is not checked.
+pub(crate) fn check_undo(kind: &BackupKind, now: usize) -> Result<(), BackupError> {
+    let BackupKind::Incremental { base: Some(b), .. } = kind else {
+        return Ok(());
+    };
+    let settings = ServerSettings::read_dir(b)?;
+    match settings.undo_tablespaces {
+        Some(recorded) if recorded as usize != now => Err(BackupError::UndoTablespacesChanged {
+            base: b.clone(),
+            recorded,
+            now,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -43,6 +43,36 @@ pub(crate) struct Facts<'a> {
     pub data_file_path: Option<&'a str>,
     /// The server's encryption settings (`backup-my.cnf` lines).
     pub encryption: &'a [(String, String)],
+    /// The server's `innodb_checksum_algorithm` and `innodb_compression_level` (hot backups).
+    pub server_cnf: &'a ServerCnf,
+}
+
+/// Server variables a hot backup writes into `backup-my.cnf`, as mariabackup takes them from
+/// the server (`None`: unknown, a cold backup: what the files say, or the default).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct ServerCnf {
+    /// `@@innodb_checksum_algorithm`.
+    pub checksum_algorithm: Option<String>,
+    /// `@@innodb_compression_level`.
+    pub compression_level: Option<u32>,
+}
+
+impl ServerCnf {
+    /// The variables from `SHOW GLOBAL VARIABLES` rows (name, value); one the server lacks
+    /// (a server without InnoDB) stays unknown.
+    pub(crate) fn from_variables<'v>(vars: impl IntoIterator<Item = (&'v str, &'v str)>) -> Self {
+        let mut c = ServerCnf::default();
+        for (name, value) in vars {
+            match name.to_ascii_lowercase().as_str() {
+                "innodb_checksum_algorithm" if !value.is_empty() => {
+                    c.checksum_algorithm = Some(value.to_ascii_lowercase());
+                }
+                "innodb_compression_level" => c.compression_level = value.parse().ok(),
+                _ => {}
+            }
+        }
+        c
+    }
 }
 
 impl Facts<'_> {
@@ -77,19 +107,26 @@ pub(crate) struct Written {
 
 impl Written {
     /// Writes `xtrabackup_checkpoints` and `xtrabackup_info` into `dir` too (created if
-    /// missing), as mariabackup's `--extra-lsndir`, and `xb_backup_info`, so that `dir` can be
-    /// the base of the next incremental (its redo start LSN and identity).
-    pub(crate) fn write_to_dir(&self, dir: &Path) -> Result<(), BackupError> {
+    /// missing), as mariabackup's `--extra-lsndir`, and with `with_backup_info` `xb_backup_info`,
+    /// so that `dir` can be the base of the next incremental (its redo start LSN and
+    /// identity).
+    pub(crate) fn write_to_dir(
+        &self,
+        dir: &Path,
+        with_backup_info: bool,
+    ) -> Result<(), BackupError> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| BackupError::Write { path, source }
         };
         std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let files = [
-            (backup_info::FILE_NAME, self.backup_info.to_bytes()),
+        let mut files = vec![
             (info::FILE_NAMES[0], self.info.to_bytes()),
             (checkpoints::FILE_NAMES[0], self.checkpoints.to_bytes()),
         ];
+        if with_backup_info {
+            files.insert(0, (backup_info::FILE_NAME, self.backup_info.to_bytes()));
+        }
         for (name, bytes) in files {
             let path = dir.join(name);
             std::fs::write(&path, bytes).map_err(io(&path))?;
@@ -106,7 +143,12 @@ pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<Written, Backu
         let text = corrupt.to_text();
         put(sink, Path::new(corrupted_pages::FILE_NAME), text.as_bytes())?;
     }
-    let mut cnf = backup_my_cnf(&c.tablespaces, &c.redo, f.data_file_path);
+    let mut my = backup_my_cnf(&c.tablespaces, &c.redo, f.data_file_path);
+    my.checksum_algorithm = f.server_cnf.checksum_algorithm.clone();
+    if let Some(level) = f.server_cnf.compression_level {
+        my.compression_level = level;
+    }
+    let mut cnf = my.to_text();
     // as mariabackup: after an empty line, the directory quoted
     if !f.encryption.is_empty() {
         cnf.push('\n');
@@ -124,7 +166,8 @@ pub(crate) fn write(sink: &mut dyn Sink, f: &Facts<'_>) -> Result<Written, Backu
         Path::new(backup_info::FILE_NAME),
         &backup_info.to_bytes(),
     )?;
-    let info = xtrabackup_info(f);
+    let mut info = xtrabackup_info(f);
+    info.set("format", sink.info_format());
     put(sink, Path::new(info::FILE_NAMES[0]), &info.to_bytes())?;
     let backup_type = match f.incremental() {
         true => BackupType::Incremental,
@@ -207,6 +250,10 @@ fn new_backup_id(start: SystemTime) -> String {
     format!("{secs:x}-{}-{hex}", std::process::id())
 }
 
+/// The key of `xtrabackup_info` that holds the LSN the backup's redo log starts at (xb's own
+/// key; mariabackup ignores keys it does not know).
+pub(crate) const REDO_START_KEY: &str = "xb_redo_start_lsn";
+
 /// `xtrabackup_info`.
 fn xtrabackup_info(f: &Facts<'_>) -> Info {
     let yes_no = |b: bool| if b { "Y" } else { "N" };
@@ -221,6 +268,9 @@ fn xtrabackup_info(f: &Facts<'_>) -> Info {
     inf.set("lock_time", "0");
     inf.set_lsn("innodb_from_lsn", f.start_lsn());
     inf.set_lsn("innodb_to_lsn", f.contents.redo.checkpoint_lsn);
+    // where the copied redo log starts: what an incremental on a directory holding only this
+    // file and xtrabackup_checkpoints (an --extra-lsndir) needs, as xb_backup_info's copy
+    inf.set_lsn(REDO_START_KEY, f.contents.redo.checkpoint_lsn);
     inf.set("partial", yes_no(f.options.filter().is_partial()));
     inf.set("incremental", yes_no(f.incremental()));
     inf.set("format", "file");
@@ -233,13 +283,13 @@ fn xtrabackup_info(f: &Facts<'_>) -> Info {
 
 /// The `backup-my.cnf` of a backup of `tablespaces` with the redo log `redo`: what a prepare
 /// needs to open the files (page size, system tablespace files, undo tablespaces, log size,
-/// checksum algorithm). `server_path` is the server's `innodb_data_file_path` (hot backups),
+/// checksum algorithm from the system tablespace's flags). `server_path` is the server's `innodb_data_file_path` (hot backups),
 /// written as mariabackup writes it, within [`system_files`].
 pub(crate) fn backup_my_cnf(
     tablespaces: &[TablespacePlan],
     redo: &RedoFacts,
     server_path: Option<&str>,
-) -> String {
+) -> BackupMyCnf {
     let sys = tablespaces.iter().find(|t| t.space_id == 0);
     let page_size = sys.map_or(16384, |t| if t.compressed { 16384 } else { t.page_size });
     let full_crc32 = sys.is_some_and(|t| t.format.flags.is_full_crc32());
@@ -257,7 +307,7 @@ pub(crate) fn backup_my_cnf(
         Some(p) => p,
         None => data_file_path(&files),
     };
-    BackupMyCnf::new(page_size, full_crc32, path, redo.file_size, undo).to_text()
+    BackupMyCnf::new(page_size, full_crc32, path, redo.file_size, undo)
 }
 
 /// The system tablespace's files and the sizes (bytes) `innodb_data_file_path` may give them
@@ -293,10 +343,15 @@ fn system_files(t: &TablespacePlan) -> Vec<(String, u64)> {
 /// in `files` when larger (auto-extending only); `None` when `spec` names other files than
 /// `files` (then the copy's sizes are written).
 fn within(spec: &str, files: &[(&str, u64)]) -> Option<String> {
-    let mut entries: Vec<Vec<String>> = spec
-        .split(';')
-        .map(|e| e.split(':').map(str::to_string).collect())
-        .collect();
+    // each file by its name alone, as the backup holds it (mariabackup writes it so)
+    let local = |e: &str| {
+        let mut parts: Vec<String> = e.split(':').map(str::to_string).collect();
+        if let Some(name) = Path::new(&parts[0]).file_name() {
+            parts[0] = name.to_string_lossy().into_owned();
+        }
+        parts
+    };
+    let mut entries: Vec<Vec<String>> = spec.split(';').map(local).collect();
     let names = entries.iter().map(|e| e[0].as_str());
     if !names.eq(files.iter().map(|(n, _)| *n)) {
         return None;
@@ -378,6 +433,12 @@ mod tests {
             Some("ibdata0:4M;ibdata1:12M:autoextend")
         );
         assert_eq!(within("ibdata9:76M:autoextend", &files), None);
+        // absolute names are written without their directories, as the backup holds them
+        let named = [("sys1", 6u64 << 20), ("sys2", 1 << 20)];
+        assert_eq!(
+            within("/srv/sys/sys1:6M;sys2:1M:autoextend", &named).as_deref(),
+            Some("sys1:6M;sys2:1M:autoextend")
+        );
         assert_eq!(within("ibdata0:4M;ibdata1:12M:autoextend", &files), None);
     }
 

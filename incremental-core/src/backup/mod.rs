@@ -98,6 +98,7 @@ mod cold;
 mod contents;
 mod copy;
 mod detect;
+mod empty_dbs;
 mod error;
 pub mod files;
 #[cfg(feature = "hot")]
@@ -105,12 +106,13 @@ mod history;
 #[cfg(feature = "hot")]
 mod hot;
 mod kind;
-mod layout;
+pub(crate) mod layout;
 mod metadata;
 mod needed;
 mod options;
 mod ordered;
 mod plan;
+mod privileges;
 mod read;
 pub mod redo_copy;
 mod report;
@@ -121,6 +123,7 @@ pub(crate) mod server;
 pub mod sink;
 mod stages;
 mod throttle;
+mod validate;
 
 pub use crate::format::backup_info::Method;
 pub use contents::{DataFilePlan, OtherFile, PlanNote, TablespacePlan};
@@ -129,7 +132,12 @@ pub use error::{BackupError, ServerError};
 pub use files::Filter;
 pub use kind::BackupKind;
 pub use options::{
-    BackupOptions, ConnectOptions, HotOptions, Incremental, KillQueryType, Protocol,
+    BackupOptions, ConnectOptions, HotOptions, Incremental, KillQueryType, PrivilegeCheck,
+    Protocol, TlsOptions,
 };
 pub use plan::{BackupPlan, DEFAULT_READERS};
-pub use report::{BackupReport, CorruptPage, FollowerStats, HotReport, Phases, TablespaceReport};
+pub use privileges::MissingPrivilege;
+pub use report::{
+    BackupReport, CorruptPage, FollowerStats, ForcedCheckpoint, HotReport, Phases, ReplicaPosition,
+    TablespaceReport,
+};

@@ -43,6 +43,31 @@ pub enum KillQueryType {
     All,
 }
 
+/// Which account privileges a hot backup checks before it starts (`SHOW GRANTS`; see
+/// [`HotOptions::set_privilege_check`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrivilegeCheck {
+    /// No check: a statement the account may not run fails when it runs.
+    Off,
+    /// What this backup's statements need: `RELOAD` for the `BACKUP STAGE` locks; with
+    /// binary logging on, `BINLOG MONITOR` (or `SUPER`) for the binary log position; for the
+    /// replica's position or its SQL thread, `SLAVE MONITOR` and `REPLICATION SLAVE ADMIN`
+    /// (or `SUPER`). One missing fails the backup before anything is copied
+    /// ([`BackupError::MissingPrivileges`](super::BackupError::MissingPrivileges)). For
+    /// killing long queries, `PROCESS` and `CONNECTION ADMIN` (or `SUPER`): one missing is a
+    /// warning (the backup waits for those queries instead).
+    #[default]
+    Needed,
+    /// mariabackup 10.11's check (its `--check-privileges`): with locks, `RELOAD` and
+    /// `PROCESS` are required (one missing fails the backup, listing the account's grants);
+    /// for the replica's position or a Galera node's state `SLAVE MONITOR`, and for the
+    /// replica's SQL thread also `REPLICATION SLAVE ADMIN`, are warnings (the statement that
+    /// needs one fails when it runs). A privilege counts only when granted by name or as
+    /// `ALL PRIVILEGES` on `*.*`, as mariabackup reads `SHOW GRANTS`.
+    Mariabackup,
+}
+
 /// How to reach a server, as the `mariadb` client's `--protocol` says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -93,6 +118,94 @@ pub struct ConnectOptions {
     defaults_file: Option<PathBuf>,
     defaults_extra_file: Option<PathBuf>,
     no_defaults: bool,
+    tls: Option<TlsOptions>,
+}
+
+/// TLS for the connection to the server (the `mariadb` client's `--ssl` options).
+///
+/// TLS needs TCP: the client library never encrypts a Unix socket, so with TLS the server is
+/// reached over TCP (its host and port from the options or the option files, a socket named
+/// in an option file being passed over), and a socket asked for explicitly is refused
+/// ([`ServerError::TlsOverSocket`](super::ServerError::TlsOverSocket)). A TLS connection is
+/// never replaced by a plain one: a server without TLS fails the connection.
+///
+/// What is checked of the server's certificate, as MariaDB 10.11's client does:
+/// - neither a CA nor [`set_verify_server_cert`](Self::set_verify_server_cert): nothing (the
+///   connection is encrypted, the server not authenticated);
+/// - a CA ([`set_ca`](Self::set_ca)): the certificate must chain to it (or to one of the
+///   public web CAs the client library always trusts); its name is not checked;
+/// - [`set_verify_server_cert`](Self::set_verify_server_cert): the chain and the host name
+///   connected to (a subject alternative name; a name only in the subject's CN is not
+///   accepted).
+///
+/// ```
+/// use incremental_core::backup::{ConnectOptions, TlsOptions};
+/// let mut t = TlsOptions::new();
+/// t.set_ca("/etc/mysql/ca.pem").set_verify_server_cert(true);
+/// let mut o = ConnectOptions::new();
+/// o.set_host("db1").set_tls(t);
+/// assert!(o.tls().unwrap().verify_server_cert());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsOptions {
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    verify_server_cert: bool,
+}
+
+impl TlsOptions {
+    /// TLS, checking nothing of the server's certificate, without a client certificate.
+    pub fn new() -> TlsOptions {
+        TlsOptions::default()
+    }
+
+    /// The CA certificates (PEM, or one DER certificate) the server's certificate must chain
+    /// to.
+    pub fn set_ca(&mut self, path: impl Into<PathBuf>) -> &mut Self {
+        self.ca = Some(path.into());
+        self
+    }
+
+    /// A client certificate (PEM chain) and its private key (PEM; may be the same file), for
+    /// servers that ask for one (`REQUIRE X509`).
+    pub fn set_client_identity(
+        &mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> &mut Self {
+        self.cert = Some(cert.into());
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Check the server's certificate chain and its name against the host connected to
+    /// (default off).
+    pub fn set_verify_server_cert(&mut self, verify: bool) -> &mut Self {
+        self.verify_server_cert = verify;
+        self
+    }
+
+    /// The CA file set.
+    pub fn ca(&self) -> Option<&Path> {
+        self.ca.as_deref()
+    }
+
+    /// The client certificate set.
+    pub fn cert(&self) -> Option<&Path> {
+        self.cert.as_deref()
+    }
+
+    /// The client key set.
+    pub fn key(&self) -> Option<&Path> {
+        self.key.as_deref()
+    }
+
+    /// True when the server's certificate and name are checked.
+    pub fn verify_server_cert(&self) -> bool {
+        self.verify_server_cert
+    }
 }
 
 impl ConnectOptions {
@@ -157,6 +270,17 @@ impl ConnectOptions {
     pub fn set_no_defaults(&mut self, no_defaults: bool) -> &mut Self {
         self.no_defaults = no_defaults;
         self
+    }
+
+    /// Connect with TLS (over TCP; see [`TlsOptions`]). Default: no TLS.
+    pub fn set_tls(&mut self, tls: TlsOptions) -> &mut Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The TLS settings, when TLS is asked for.
+    pub fn tls(&self) -> Option<&TlsOptions> {
+        self.tls.as_ref()
     }
 
     /// The user name set.
@@ -244,6 +368,10 @@ pub struct HotOptions {
     safe_slave_backup: bool,
     safe_slave_backup_timeout: Duration,
     galera_info: bool,
+    checkpoint_now: bool,
+    start_lock_timeout: Option<Duration>,
+    accept_no_lock_writes: bool,
+    privilege_check: PrivilegeCheck,
 }
 
 impl Default for HotOptions {
@@ -259,6 +387,10 @@ impl Default for HotOptions {
             safe_slave_backup: false,
             safe_slave_backup_timeout: Duration::from_secs(300),
             galera_info: false,
+            checkpoint_now: false,
+            start_lock_timeout: None,
+            accept_no_lock_writes: false,
+            privilege_check: PrivilegeCheck::Needed,
         }
     }
 }
@@ -418,6 +550,72 @@ impl HotOptions {
     pub fn galera_info(&self) -> bool {
         self.galera_info
     }
+
+    /// Before the redo copy starts, ask the server for a checkpoint (`SET GLOBAL
+    /// innodb_log_checkpoint_now=ON`, as mariabackup's `--innodb-log-checkpoint-now`): InnoDB
+    /// writes every changed page to its files first, so the backup's redo starts later and
+    /// the tablespaces created just before the backup have their first page written (else
+    /// they are copied as `.new` files that the prepare completes). The account needs
+    /// `SUPER`. A server without the variable (MariaDB before 10.11, or a build without it)
+    /// is reported ([`HotReport::forced_checkpoint`](super::HotReport::forced_checkpoint)
+    /// `== ForcedCheckpoint::Unsupported`) and the backup goes on without it; another refusal
+    /// fails the backup. Default off.
+    pub fn set_checkpoint_now(&mut self, force: bool) -> &mut Self {
+        self.checkpoint_now = force;
+        self
+    }
+
+    /// See [`set_checkpoint_now`](Self::set_checkpoint_now).
+    pub fn checkpoint_now(&self) -> bool {
+        self.checkpoint_now
+    }
+
+    /// How long `BACKUP STAGE START` may wait for its lock (it waits for the sessions that
+    /// hold tables locked with `LOCK TABLES`) before the backup fails with
+    /// [`BackupError::LockWaitTimeout`](super::BackupError::LockWaitTimeout), as mariabackup
+    /// 10.11's `--startup-wait-timeout` (alias `--ftwrl-wait-timeout`): the session's
+    /// `lock_wait_timeout`, whole seconds rounded up, at least 1, for that statement only (the
+    /// later stages wait as the server's setting says). Unlike mariabackup, running queries
+    /// are not waited for beforehand (`BACKUP STAGE START` does not wait for them). Unused
+    /// without locks. Default `None`: wait as long as the server's `lock_wait_timeout` says.
+    pub fn set_start_lock_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.start_lock_timeout = timeout;
+        self
+    }
+
+    /// See [`set_start_lock_timeout`](Self::set_start_lock_timeout).
+    pub fn start_lock_timeout(&self) -> Option<Duration> {
+        self.start_lock_timeout
+    }
+
+    /// Without locks ([`set_no_lock`](Self::set_no_lock)): accept non-InnoDB files and DDL
+    /// written during the backup, as mariabackup's `--no-lock` does (the caller took that
+    /// risk by asking for no locks): they are still listed
+    /// ([`HotReport::written_during_backup`](super::HotReport::written_during_backup)) and
+    /// [`HotReport::consistent`](super::HotReport::consistent) still says false, but
+    /// [`HotReport::acceptable`](super::HotReport::acceptable) says true. Default off: such a
+    /// backup is not acceptable.
+    pub fn set_accept_no_lock_writes(&mut self, accept: bool) -> &mut Self {
+        self.accept_no_lock_writes = accept;
+        self
+    }
+
+    /// See [`set_accept_no_lock_writes`](Self::set_accept_no_lock_writes).
+    pub fn accept_no_lock_writes(&self) -> bool {
+        self.accept_no_lock_writes
+    }
+
+    /// Which account privileges to check before the backup starts (default
+    /// [`PrivilegeCheck::Needed`]).
+    pub fn set_privilege_check(&mut self, check: PrivilegeCheck) -> &mut Self {
+        self.privilege_check = check;
+        self
+    }
+
+    /// See [`set_privilege_check`](Self::set_privilege_check).
+    pub fn privilege_check(&self) -> PrivilegeCheck {
+        self.privilege_check
+    }
 }
 
 /// What to back up and how: made by [`BackupOptions::new`] (or [`BackupOptions::of_server`])
@@ -450,6 +648,7 @@ pub struct BackupOptions {
     filter: Filter,
     accept_partial_base: bool,
     log_innodb_page_corruption: bool,
+    extended_validation: bool,
     chunk_bytes: usize,
     tool_command: String,
     tool_name: String,
@@ -458,6 +657,7 @@ pub struct BackupOptions {
     hot: HotOptions,
     history: Option<String>,
     extra_lsndir: Option<PathBuf>,
+    extra_lsndir_backup_info: bool,
     dirs: SourceDirs,
     keys: KeyOptions,
 }
@@ -485,6 +685,7 @@ impl BackupOptions {
             filter: Filter::default(),
             accept_partial_base: false,
             log_innodb_page_corruption: false,
+            extended_validation: false,
             chunk_bytes: 2 << 20,
             tool_command: String::new(),
             tool_name: "xb".into(),
@@ -493,6 +694,7 @@ impl BackupOptions {
             hot: HotOptions::default(),
             history: None,
             extra_lsndir: None,
+            extra_lsndir_backup_info: true,
             dirs: SourceDirs::default(),
             keys: KeyOptions::default(),
         }
@@ -542,6 +744,18 @@ impl BackupOptions {
     /// failing. Default off.
     pub fn set_log_innodb_page_corruption(&mut self, record: bool) -> &mut Self {
         self.log_innodb_page_corruption = record;
+        self
+    }
+
+    /// Extended validation (mariabackup's `--extended-validation`): decrypt each encrypted
+    /// page of the classic (non-full_crc32) layout in memory with the server's keys and check
+    /// the checksum it had before encryption too, not only the one of the stored page; the
+    /// copy stays encrypted. A page that fails is corrupt like any other
+    /// ([`BackupError::CorruptPage`](super::BackupError::CorruptPage)). Needs the keys: a hot
+    /// backup takes them from the server's encryption plugin, a cold one from the key
+    /// options ([`set_keys`](Self::set_keys)). Default off.
+    pub fn set_extended_validation(&mut self, on: bool) -> &mut Self {
+        self.extended_validation = on;
         self
     }
 
@@ -600,10 +814,21 @@ impl BackupOptions {
     }
 
     /// Also write `xtrabackup_checkpoints`, `xtrabackup_info` and `xb_backup_info` into this
-    /// directory (created if missing), as mariabackup's `--extra-lsndir`: the base an
-    /// incremental of a streamed backup names. Default `None`.
+    /// directory (created if missing), as mariabackup's `--extra-lsndir` (which writes the
+    /// first two only: see [`set_extra_lsndir_backup_info`](Self::set_extra_lsndir_backup_info)):
+    /// the base an incremental of a streamed backup names. Default `None`.
     pub fn set_extra_lsndir(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.extra_lsndir = dir;
+        self
+    }
+
+    /// Whether [`set_extra_lsndir`](Self::set_extra_lsndir)'s directory also gets
+    /// `xb_backup_info` (default true). Without it the directory holds exactly what
+    /// mariabackup writes there; an incremental taking it as its base finds where the base's
+    /// redo starts in `xtrabackup_info` (xb's key `xb_redo_start_lsn`) instead, and the chain's
+    /// identity check (the base's backup id) is skipped.
+    pub fn set_extra_lsndir_backup_info(&mut self, write: bool) -> &mut Self {
+        self.extra_lsndir_backup_info = write;
         self
     }
 
@@ -698,6 +923,11 @@ impl BackupOptions {
         self.extra_lsndir.as_deref()
     }
 
+    /// See [`set_extra_lsndir_backup_info`](Self::set_extra_lsndir_backup_info).
+    pub fn extra_lsndir_backup_info(&self) -> bool {
+        self.extra_lsndir_backup_info
+    }
+
     /// The source datadir (`None`: the datadir of the server reached).
     pub fn datadir(&self) -> Option<&Path> {
         self.datadir.as_deref()
@@ -736,6 +966,11 @@ impl BackupOptions {
     /// See [`set_log_innodb_page_corruption`](Self::set_log_innodb_page_corruption).
     pub fn log_innodb_page_corruption(&self) -> bool {
         self.log_innodb_page_corruption
+    }
+
+    /// See [`set_extended_validation`](Self::set_extended_validation).
+    pub fn extended_validation(&self) -> bool {
+        self.extended_validation
     }
 
     /// See [`set_chunk_bytes`](Self::set_chunk_bytes).

@@ -14,7 +14,7 @@ use super::bitmap_source;
 use super::contents::{Contents, OtherFile, PlanNote, TablespacePlan};
 use super::detect::{self, Detected, ServerConn, SourceMode};
 use super::files::{self, rel_to};
-use super::kind::{check_start, plan_kind, BackupKind};
+use super::kind::{check_start, check_undo, plan_kind, BackupKind};
 use super::needed::LogFiles;
 use super::options::{BackupOptions, Incremental};
 use super::redo_copy::{self, RedoFacts};
@@ -157,6 +157,7 @@ pub(crate) fn plan_contents(
     hot: bool,
 ) -> Result<Contents, BackupError> {
     check_start(kind, dd, redo.checkpoint_lsn)?;
+    check_undo(kind, files.undo.len())?;
     let Tablespaces {
         copied: mut tablespaces,
         mut notes,
@@ -189,6 +190,7 @@ pub(crate) fn plan_contents(
         method,
         fallback_reason: fallback.unwrap_or_default(),
         notes,
+        page_keys: None,
     })
 }
 
@@ -256,20 +258,22 @@ fn check_hot_start(
 }
 
 /// The options of a plan: for a hot backup, each directory of the source's files not given
-/// taken from the server (see [`layout`](super::layout)).
+/// taken from the server (see [`layout`](super::layout)); and whether InnoDB runs in the
+/// server (always, without a server: the datadir's files are all there is).
 fn with_server_dirs(
     options: &BackupOptions,
     server: Option<&mut ServerConn>,
-) -> Result<BackupOptions, BackupError> {
+) -> Result<(BackupOptions, bool), BackupError> {
     #[cfg_attr(not(feature = "hot"), allow(unused_mut))]
     let mut options = options.clone();
     #[cfg(feature = "hot")]
     if let Some(s) = server {
-        options.dirs_mut().fill_from(s)?;
+        let innodb = options.dirs_mut().fill_from(s)?;
+        return Ok((options, innodb));
     }
     #[cfg(not(feature = "hot"))]
     let _ = server;
-    Ok(options)
+    Ok((options, true))
 }
 
 /// Refuses what needs a running server on a cold source (the history table); looks up the
@@ -345,17 +349,24 @@ impl BackupPlan {
     ) -> Result<BackupPlan, BackupError> {
         let t0 = Instant::now();
         let dd = detected.datadir().to_path_buf();
-        let mode = detected.mode().clone();
+        let mut mode = detected.mode().clone();
         let kind = match needs_server(options, &dd, detected.server.as_mut())? {
             Some((lsn, why)) => super::kind::from_history(lsn, why),
             None => kind,
         };
+        let (options, innodb) = with_server_dirs(options, detected.server.as_mut())?;
+        if !innodb {
+            // a server without InnoDB (`--skip-innodb`) leaves the datadir's InnoDB files as
+            // they are: they are copied as from a stopped server, the other files under the
+            // server's lock (`Cold::locking`)
+            mode = SourceMode::Cold;
+        }
         let contents = match mode {
             SourceMode::Cold => {
                 let files = files::scan_datadir(&dd, options.dirs())?;
                 let redo = redo_copy::read_source(&options.dirs().log_dir(&dd))?;
                 notes.extend(unclean_shutdown(&dd, &redo));
-                Some(plan_contents(options, &dd, &kind, &files, redo, false)?)
+                Some(plan_contents(&options, &dd, &kind, &files, redo, false)?)
             }
             _ => {
                 check_hot_start(&kind, &dd, detected.server.as_mut())?;
@@ -363,7 +374,7 @@ impl BackupPlan {
             }
         };
         Ok(BackupPlan {
-            options: with_server_dirs(options, detected.server.as_mut())?,
+            options,
             datadir: dd,
             mode,
             kind,
@@ -476,7 +487,7 @@ impl BackupPlan {
     pub fn backup_my_cnf(&self) -> Option<String> {
         self.contents
             .as_ref()
-            .map(|c| super::metadata::backup_my_cnf(&c.tablespaces, &c.redo, None))
+            .map(|c| super::metadata::backup_my_cnf(&c.tablespaces, &c.redo, None).to_text())
     }
 
     /// Reader threads: [`BackupOptions::set_parallel`], or by default [`DEFAULT_READERS`].

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use innodb_page::Lsn;
 
 use super::detect::SourceMode;
+use super::privileges::MissingPrivilege;
 use crate::format::backup_info::Method;
 
 /// A page that failed its checks and was recorded (see
@@ -114,6 +115,46 @@ impl FollowerStats {
     }
 }
 
+/// What a hot backup recorded about the server's replication ([`HotReport::replica`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplicaPosition {
+    /// The server replicates from no source (`SHOW ALL SLAVES STATUS` is empty): no
+    /// `xtrabackup_slave_info` was written.
+    NotAReplica,
+    /// The position written to `xtrabackup_slave_info`, in words, one clause per connection,
+    /// as mariabackup logs it (e.g. `master '' filename 'mysql-bin.000001' position '1159'`,
+    /// or `gtid_slave_pos '0-1-5'; master '' master_use_gtid = slave_pos`).
+    Recorded(String),
+}
+
+impl ReplicaPosition {
+    /// The position in words, when one was recorded.
+    pub fn recorded(&self) -> Option<&str> {
+        match self {
+            ReplicaPosition::Recorded(s) => Some(s),
+            ReplicaPosition::NotAReplica => None,
+        }
+    }
+}
+
+/// Whether a hot backup had the server write a checkpoint before copying
+/// ([`HotOptions::set_checkpoint_now`](super::HotOptions::set_checkpoint_now)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ForcedCheckpoint {
+    /// Not asked for.
+    #[default]
+    NotAsked,
+    /// Written: the server's checkpoint (`Innodb_lsn_last_checkpoint`) right after.
+    Written {
+        /// The checkpoint LSN.
+        lsn: Lsn,
+    },
+    /// The server has no `innodb_log_checkpoint_now` variable: none was forced.
+    Unsupported,
+}
+
 /// What a hot backup did beyond the common figures ([`BackupReport::hot`]).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -141,10 +182,9 @@ pub struct HotReport {
     pub commits_blocked_seconds: f64,
     /// The redo follower's figures.
     pub follower: FollowerStats,
-    /// The replica's position recorded in `xtrabackup_slave_info`, in words (e.g.
-    /// `master '' filename 'mysql-bin.000001' position '1159'`), when it was asked for and
-    /// the server is a replica.
-    pub replica_position: Option<String>,
+    /// What `--slave-info` ([`HotOptions::set_slave_info`](super::HotOptions::set_slave_info))
+    /// found; `None` when it was not asked for.
+    pub replica: Option<ReplicaPosition>,
     /// The Galera node's state recorded in `xtrabackup_galera_info`
     /// (`uuid:seqno domain_id`), when it was asked for and the server is a Galera node.
     pub galera_state: Option<String>,
@@ -157,6 +197,14 @@ pub struct HotReport {
     /// Queries killed because they kept a `BACKUP STAGE` lock from being taken
     /// (`--kill-long-queries-timeout`): "id (seconds run): statement".
     pub killed_queries: Vec<String>,
+    /// Without locks: writes during the backup are accepted
+    /// ([`HotOptions::set_accept_no_lock_writes`](super::HotOptions::set_accept_no_lock_writes)).
+    pub no_lock_writes_accepted: bool,
+    /// The checkpoint forced before the copy, if asked for.
+    pub forced_checkpoint: ForcedCheckpoint,
+    /// Privileges the account lacks that the backup did without (the warnings of the
+    /// privilege check; those it needs fail it instead).
+    pub missing_privileges: Vec<MissingPrivilege>,
     /// Wall-clock seconds of the backup, for the rates.
     pub(crate) seconds: f64,
 }
@@ -167,6 +215,12 @@ impl HotReport {
     /// table), as far as file modification times tell.
     pub fn consistent(&self) -> bool {
         !self.no_lock || self.written_during_backup.is_empty()
+    }
+
+    /// Whether the backup is complete as asked for: [`consistent`](Self::consistent), or
+    /// taken without locks with writes during it accepted (as mariabackup's `--no-lock`).
+    pub fn acceptable(&self) -> bool {
+        self.consistent() || self.no_lock_writes_accepted
     }
 
     /// Redo bytes the server wrote per second while the backup ran (from `start_lsn` to
@@ -280,6 +334,7 @@ mod json {
 
     #[derive(Serialize)]
     struct Hot {
+        acceptable: bool,
         commits_blocked_seconds: f64,
         consistent: bool,
         copy_end_checkpoint: u64,
@@ -287,8 +342,10 @@ mod json {
         deleted: Vec<String>,
         end_checkpoint: u64,
         end_lsn: u64,
+        forced_checkpoint: Option<u64>,
         galera_state: Option<String>,
         killed_queries: Vec<String>,
+        missing_privileges: Vec<String>,
         new: Vec<String>,
         no_lock: bool,
         redo_read_bytes_per_second: f64,
@@ -345,6 +402,7 @@ mod json {
     impl From<&HotReport> for Hot {
         fn from(h: &HotReport) -> Hot {
             Hot {
+                acceptable: h.acceptable(),
                 commits_blocked_seconds: h.commits_blocked_seconds,
                 consistent: h.consistent(),
                 copy_end_checkpoint: h.copy_end_checkpoint.get(),
@@ -352,8 +410,17 @@ mod json {
                 deleted: h.deleted.iter().map(|p| lossy(p)).collect(),
                 end_checkpoint: h.end_checkpoint.get(),
                 end_lsn: h.end_lsn.get(),
+                forced_checkpoint: match h.forced_checkpoint {
+                    super::ForcedCheckpoint::Written { lsn } => Some(lsn.get()),
+                    _ => None,
+                },
                 galera_state: h.galera_state.clone(),
                 killed_queries: h.killed_queries.clone(),
+                missing_privileges: h
+                    .missing_privileges
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
                 new: h.new.iter().map(|p| lossy(p)).collect(),
                 no_lock: h.no_lock,
                 redo_read_bytes_per_second: h.follower.parse_rate(),
@@ -363,7 +430,11 @@ mod json {
                     .iter()
                     .map(|(f, t)| [lossy(f), lossy(t)])
                     .collect(),
-                replica_position: h.replica_position.clone(),
+                replica_position: h
+                    .replica
+                    .as_ref()
+                    .and_then(|r| r.recorded())
+                    .map(str::to_string),
                 server: h.server.clone(),
                 written_during_backup: h.written_during_backup.iter().map(|p| lossy(p)).collect(),
             }

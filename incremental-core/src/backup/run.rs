@@ -52,6 +52,8 @@ impl BackupPlan {
                 });
             }
             None => Box::new(Cold::new(cancel)),
+            // a server without InnoDB: see `Cold::locking`
+            Some(conn) if !self.mode().is_hot() => Box::new(Cold::locking(cancel, conn)),
             Some(conn) => hot_stages(self, conn, cancel),
         };
         let mut run = Run {
@@ -78,7 +80,7 @@ impl BackupPlan {
         let end = stages.end(run, &contents)?;
         let (report, written) = self.finish(run, &contents, copied, end, clock, files_seconds)?;
         if let Some(dir) = self.options().extra_lsndir() {
-            written.write_to_dir(dir)?;
+            written.write_to_dir(dir, self.options().extra_lsndir_backup_info())?;
         }
         stages.finished(&written.info)?;
         Ok(report)
@@ -97,6 +99,7 @@ impl BackupPlan {
             mode: copy::mode_of(self.kind()),
             hot: self.mode().is_hot(),
             throttled: true,
+            page_keys: contents.page_keys.as_deref(),
         };
         let target = Target {
             sink: &mut *run.sink,
@@ -128,6 +131,7 @@ impl BackupPlan {
             xb_info: &end.xb_info,
             data_file_path: end.data_file_path.as_deref(),
             encryption: &end.encryption,
+            server_cnf: &end.server_cnf,
         };
         let written = metadata::write(run.sink, &facts)?;
         let t_sync = Instant::now();

@@ -23,7 +23,9 @@ use super::read::{self, AlignedBuf, SourceFile};
 use super::report::{CorruptPage, TablespaceReport};
 use super::sink::{FileMeta, Sink, SinkHandle};
 use super::throttle::{self, ReadLimit};
+use super::validate;
 use super::BackupError;
+use crate::encryption::KeyRing;
 use crate::format::delta::{DeltaWriter, PageSize, SeekDeltaWriter};
 use crate::format::meta::Meta;
 use crate::format::Dialect;
@@ -156,6 +158,8 @@ struct Reader<'a> {
     mode: Mode,
     log_corruption: bool,
     hot: bool,
+    /// Extended validation: the keys that decrypt encrypted pages for their own checksum.
+    page_keys: Option<&'a KeyRing>,
     limit: Option<ReadLimit>,
     cancel: &'a Cancel,
     /// Buffers handed back by the writer.
@@ -376,9 +380,9 @@ impl Reader<'_> {
         let global = file.first_page + local;
         // Every page read is verified, copied or not: a page whose LSN field is damaged
         // could otherwise look unchanged and be left out of the delta without a word.
-        let mut problem = page_problem(ts, global, bytes);
+        let mut problem = page_problem(ts, self.page_keys, global, bytes);
         if problem.is_some() && self.hot {
-            problem = reread_until_sound(ts, open_path, global, local, bytes);
+            problem = reread_until_sound(ts, self.page_keys, open_path, global, local, bytes);
             if problem.is_some() && unlinked(ts, file_idx) {
                 // a dropped table's file: torn pages do not matter, the backup deletes it
                 problem = None;
@@ -402,10 +406,16 @@ impl Reader<'_> {
     }
 }
 
-/// What is wrong with page `global` of `ts` (`None`: sound).
-fn page_problem(ts: &TablespacePlan, global: u64, bytes: &[u8]) -> Option<String> {
+/// What is wrong with page `global` of `ts` (`None`: sound); with `keys` (extended
+/// validation), an encrypted page is also decrypted and its own checksum checked.
+fn page_problem(
+    ts: &TablespacePlan,
+    keys: Option<&KeyRing>,
+    global: u64,
+    bytes: &[u8],
+) -> Option<String> {
     let page = Page::new(bytes).ok()?;
-    check_page(
+    let problem = check_page(
         &ts.format,
         &ts.checksum,
         ts.doublewrite.as_ref(),
@@ -413,7 +423,11 @@ fn page_problem(ts: &TablespacePlan, global: u64, bytes: &[u8]) -> Option<String
         page,
     )
     .problem
-    .map(|p| p.to_string())
+    .map(|p| p.to_string());
+    match (problem, keys) {
+        (None, Some(keys)) => validate::encrypted_page_problem(ts, keys, bytes),
+        (problem, _) => problem,
+    }
 }
 
 /// How often, and how long apart, a hot backup reads a page again that failed its checks
@@ -426,13 +440,14 @@ const REREADS: u32 = 8;
 /// the last read (`None`: sound).
 fn reread_until_sound(
     ts: &TablespacePlan,
+    keys: Option<&KeyRing>,
     open_path: &Path,
     global: u64,
     local: u64,
     bytes: &mut [u8],
 ) -> Option<String> {
     let ps = bytes.len() as u64;
-    let mut problem = page_problem(ts, global, bytes);
+    let mut problem = page_problem(ts, keys, global, bytes);
     let Ok(f) = std::fs::File::open(open_path) else {
         return problem;
     };
@@ -442,7 +457,7 @@ fn reread_until_sound(
         if read_upto(&f, bytes, local * ps).is_err() {
             return problem;
         }
-        problem = page_problem(ts, global, bytes);
+        problem = page_problem(ts, keys, global, bytes);
         if problem.is_none() {
             break;
         }
@@ -780,6 +795,8 @@ pub(crate) struct Pipeline<'a> {
     pub units: &'a [Unit],
     /// How.
     pub settings: Settings,
+    /// Extended validation: the keys that decrypt encrypted pages.
+    pub page_keys: Option<&'a KeyRing>,
 }
 
 /// Reads the units (data-file pages and non-InnoDB files) on `settings.threads` threads, each
@@ -798,6 +815,7 @@ pub(crate) fn run(
         others,
         units,
         settings,
+        page_keys,
     } = pipeline;
     let threads = settings.threads.max(1);
     let reader = Reader {
@@ -806,6 +824,7 @@ pub(crate) fn run(
         mode: settings.mode,
         log_corruption: settings.log_corruption,
         hot: settings.hot,
+        page_keys,
         limit: settings.read_limit.map(ReadLimit::new),
         cancel,
         pool: Mutex::new(Vec::new()),

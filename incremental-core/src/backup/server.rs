@@ -2,8 +2,8 @@
 //! of the process holding the datadir), reading its settings and LSNs, and MariaDB's
 //! `BACKUP STAGE` protocol.
 //!
-//! The MySQL protocol is spoken by the [`mysql`] crate (synchronous, no TLS: xb connects
-//! through the server's Unix socket, or to a TCP address given explicitly).
+//! The MySQL protocol is spoken by the [`mysql`] crate (synchronous; TLS by rustls, over TCP
+//! only: the crate never encrypts a Unix socket, so with TLS the server is reached over TCP).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use innodb_page::Lsn;
 use mysql::prelude::Queryable;
 
 use crate::backup::error::ServerError;
-use crate::backup::options::{ConnectOptions, Protocol};
+use crate::backup::options::{ConnectOptions, Protocol, TlsOptions};
 use crate::format::option_file::{OptionFiles, CLIENT_GROUPS};
 
 /// `(code, message, source)` of a client error: the server's error code when it answered.
@@ -155,6 +155,12 @@ pub fn sockets_of_pid(pid: i32) -> Vec<PathBuf> {
             Some((f[6].parse().ok()?, PathBuf::from(f[7])))
         })
         .collect();
+    of_pid(pid, &listening)
+}
+
+/// The values of `listening` (socket inode, value) whose socket the process `pid` holds open,
+/// each once (empty when not allowed to look).
+fn of_pid<T: Clone + PartialEq>(pid: i32, listening: &[(u64, T)]) -> Vec<T> {
     let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Vec::new();
     };
@@ -171,13 +177,38 @@ pub fn sockets_of_pid(pid: i32) -> Vec<PathBuf> {
         else {
             continue;
         };
-        for (i, p) in &listening {
-            if *i == ino && !out.contains(p) {
-                out.push(p.clone());
+        for (i, v) in listening {
+            if *i == ino && !out.contains(v) {
+                out.push(v.clone());
             }
         }
     }
     out
+}
+
+/// TCP ports the process `pid` listens on (from `/proc`; empty when not allowed to look).
+pub fn tcp_ports_of_pid(pid: i32) -> Vec<u16> {
+    // sl local_address rem_address st ... inode; listening: st 0A
+    let mut listening: Vec<(u64, u16)> = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for l in text.lines().skip(1) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() < 10 || f[3] != "0A" {
+                continue;
+            }
+            let port = f[1]
+                .rsplit(':')
+                .next()
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            if let (Some(port), Ok(ino)) = (port, f[9].parse()) {
+                listening.push((ino, port));
+            }
+        }
+    }
+    of_pid(pid, &listening)
 }
 
 /// The login name of this process (`$USER`, else `root` for uid 0, else `""`).
@@ -216,7 +247,37 @@ enum Route {
 /// option file is then not used). Otherwise the option files decide the same way (their
 /// `protocol`, a host other than `localhost`, their socket), and without any: the sockets of
 /// the process holding the datadir, then the usual socket paths.
-fn route(opts: &ConnectOptions, files: &OptionFiles, server_pid: Option<i32>) -> Route {
+///
+/// With TLS (which needs TCP): TCP, unless a socket is asked for by the options (a socket, or
+/// the socket protocol, given), which is refused; a socket or socket protocol named in an
+/// option file is passed over.
+fn route(
+    opts: &ConnectOptions,
+    files: &OptionFiles,
+    server_pid: Option<i32>,
+) -> Result<Route, ServerError> {
+    if opts.tls().is_some() {
+        if opts.socket().is_some() || opts.protocol() == Some(Protocol::Socket) {
+            return Err(ServerError::TlsOverSocket {
+                socket: opts.socket().map(Path::to_path_buf),
+            });
+        }
+        let host = opts
+            .host()
+            .or_else(|| files.get("host"))
+            .unwrap_or("localhost");
+        let port = opts
+            .port()
+            .or_else(|| files.get("port").and_then(|p| p.parse().ok()))
+            .or_else(|| server_pid.and_then(|pid| tcp_ports_of_pid(pid).first().copied()))
+            .unwrap_or(3306);
+        return Ok(Route::Tcp(host.to_string(), port));
+    }
+    Ok(plain_route(opts, files, server_pid))
+}
+
+/// [`route`] without TLS.
+fn plain_route(opts: &ConnectOptions, files: &OptionFiles, server_pid: Option<i32>) -> Route {
     let file_port = || files.get("port").and_then(|p| p.parse().ok());
     let remote = |h: &str| h != "localhost";
     let tcp = || {
@@ -281,6 +342,48 @@ fn base_opts(user: &str, password: Option<&String>) -> mysql::OptsBuilder {
         .tcp_connect_timeout(Some(Duration::from_secs(10)))
 }
 
+/// The client library's TLS settings for `tls`, after checking that its files can be read
+/// (the library would say only "No such file or directory", without the file).
+fn ssl_opts(tls: &TlsOptions) -> Result<mysql::SslOpts, ServerError> {
+    let readable = |what: &'static str, path: &Path| {
+        std::fs::File::open(path)
+            .and_then(|f| f.metadata())
+            .and_then(|m| {
+                if m.is_dir() {
+                    Err(std::io::Error::other("a directory, not a file"))
+                } else {
+                    Ok(())
+                }
+            })
+            .map_err(|source| ServerError::TlsFile {
+                what,
+                path: path.to_path_buf(),
+                source,
+            })
+    };
+    let mut o = mysql::SslOpts::default();
+    if let Some(ca) = tls.ca() {
+        readable("CA certificate", ca)?;
+        o = o.with_root_cert_path(Some(ca.to_path_buf()));
+    }
+    if let (Some(cert), Some(key)) = (tls.cert(), tls.key()) {
+        readable("client certificate", cert)?;
+        readable("client key", key)?;
+        o = o.with_client_identity(Some(mysql::ClientIdentity::new(
+            cert.to_path_buf(),
+            key.to_path_buf(),
+        )));
+    }
+    // MariaDB 10.11's client: with a CA the chain is checked, the name only when asked
+    Ok(if tls.verify_server_cert() {
+        o
+    } else if tls.ca().is_some() {
+        o.with_danger_skip_domain_validation(true)
+    } else {
+        o.with_danger_accept_invalid_certs(true)
+    })
+}
+
 /// Connects with `b`, described as `how` in errors.
 fn attempt(b: mysql::OptsBuilder, how: String) -> Result<Server, ServerError> {
     let opts = mysql::Opts::from(b);
@@ -309,12 +412,16 @@ impl Server {
         let user = setting(opts.user(), "user").unwrap_or_else(login_name);
         let password =
             setting(opts.password(), "password").or_else(|| std::env::var("MYSQL_PWD").ok());
-        let candidates = match route(opts, &files, server_pid) {
+        let candidates = match route(opts, &files, server_pid)? {
             Route::Tcp(h, p) => {
-                let how = format!("TCP {h}:{p} as {user}");
-                let b = base_opts(&user, password.as_ref())
+                let mut how = format!("TCP {h}:{p} as {user}");
+                let mut b = base_opts(&user, password.as_ref())
                     .ip_or_hostname(Some(h))
                     .tcp_port(p);
+                if let Some(tls) = opts.tls() {
+                    how.push_str(" with TLS");
+                    b = b.ssl_opts(ssl_opts(tls)?);
+                }
                 return attempt(b, how);
             }
             Route::Sockets(s) => s,
@@ -539,11 +646,70 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::{route, ConnectOptions, OptionFiles, Protocol, Route, CLIENT_GROUPS};
+    use crate::backup::{ServerError, TlsOptions};
 
     /// The route for `opts` with a Debian-like option file naming a socket (and `extra`).
     fn with_file(opts: &ConnectOptions, extra: &str) -> Route {
+        try_with_file(opts, extra).unwrap()
+    }
+
+    fn try_with_file(opts: &ConnectOptions, extra: &str) -> Result<Route, ServerError> {
         let text = format!("[client]\nsocket=/run/mysqld/mysqld.sock\n{extra}");
         route(opts, &OptionFiles::parse(&text, CLIENT_GROUPS), None)
+    }
+
+    #[test]
+    fn tls_goes_over_tcp_and_refuses_a_socket_asked_for() {
+        let tcp = |h: &str, p| Route::Tcp(h.into(), p);
+        let mut o = ConnectOptions::new();
+        o.set_tls(TlsOptions::new());
+        // the option file's socket is passed over, its port and host used
+        assert_eq!(with_file(&o, ""), tcp("localhost", 3306));
+        assert_eq!(with_file(&o, "port=3307"), tcp("localhost", 3307));
+        assert_eq!(
+            with_file(&o, "port=3307\nhost=db1\nprotocol=socket"),
+            tcp("db1", 3307)
+        );
+        o.set_host("127.0.0.1");
+        assert_eq!(with_file(&o, "port=3307"), tcp("127.0.0.1", 3307));
+        let mut s = o.clone();
+        s.set_socket("/tmp/s.sock");
+        let e = try_with_file(&s, "").unwrap_err();
+        assert!(
+            matches!(&e, ServerError::TlsOverSocket { socket: Some(p) } if p.ends_with("s.sock")),
+            "{e}"
+        );
+        o.set_protocol(Protocol::Socket);
+        assert!(matches!(
+            try_with_file(&o, ""),
+            Err(ServerError::TlsOverSocket { socket: None })
+        ));
+    }
+
+    #[test]
+    fn an_unreadable_tls_file_is_named() {
+        let mut t = TlsOptions::new();
+        t.set_ca("/nonexistent/ca.pem");
+        let e = super::ssl_opts(&t).unwrap_err();
+        assert!(
+            matches!(&e, ServerError::TlsFile { what: "CA certificate", path, .. }
+                if path.ends_with("ca.pem")),
+            "{e}"
+        );
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        let mut t = TlsOptions::new();
+        t.set_client_identity("/", "/nonexistent/key.pem");
+        let e = super::ssl_opts(&t).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                ServerError::TlsFile {
+                    what: "client certificate",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -582,5 +748,8 @@ mod tests {
     #[test]
     fn a_process_without_sockets_listens_on_none() {
         assert!(super::sockets_of_pid(std::process::id() as i32).is_empty());
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(super::tcp_ports_of_pid(std::process::id() as i32).contains(&port));
     }
 }

@@ -100,6 +100,12 @@ pub trait Sink: Send {
         true
     }
 
+    /// The `format` that `xtrabackup_info` (and the history table) records for a backup
+    /// written here, as mariabackup names it: `file` (the default) or `mbstream` (a stream).
+    fn info_format(&self) -> &'static str {
+        "file"
+    }
+
     /// Renames the finished file `from` to `to` (both relative, checked as for
     /// [`create`](Sink::create)), replacing `to`: the extraction of a MariaDB stream's rename
     /// chunk. The default refuses ([`io::ErrorKind::Unsupported`]); a missing `from` is an

@@ -17,6 +17,7 @@
 //! [`fail`](Stages::fail) releases the source when a stage fails.
 
 use super::contents::Contents;
+use super::metadata::ServerCnf;
 use super::plan::BackupPlan;
 use super::redo_copy::RedoCopy;
 use super::report::{HotReport, TablespaceReport};
@@ -65,6 +66,8 @@ pub(crate) struct End {
     /// The server's encryption settings for `backup-my.cnf` (hot backups of an encrypted
     /// server).
     pub encryption: Vec<(String, String)>,
+    /// The server's variables for `backup-my.cnf` (hot backups).
+    pub server_cnf: ServerCnf,
 }
 
 /// How a source carries out the stages of a run (see the module docs).

@@ -101,6 +101,10 @@ impl<S: Sink> Sink for CodecSink<S> {
         self.inner.replaces_files()
     }
 
+    fn info_format(&self) -> &'static str {
+        self.inner.info_format()
+    }
+
     /// Renames the stored (encoded) file.
     fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
         let (from, to) = (self.stored(from), self.stored(to));
@@ -256,6 +260,10 @@ impl<S: Sink> Sink for DecodingSink<S> {
 
     fn replaces_files(&self) -> bool {
         self.inner.replaces_files()
+    }
+
+    fn info_format(&self) -> &'static str {
+        self.inner.info_format()
     }
 
     /// Renames the decoded file (`X.zst` stands for `X`).

@@ -1,12 +1,15 @@
 //! Where each file of a backup goes in a restored server's directories: the system
 //! tablespace into `innodb_data_home_dir`, the redo log into `innodb_log_group_home_dir`, the
 //! undo tablespaces into `innodb_undo_directory`, the Aria log and control file into
-//! `aria_log_dir_path` (as mariabackup's copy-back places them), everything else under the
-//! datadir at its path in the backup.
+//! `aria_log_dir_path` (as mariabackup's copy-back places them), a tablespace created with
+//! `DATA DIRECTORY` (`db/t.ibd` beside a `db/t.isl`) at the path its `.isl` file holds,
+//! everything else under the datadir at its path in the backup.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::options::CopyBackOptions;
+use crate::backup::layout::normalized;
 use crate::format::backup_my_cnf::ServerSettings;
 
 /// The directories of a restored server.
@@ -18,6 +21,18 @@ pub(crate) struct Layout {
     log_home: Option<PathBuf>,
     undo: Option<PathBuf>,
     aria: Option<PathBuf>,
+    /// `innodb_data_file_path` given for the restore: each file name and where it goes.
+    system_paths: Vec<(String, PathBuf)>,
+    data_file_path: Option<String>,
+    /// Tablespaces outside the datadir (`db/t.ibd`, from `db/t.isl`) and where they go.
+    remote: BTreeMap<PathBuf, PathBuf>,
+}
+
+/// The path an `.isl` file holds (its first line that is not blank), `None` when it holds
+/// none.
+pub(crate) fn isl_target(text: &str) -> Option<PathBuf> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(PathBuf::from(line))
 }
 
 fn numbered(name: &str, prefix: &str) -> bool {
@@ -44,20 +59,48 @@ impl Layout {
         options: &CopyBackOptions,
         settings: &ServerSettings,
     ) -> Layout {
-        let abs = |d: Option<&Path>| d.map(|d| datadir.join(d));
+        let abs = |d: Option<&Path>| d.map(|d| normalized(&datadir.join(d)));
+        let data_home = abs(options.innodb_data_home_dir());
+        let home = data_home.clone().unwrap_or_else(|| datadir.to_path_buf());
+        let system_paths = options
+            .innodb_data_file_path()
+            .map(|spec| {
+                spec.split(';')
+                    .filter_map(|e| e.split(':').next())
+                    .map(str::trim)
+                    .filter_map(|e| {
+                        let name = Path::new(e).file_name()?.to_string_lossy().into_owned();
+                        Some((name, normalized(&home.join(e))))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         Layout {
             datadir: datadir.to_path_buf(),
             system_names: system_names(settings),
-            data_home: abs(options.innodb_data_home_dir()),
+            data_home,
             log_home: abs(options.innodb_log_group_home_dir()),
             undo: abs(options.innodb_undo_directory()),
             aria: abs(options.aria_log_dir_path()),
+            system_paths,
+            data_file_path: options.innodb_data_file_path().map(str::to_string),
+            remote: BTreeMap::new(),
         }
+    }
+
+    /// The tablespace `ibd` of the backup (`db/t.ibd`) goes to `target` (the path its `.isl`
+    /// file holds, absolute or relative to the datadir).
+    pub(crate) fn add_remote(&mut self, ibd: PathBuf, target: &Path) {
+        let dst = normalized(&self.datadir.join(target));
+        self.remote.insert(ibd, dst);
     }
 
     /// The directory a top-level file named `name` goes into, when it is not the datadir.
     fn special_dir(&self, name: &str) -> Option<&PathBuf> {
-        let system = if self.system_names.is_empty() {
+        let system = if !self.system_paths.is_empty() {
+            // placed by `destination`; any other `ibdataN` stays in the datadir
+            false
+        } else if self.system_names.is_empty() {
             numbered(name, "ibdata")
         } else {
             self.system_names.iter().any(|n| n == name)
@@ -81,6 +124,14 @@ impl Layout {
             (1, Some(n)) => n.to_str(),
             _ => None,
         };
+        if let Some(dst) = self.remote.get(rel) {
+            return dst.clone();
+        }
+        if let Some((_, dst)) =
+            top_name.and_then(|n| self.system_paths.iter().find(|(s, _)| s == n))
+        {
+            return dst.clone();
+        }
         match top_name.and_then(|n| self.special_dir(n)) {
             Some(dir) => dir.join(rel),
             None => self.datadir.join(rel),
@@ -95,11 +146,17 @@ impl Layout {
     /// Every directory files go into (the datadir first).
     pub(crate) fn roots(&self) -> Vec<&Path> {
         let mut roots = vec![self.datadir.as_path()];
-        for d in [&self.data_home, &self.log_home, &self.undo, &self.aria]
+        let dirs = [&self.data_home, &self.log_home, &self.undo, &self.aria];
+        let files = self.system_paths.iter().map(|(_, p)| p);
+        let files = files.chain(self.remote.values());
+        let parents = files.filter_map(|p| p.parent());
+        for d in dirs
             .into_iter()
             .flatten()
+            .map(PathBuf::as_path)
+            .chain(parents)
         {
-            if !roots.contains(&d.as_path()) {
+            if !roots.contains(&d) {
                 roots.push(d);
             }
         }
@@ -118,6 +175,11 @@ impl Layout {
         named
             .into_iter()
             .filter_map(|(k, v)| v.as_ref().map(|d| format!("--{k}={}", d.display())))
+            .chain(
+                self.data_file_path
+                    .iter()
+                    .map(|p| format!("--innodb-data-file-path={p}")),
+            )
             .collect()
     }
 }
@@ -172,5 +234,35 @@ mod tests {
         let l = Layout::new(Path::new("/x"), &o, &s);
         assert_eq!(l.destination(Path::new("sys2")), Path::new("/h/sys2"));
         assert_eq!(l.destination(Path::new("ibdata1")), Path::new("/x/ibdata1"));
+        // the restore's own innodb_data_file_path: absolute, or relative to the home
+        o.set_innodb_data_home_dir(Some("".into()))
+            .set_innodb_data_file_path(Some("/abs/sys1:6M;sys2:1M:autoextend".into()));
+        let l = Layout::new(Path::new("/x"), &o, &s);
+        assert_eq!(l.destination(Path::new("sys1")), Path::new("/abs/sys1"));
+        assert_eq!(l.destination(Path::new("sys2")), Path::new("/x/sys2"));
+        assert!(l.roots().contains(&Path::new("/abs")));
+        assert!(l
+            .server_options()
+            .iter()
+            .any(|o| o.starts_with("--innodb-data-file-path=")));
+    }
+
+    #[test]
+    fn a_data_directory_tablespace_goes_where_its_isl_says() {
+        let mut l = Layout::new(
+            Path::new("/x/data"),
+            &CopyBackOptions::default(),
+            &Default::default(),
+        );
+        let target = isl_target("\n/srv/remote/db/t.ibd\n").unwrap();
+        l.add_remote("db/t.ibd".into(), &target);
+        l.add_remote("db/u.ibd".into(), Path::new("../rel/db/u.ibd"));
+        let dst = |r: &str| l.destination(Path::new(r));
+        assert_eq!(dst("db/t.ibd"), Path::new("/srv/remote/db/t.ibd"));
+        assert_eq!(dst("db/u.ibd"), Path::new("/x/rel/db/u.ibd"));
+        assert_eq!(dst("db/t.isl"), Path::new("/x/data/db/t.isl"));
+        assert!(l.is_outside(&dst("db/t.ibd")));
+        assert!(l.roots().contains(&Path::new("/srv/remote/db")));
+        assert_eq!(isl_target(" \n"), None);
     }
 }

@@ -27,6 +27,7 @@ pub struct CopyBackOptions {
     log_group_home_dir: Option<PathBuf>,
     undo_directory: Option<PathBuf>,
     aria_log_dir_path: Option<PathBuf>,
+    data_file_path: Option<String>,
 }
 
 impl CopyBackOptions {
@@ -72,6 +73,15 @@ impl CopyBackOptions {
         self
     }
 
+    /// The system tablespace's files of the restored server (`innodb_data_file_path`, e.g.
+    /// `/srv/sys/ibdata1:12M;ibdata2:1M:autoextend`): each file of the backup of that name goes
+    /// to that path (absolute, or relative to the data home directory). Default: the backup's
+    /// `backup-my.cnf`, into the data home directory.
+    pub fn set_innodb_data_file_path(&mut self, spec: Option<String>) -> &mut Self {
+        self.data_file_path = spec.filter(|s| !s.trim().is_empty());
+        self
+    }
+
     /// Where the redo log goes (`innodb_log_group_home_dir`; default: the datadir).
     pub fn set_innodb_log_group_home_dir(&mut self, dir: Option<PathBuf>) -> &mut Self {
         self.log_group_home_dir = dir;
@@ -109,6 +119,11 @@ impl CopyBackOptions {
     /// The system tablespace's directory, if not the datadir.
     pub fn innodb_data_home_dir(&self) -> Option<&Path> {
         self.data_home_dir.as_deref()
+    }
+
+    /// The restored server's `innodb_data_file_path`, when given.
+    pub fn innodb_data_file_path(&self) -> Option<&str> {
+        self.data_file_path.as_deref()
     }
 
     /// The redo log's directory, if not the datadir.

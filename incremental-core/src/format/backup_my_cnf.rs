@@ -39,6 +39,12 @@ pub struct BackupMyCnf {
     pub log_file_size: u64,
     /// `innodb_undo_tablespaces`.
     pub undo_tablespaces: usize,
+    /// `innodb_checksum_algorithm` as the server has it (a hot backup: `full_crc32`,
+    /// `strict_crc32`, ...), written instead of what [`full_crc32`](Self::full_crc32) says
+    /// (default `None`).
+    pub checksum_algorithm: Option<String>,
+    /// `innodb_compression_level`: the server's (a hot backup), else 6 (the default).
+    pub compression_level: u32,
 }
 
 impl BackupMyCnf {
@@ -56,6 +62,8 @@ impl BackupMyCnf {
             data_file_path,
             log_file_size,
             undo_tablespaces,
+            checksum_algorithm: None,
+            compression_level: 6,
         }
     }
 
@@ -66,17 +74,18 @@ impl BackupMyCnf {
              innodb_checksum_algorithm={}\ninnodb_data_file_path={}\n\
              innodb_log_file_size={}\ninnodb_page_size={}\n\
              innodb_undo_directory=./\ninnodb_undo_tablespaces={}\n\
-             innodb_compression_level=6\n",
+             innodb_compression_level={}\n",
             env!("CARGO_PKG_VERSION"),
-            if self.full_crc32 {
-                "full_crc32"
-            } else {
-                "crc32"
+            match (&self.checksum_algorithm, self.full_crc32) {
+                (Some(a), _) => a.as_str(),
+                (None, true) => "full_crc32",
+                (None, false) => "crc32",
             },
             self.data_file_path,
             self.log_file_size,
             self.page_size,
             self.undo_tablespaces,
+            self.compression_level,
         )
     }
 }
@@ -253,9 +262,15 @@ impl ServerSettings {
             let name = k.to_ascii_lowercase().replace('-', "_");
             let keep = match name.as_str() {
                 "plugin_load" | "plugin_load_add" => {
+                    // MariaDB's test key plugin is "experimental": a release server loads it
+                    // only when allowed to (mariabackup accepts every plugin maturity)
+                    if v.contains("debug_key_management") {
+                        o.push("--plugin-maturity=experimental".into());
+                    }
                     o.push(format!("--plugin-load-add={v}"));
                     continue;
                 }
+                n if n.starts_with("debug_key_management_") => true,
                 "file_key_management_filekey" => !is_literal_file_key(k, v),
                 "plugin_dir" | "innodb_encrypt_log" | "innodb_encrypt_tables" => true,
                 n => n.starts_with("file_key_management_"),

@@ -162,6 +162,43 @@ pub struct ApplyRedoReport {
     pub ran: bool,
     /// An interrupted run of the step was found and finished.
     pub resumed: bool,
+    /// The binary log position InnoDB recovered (the newest recorded in the rollback segment
+    /// headers, or the legacy one of the system header): the server's own `Last binlog
+    /// file` note of its crash recovery. `None` when the source had no binary log, when the
+    /// server ran no crash recovery (the log held nothing past its checkpoint: the server
+    /// then does not say), or when nothing was run. When known, it is also written to
+    /// [`BINLOG_POS_FILE`] in the backup, as mariabackup's prepare does.
+    pub binlog: Option<BinlogPosition>,
+    /// Transactions the server found prepared by the two-phase commit of the source's binary
+    /// log (internal XIDs: the backup ended between their prepare and their commit), left
+    /// prepared as mariabackup's prepare leaves them: the restored server resolves them at its
+    /// first start (with its binary log, or `tc-heuristic-recover`). The private server
+    /// refuses to start with them (it has no binary log to resolve them with) but shuts InnoDB
+    /// down cleanly when it stops there, after the recovery and before anything else; that
+    /// clean shutdown is checked (the redo log then holds nothing past its checkpoint).
+    pub left_prepared: u64,
+}
+
+/// The file, in the backup, of the binary log position InnoDB recovered: `NAME<TAB>OFFSET`
+/// and a newline, as mariabackup writes it (the name as InnoDB recorded it, often with a
+/// leading `./`).
+pub const BINLOG_POS_FILE: &str = "xtrabackup_binlog_pos_innodb";
+
+/// A binary log position recorded by InnoDB with the commits it made durable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BinlogPosition {
+    /// The binary log file's name as the server recorded it (e.g. `./master-bin.000001`).
+    pub file: String,
+    /// The byte offset in that file after the last commit InnoDB recovered.
+    pub offset: u64,
+}
+
+impl BinlogPosition {
+    /// The line of [`BINLOG_POS_FILE`] (with its newline).
+    pub fn file_line(&self) -> String {
+        format!("{}\t{}\n", self.file, self.offset)
+    }
 }
 
 /// Why [`apply_redo()`] failed. The backup directory may then hold a partly recovered datadir:
@@ -400,9 +437,13 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
             )],
             ran: false,
             resumed,
+            binlog: None,
+            left_prepared: 0,
         });
     }
     check_runnable(&dir)?;
+    // DATA DIRECTORY tablespaces: the private server must open the backup's copies
+    super::remote_names::localize(&dir)?;
     let settings = ServerSettings::read_dir(&dir)?;
     // The private server would fail on an encrypted backup without its keys: say so first.
     copy_back::check_keys(&dir, &settings, &dir)?;
@@ -415,8 +456,13 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
     } else {
         Mode::RedoOnly
     };
-    let notes = run_server(&dir, &scratch.0, &mariadbd, opts, mode, &settings, t0)?;
+    let (notes, binlog, left_prepared) =
+        run_server(&dir, &scratch.0, &mariadbd, opts, mode, &settings, t0)?;
     drop(scratch);
+    if let Some(b) = &binlog {
+        let path = dir.join(BINLOG_POS_FILE);
+        fs::write(&path, b.file_line()).map_err(io_err("cannot write", &path))?;
+    }
     sync_tree(&dir)?;
     let state = if rollback {
         BackupType::FullPrepared
@@ -431,6 +477,8 @@ pub fn apply_redo(dir: &Path, opts: &ApplyRedoOptions) -> Result<ApplyRedoReport
         notes,
         ran: true,
         resumed,
+        binlog,
+        left_prepared,
     })
 }
 
@@ -447,7 +495,8 @@ pub(super) enum Mode {
 }
 
 /// The server's part: start, recovery, rollback (unless redo only), clean shutdown. Returns
-/// the notes about the recovery.
+/// the notes about the recovery, the binary log position it recovered and the number of
+/// transactions left prepared (redo only: see [`ApplyRedoReport::left_prepared`]).
 fn run_server(
     dir: &Path,
     scratch: &Path,
@@ -456,21 +505,68 @@ fn run_server(
     mode: Mode,
     settings: &ServerSettings,
     t0: Instant,
-) -> Result<Vec<String>, ApplyRedoError> {
+) -> Result<(Vec<String>, Option<BinlogPosition>, u64), ApplyRedoError> {
     let server = Server::new(dir, scratch);
     server.write_options(&opts.buffer_pool, mode, settings)?;
     let mut child = server.start(mariadbd)?;
     let deadline = t0 + opts.timeout;
-    let mut conn = server.connect(&mut child, deadline)?;
-    if mode != Mode::RedoOnly {
-        server.wait_rollback(&mut conn, deadline)?;
-    }
-    server.shutdown(conn)?;
-    let notes = server.wait_shutdown(&mut child, deadline)?;
+    let (notes, left_prepared) = match server.connect(&mut child, deadline) {
+        Ok(mut conn) => {
+            if mode != Mode::RedoOnly {
+                server.wait_rollback(&mut conn, deadline)?;
+            }
+            server.shutdown(conn)?;
+            (server.wait_shutdown(&mut child, deadline)?, 0)
+        }
+        Err(e) => match server.stopped_at_prepared(&mut child, mode) {
+            Some(n) => {
+                let text = fs::read_to_string(&server.err).unwrap_or_default();
+                let mut notes = recovery_notes(&text);
+                notes.push(format!(
+                    "{n} transaction(s) prepared by the binary log's two-phase commit left \
+                     prepared (the restored server resolves them); InnoDB shut down cleanly"
+                ));
+                (notes, n)
+            }
+            None => return Err(e),
+        },
+    };
     if mode == Mode::RedoOnly {
-        server.refuse_ignored_errors()?;
+        server.refuse_ignored_errors(left_prepared > 0)?;
     }
-    Ok(notes)
+    let log = fs::read_to_string(&server.err).unwrap_or_default();
+    Ok((notes, recovered_binlog(&log), left_prepared))
+}
+
+/// The start of the SQL layer's error when InnoDB recovered transactions prepared with an
+/// internal XID and there is no transaction coordinator log to resolve them.
+const PREPARED_FOUND: &str = "[ERROR] Found ";
+/// Its continuation.
+const PREPARED_FOUND_REST: &str = " prepared transactions! ";
+
+/// The number of transactions of that error, when `line` is it.
+fn prepared_found(line: &str) -> Option<u64> {
+    let rest = line.split_once(PREPARED_FOUND)?.1;
+    let (n, _) = rest.split_once(PREPARED_FOUND_REST)?;
+    n.parse().ok()
+}
+
+/// Whether the redo log of `dir` holds nothing past its checkpoint but the checkpoint's own
+/// FILE_CHECKPOINT mini-transaction: what a clean InnoDB shutdown leaves.
+fn redo_is_clean(dir: &Path) -> bool {
+    let Ok(log) = innodb_page::redo::open(&log_file_path(dir)) else {
+        return false;
+    };
+    let (Some(cp_end), Some(end)) = (log.checkpoint_end_lsn(), log.end_lsn()) else {
+        return false;
+    };
+    if cp_end != log.checkpoint_lsn() {
+        return false;
+    }
+    let Ok(mut r) = log.mtr_reader(cp_end) else {
+        return false;
+    };
+    matches!(r.next_mtr(), Ok(Some(m)) if m.end_lsn() == end)
 }
 
 fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> ApplyRedoError {
@@ -803,9 +899,24 @@ impl Server {
     /// set (no rollback, no purge), which also has InnoDB go on past what a normal recovery
     /// refuses (a corrupt page, a data file shorter than its page 0 says): it logs an error
     /// and leaves the page as it found it. Such a backup is not restored as the source was.
-    fn refuse_ignored_errors(&self) -> Result<(), ApplyRedoError> {
+    ///
+    /// A partial backup lacks the files of the tables it left out, which the dictionary and
+    /// the redo still name: the server's errors that such a file is missing (and the system
+    /// error that comes with each) are expected there, as mariabackup's prepare skips those
+    /// tables.
+    /// With `left_prepared`, the server's stop at the transactions left prepared is expected
+    /// ([`Server::stopped_at_prepared`]).
+    fn refuse_ignored_errors(&self, left_prepared: bool) -> Result<(), ApplyRedoError> {
         let text = fs::read_to_string(&self.err).map_err(io_err("cannot read", &self.err))?;
-        let errors: Vec<&str> = text.lines().filter(|l| l.contains("[ERROR]")).collect();
+        let partial = is_partial(&self.dir);
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("[ERROR]"))
+            .filter(|l| !(partial && self.left_out_file_error(l)))
+            .filter(|l| {
+                !(left_prepared && (prepared_found(l).is_some() || l.ends_with("[ERROR] Aborting")))
+            })
+            .collect();
         match errors.first() {
             None => Ok(()),
             Some(first) => Err(self.failed(format!(
@@ -815,6 +926,72 @@ impl Server {
                 first.split("[ERROR] ").last().unwrap_or(first)
             ))),
         }
+    }
+}
+
+impl Server {
+    /// When the redo-only server exited (status 1) because InnoDB recovered transactions
+    /// prepared by the binary log's two-phase commit, which its SQL layer refuses to leave
+    /// unresolved without a coordinator log, after InnoDB shut down cleanly: their number.
+    /// Those transactions are then as the backup left them (no rollback, no commit), which is
+    /// what mariabackup's prepare leaves. `None` for any other failure.
+    fn stopped_at_prepared(&self, child: &mut Running, mode: Mode) -> Option<u64> {
+        if mode != Mode::RedoOnly {
+            return None;
+        }
+        let status = child.0.try_wait().ok()??;
+        if status.code() != Some(1) {
+            return None;
+        }
+        let text = fs::read_to_string(&self.err).ok()?;
+        let n = text.lines().find_map(prepared_found)?;
+        (n > 0 && redo_is_clean(&self.dir)).then_some(n)
+    }
+
+    /// Whether an `[ERROR]` line of the log says that a data file the backup does not hold
+    /// could not be found (`File ./db/t.ibd was not found`, then the system error ENOENT), or
+    /// that the redo of such a file could not be applied.
+    fn left_out_file_error(&self, line: &str) -> bool {
+        let Some(msg) = line.split("[ERROR] ").nth(1) else {
+            return false;
+        };
+        if msg == "InnoDB: Operating system error number 2 in a file operation."
+            || msg == "InnoDB: Error number 2 means 'No such file or directory'"
+        {
+            return true;
+        }
+        let missing = |f: &str| !self.dir.join(f).exists();
+        if let Some(rest) = msg.strip_prefix("InnoDB: Cannot apply log to ") {
+            // a table created in the copied redo: `... of corrupted file './db/t.ibd'`
+            return rest
+                .split_once("of corrupted file '")
+                .and_then(|(_, f)| f.strip_suffix('\''))
+                .is_some_and(missing);
+        }
+        if let Some(rest) = msg.strip_prefix("InnoDB: Cannot open datafile for read-only: '") {
+            return rest.split_once('\'').is_some_and(|(f, _)| missing(f));
+        }
+        if let Some(rest) = msg.strip_prefix("InnoDB: Could not find a valid tablespace file for ")
+        {
+            let name = rest.split_once(". ").map_or(rest, |(n, _)| n);
+            let name = name.trim_end_matches('.').replace('`', "");
+            return missing(&format!("{name}.ibd"));
+        }
+        msg.strip_prefix("InnoDB: File ")
+            .and_then(|m| m.strip_suffix(" was not found"))
+            .is_some_and(missing)
+    }
+}
+
+/// Whether the backup in `dir` holds only some tables, or is merged from one that did
+/// (`xb_backup_info`, else `partial = Y` in `xtrabackup_info`).
+fn is_partial(dir: &Path) -> bool {
+    match crate::format::backup_info::BackupInfo::read_dir(dir) {
+        Ok(Some(xb)) => xb.partial || xb.base_partial,
+        _ => crate::format::info::Info::read_dir(dir)
+            .ok()
+            .and_then(|i| i.partial().ok().flatten())
+            .unwrap_or(false),
     }
 }
 
@@ -833,6 +1010,19 @@ fn recovery_notes(log: &str) -> Vec<String> {
         .collect()
 }
 
+/// The position of the server's `InnoDB: Last binlog file '<name>', position <N>` note (the
+/// last one, should there be several).
+fn recovered_binlog(log: &str) -> Option<BinlogPosition> {
+    log.lines().rev().find_map(|l| {
+        let rest = l.split_once("InnoDB: Last binlog file '")?.1;
+        let (file, offset) = rest.rsplit_once("', position ")?;
+        Some(BinlogPosition {
+            file: file.to_string(),
+            offset: offset.trim().parse().ok()?,
+        })
+    })
+}
+
 /// Whether `dir` looks like it was recovered by [`apply_redo()`] (or prepared by mariabackup):
 /// `log-applied` or `full-prepared`.
 pub fn is_prepared(dir: &Path) -> bool {
@@ -844,4 +1034,39 @@ pub fn is_prepared(dir: &Path) -> bool {
             )
         })
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_recovered_binlog_position_from_the_log() {
+        let log = "2026-12-07  6:34:11 0 [Note] InnoDB: To recover: 55 pages\n\
+                   2026-12-07  6:34:11 0 [Note] InnoDB: Last binlog file './master-bin.000001', position 3558887\n\
+                   2026-12-07  6:34:12 0 [Note] mariadbd: Shutdown complete\n";
+        let b = recovered_binlog(log).unwrap();
+        assert_eq!(
+            (b.file.as_str(), b.offset),
+            ("./master-bin.000001", 3558887)
+        );
+        assert_eq!(b.file_line(), "./master-bin.000001\t3558887\n");
+        assert_eq!(
+            recovered_binlog("[Note] InnoDB: End of log at LSN=1\n"),
+            None
+        );
+        let odd = "[Note] InnoDB: Last binlog file './it''s', position 4\n";
+        assert_eq!(recovered_binlog(odd).unwrap().file, "./it''s");
+    }
+
+    #[test]
+    fn the_prepared_transactions_error() {
+        let l = "2026-12-07  6:51:37 0 [ERROR] Found 3 prepared transactions! It means that \
+                 server was not shut down properly last time";
+        assert_eq!(prepared_found(l), Some(3));
+        assert_eq!(
+            prepared_found("[Note] Found 3 prepared transaction(s) in InnoDB"),
+            None
+        );
+    }
 }

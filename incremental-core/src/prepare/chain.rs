@@ -7,16 +7,30 @@ use super::{order, safety};
 use crate::format::checkpoints::BackupType;
 
 /// Checks the whole chain: the base's state, every incremental's state and `from_lsn`, partial
-/// backups, and the safety rule for each link.
-pub(crate) fn check(base: &BackupDir, incs: &[BackupDir]) -> Result<(), PrepareError> {
-    check_base_state(base)?;
+/// backups (unless `accept_partial`), and the safety rule for each link.
+pub(crate) fn check(
+    base: &BackupDir,
+    incs: &[BackupDir],
+    accept_partial: bool,
+) -> Result<(), PrepareError> {
     if incs.is_empty() {
-        return Ok(());
+        // Only its own DDL files to process: a backup prepared for good has none left (as
+        // mariabackup, whose `--prepare` of it does nothing: MDEV-33023).
+        if base.ckpt.backup_type == BackupType::FullPrepared {
+            return Ok(());
+        }
+        return check_base_state(base);
     }
-    check_base_whole(base)?;
+    check_base_state(base)?;
+    if !accept_partial {
+        check_base_whole(base)?;
+    }
     let mut prev = base;
     for (k, inc) in incs.iter().enumerate() {
         check_follows(prev, inc)?;
+        if !accept_partial {
+            check_inc_whole(inc)?;
+        }
         if prev.ckpt.backup_type != BackupType::LogApplied {
             let start = prev.redo_start_lsn()?;
             let sel = inc.selection_lsn();
@@ -93,7 +107,11 @@ fn check_follows(prev: &BackupDir, inc: &BackupDir) -> Result<(), PrepareError> 
             inc_from_lsn: from,
         });
     }
-    order::check_next(prev, inc)?;
+    order::check_next(prev, inc)
+}
+
+/// The incremental holds every table (a tablespace without a delta means a dropped table).
+fn check_inc_whole(inc: &BackupDir) -> Result<(), PrepareError> {
     if inc.partial().is_some() {
         return Err(PrepareError::Partial {
             dir: inc.dir.clone(),

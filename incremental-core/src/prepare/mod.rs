@@ -104,6 +104,8 @@ mod order;
 mod plan;
 mod redo_journal;
 mod redo_names;
+#[cfg(feature = "hot")]
+mod remote_names;
 mod report;
 mod safety;
 pub(crate) mod stream_input;
@@ -333,7 +335,7 @@ fn fresh(
     if let Some(summary) = redo_step_only(&b, &chain, opts)? {
         return Ok((Vec::new(), summary));
     }
-    chain::check(&b, &chain)?;
+    chain::check(&b, &chain, opts.accept_partial())?;
     let planned = plan::plan(&b, &chain, opts)?;
     let summary = PlanSummary {
         incrementals: chain.len(),
@@ -344,6 +346,7 @@ fn fresh(
         files_merged: merges(&planned.steps),
         resumed: false,
         to_lsn: chain.last().map(|c| c.ckpt.to_lsn),
+        not_tablespaces: planned.not_tablespaces,
     };
     Ok((planned.steps, summary))
 }

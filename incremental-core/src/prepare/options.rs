@@ -22,6 +22,7 @@ pub struct PrepareOptions {
     throttle: Option<Duration>,
     redo_step: bool,
     keys: Option<KeyFile>,
+    accept_partial: bool,
 }
 
 impl Default for PrepareOptions {
@@ -31,6 +32,7 @@ impl Default for PrepareOptions {
             throttle: None,
             redo_step: false,
             keys: None,
+            accept_partial: false,
         }
     }
 }
@@ -88,5 +90,21 @@ impl PrepareOptions {
     /// The keys given with [`PrepareOptions::set_keys`].
     pub fn keys(&self) -> Option<&KeyFile> {
         self.keys.as_ref()
+    }
+
+    /// Merge even when the target or an incremental is a partial backup (default `false`:
+    /// refused with [`super::PrepareError::Partial`]), as mariabackup does. The merge then
+    /// treats a tablespace an incremental lacks as dropped, and a tablespace the target lacks
+    /// is created from its delta (refused when the delta has no page 0): the result holds
+    /// whole only the tables that every backup of the chain holds, or that were created after
+    /// the target was taken.
+    pub fn set_accept_partial(&mut self, on: bool) -> &mut Self {
+        self.accept_partial = on;
+        self
+    }
+
+    /// Whether partial backups are merged ([`PrepareOptions::set_accept_partial`]).
+    pub fn accept_partial(&self) -> bool {
+        self.accept_partial
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use innodb_page::flags::TablespaceFlags;
 use innodb_page::fsp::{physical_page_size, FspHeader};
+use innodb_page::page::MIN_PAGE_SIZE;
 use innodb_page::redo::file::LOG_FILE_0;
 
 use super::backup_dir::BackupDir;
@@ -356,6 +357,8 @@ pub(crate) struct Planned {
     pub steps: Vec<Step>,
     pub delta_pages: u64,
     pub deltas: u64,
+    /// The target's `.ibd` files too short to hold a page 0, left as they are.
+    pub not_tablespaces: Vec<PathBuf>,
 }
 
 /// The target's own files, as planning found them.
@@ -363,6 +366,9 @@ struct Target {
     list: Listing,
     /// Its non-InnoDB files (neither tablespaces, metadata, redo nor markers).
     other: Vec<PathBuf>,
+    /// Its `.ibd` files too short to hold a page 0 (no tablespace: an empty file put there),
+    /// counted among `other`.
+    not_tablespaces: Vec<PathBuf>,
     markers: Markers,
     /// Files of the system tablespace.
     system_files: usize,
@@ -424,6 +430,7 @@ pub(crate) fn plan(
         steps,
         delta_pages,
         deltas,
+        not_tablespaces: target.not_tablespaces,
     })
 }
 
@@ -447,9 +454,17 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
         .filter(|(r, _)| tablespace_kind(r) == Some(Kind::System))
         .count();
     let mut other = Vec::new();
+    let mut not_tablespaces = Vec::new();
     for (rel, abs) in &list.files {
         check_rel(rel)?;
         match tablespace_kind(rel) {
+            // As mariabackup, which cannot read its first page and leaves it alone: no
+            // tablespace, not even one whose page 0 the server had not written yet (that one
+            // has the length of its pages, zero-filled).
+            Some(Kind::User) if base.inputs.reader(abs)?.size() < MIN_PAGE_SIZE as u64 => {
+                not_tablespaces.push(rel.clone());
+                other.push(rel.clone());
+            }
             Some(kind) => {
                 // Page 0 of an undo tablespace or of `ibdata1` only tells the size to extend
                 // to (read_target does not judge them otherwise).
@@ -486,6 +501,7 @@ fn read_target(st: &mut State, base: &BackupDir) -> Result<Target, PrepareError>
     Ok(Target {
         list,
         other,
+        not_tablespaces,
         markers,
         system_files,
     })
@@ -870,9 +886,27 @@ impl Steps {
                     .into(),
             });
         }
+        // A database directory the newest incremental holds empty still exists (mariabackup
+        // writes an empty `db.opt` into an empty one; a directory emptied by hand means the
+        // same): the result keeps the target's `db.opt` there, or gets an empty one.
+        let empty_dbs: Vec<PathBuf> = l
+            .dirs
+            .iter()
+            .filter(|d| is_database_dir(d) && !l.files.iter().any(|(rel, _)| rel.starts_with(d)))
+            .map(|d| d.join(DB_OPT))
+            .collect();
         for rel in &target.other {
-            if !inc_other.contains(rel) {
+            if !inc_other.contains(rel) && !empty_dbs.contains(rel) {
                 self.list.push(Step::Delete(rel.clone()));
+            }
+        }
+        for opt in &empty_dbs {
+            if !target.other.contains(opt) {
+                self.mkdir(opt);
+                self.list.push(Step::Write {
+                    to: opt.clone(),
+                    bytes: Vec::new(),
+                });
             }
         }
         for rel in &inc_other {
@@ -914,6 +948,17 @@ impl Steps {
         });
         Ok(())
     }
+}
+
+/// The file that marks a database directory (its options; mariabackup writes it empty for a
+/// directory without files).
+const DB_OPT: &str = "db.opt";
+
+/// Whether a top-level directory of a backup is a database's (not the server's own, such as
+/// `#innodb_redo`, nor hidden).
+fn is_database_dir(d: &Path) -> bool {
+    d.to_str()
+        .is_some_and(|n| !n.is_empty() && !n.starts_with('#') && !n.starts_with('.'))
 }
 
 /// The step that puts the newest incremental's file `rel` into the target: a copy, or for

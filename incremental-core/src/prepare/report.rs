@@ -35,6 +35,10 @@ pub struct PlanSummary {
     /// `to_lsn` of the result (`None` when resuming or when no incremental is applied).
     #[cfg_attr(feature = "serde", serde(serialize_with = "crate::serialize::lsn_opt"))]
     pub to_lsn: Option<Lsn>,
+    /// The target's `.ibd` files (relative) too short to hold a page 0 (an empty file put
+    /// there): no tablespace, left as they are (mariabackup cannot read their first page and
+    /// skips them too).
+    pub not_tablespaces: Vec<PathBuf>,
 }
 
 /// What a prepare did (or, for a dry run, would do): the plan's summary and the execution's
@@ -92,7 +96,7 @@ impl serde::Serialize for PrepareReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let sum = &self.summary;
-        let mut m = s.serialize_struct("PrepareReport", 19)?;
+        let mut m = s.serialize_struct("PrepareReport", 20)?;
         m.serialize_field("target", &self.target.display().to_string())?;
         m.serialize_field("dry_run", &self.dry_run)?;
         m.serialize_field("resumed", &sum.resumed)?;
@@ -102,6 +106,7 @@ impl serde::Serialize for PrepareReport {
         m.serialize_field("steps", &sum.steps)?;
         m.serialize_field("plan", &self.plan)?;
         m.serialize_field("to_lsn", &sum.to_lsn.map(Lsn::get))?;
+        m.serialize_field("not_tablespaces", &sum.not_tablespaces)?;
         m.serialize_field("pages_written", &self.pages_written)?;
         m.serialize_field("bytes_written", &self.bytes_written)?;
         m.serialize_field("files_merged", &self.files_merged)?;

@@ -114,6 +114,10 @@ impl<W: Write + Send + 'static> Sink for StreamSink<W> {
     fn replaces_files(&self) -> bool {
         false
     }
+
+    fn info_format(&self) -> &'static str {
+        "mbstream"
+    }
 }
 
 struct StreamFile<W> {

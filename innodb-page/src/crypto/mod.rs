@@ -4,6 +4,7 @@
 //! - [`cipher`]: one-block AES (key derivation) and MariaDB's "NOPAD" AES-CBC/AES-CTR, the
 //!   ciphers of encrypted redo logs and tablespace pages.
 //! - [`keys`]: the plugin's key file (plain or encrypted with `openssl enc`) and its file key.
+//! - [`page`]: a tablespace's crypt data, page keys, and decrypting classic-layout pages.
 //!
 //! Everything here works on bytes in memory and never panics on any input.
 
@@ -11,6 +12,7 @@ use thiserror::Error;
 
 pub mod cipher;
 pub mod keys;
+pub mod page;
 
 /// An AES primitive could not run with the arguments it was given.
 ///
@@ -28,6 +30,12 @@ pub enum CryptoError {
     #[error("an AES key of {len} bytes: AES keys are 16, 24 or 32 bytes long")]
     BadKeyLength {
         /// The length of the key that was given.
+        len: usize,
+    },
+    /// A page too short to hold an encrypted part.
+    #[error("a page of {len} bytes is too short to be an encrypted page")]
+    BadPageLength {
+        /// The page's length.
         len: usize,
     },
 }

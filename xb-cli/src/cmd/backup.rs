@@ -8,7 +8,8 @@ use anyhow::Context;
 use incremental_core::backup::sink::{DirSink, Sink};
 use incremental_core::backup::{
     BackupError, BackupKind, BackupOptions, BackupPlan, BackupReport, ConnectOptions, Filter,
-    HotOptions, Incremental, KillQueryType, Protocol, ServerError, SourceMode,
+    ForcedCheckpoint, HotOptions, Incremental, KillQueryType, PrivilegeCheck, Protocol,
+    ServerError, SourceMode, TlsOptions,
 };
 use incremental_core::format::backup_info::Method;
 use incremental_core::progress::Cancel;
@@ -114,6 +115,10 @@ pub struct Args {
     /// Record corrupt pages in innodb_corrupted_pages and continue, instead of stopping.
     #[arg(long)]
     pub log_innodb_page_corruption: bool,
+    /// Also decrypt each encrypted page (crc32/innodb checksums, not full_crc32) in memory
+    /// with the server's keys and check its own checksum (the copy stays encrypted).
+    #[arg(long)]
+    pub extended_validation: bool,
     /// Do not fsync the files written (faster; for tests and throwaway copies).
     #[arg(long)]
     pub no_sync: bool,
@@ -154,6 +159,34 @@ pub struct Args {
         help_heading = "Connection (hot backup)"
     )]
     pub protocol: Option<Protocol>,
+    /// Hot backup: connect with TLS (implied by the other --ssl options). TLS goes over TCP
+    /// (the client library never encrypts a Unix socket): to --host/--port, else the host and
+    /// port of the option files, else localhost and the port the server listens on; a
+    /// --socket or --protocol=socket is then refused. A server without TLS fails the backup.
+    /// Without --ssl-ca or --ssl-verify-server-cert the server's certificate is not checked
+    /// (as for MariaDB 10.11's clients).
+    #[arg(long, help_heading = "Connection (hot backup)")]
+    pub ssl: bool,
+    /// Hot backup, TLS: the CA certificates (PEM file) the server's certificate must chain to
+    /// (its name is checked only with --ssl-verify-server-cert).
+    #[arg(long, value_name = "FILE", help_heading = "Connection (hot backup)")]
+    pub ssl_ca: Option<PathBuf>,
+    /// Hot backup, TLS: the client certificate (PEM), for a user created REQUIRE X509.
+    #[arg(long, value_name = "FILE", help_heading = "Connection (hot backup)")]
+    pub ssl_cert: Option<PathBuf>,
+    /// Hot backup, TLS: the client certificate's private key (PEM; default: the --ssl-cert
+    /// file).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "ssl_cert",
+        help_heading = "Connection (hot backup)"
+    )]
+    pub ssl_key: Option<PathBuf>,
+    /// Hot backup, TLS: check the server's certificate chain (against --ssl-ca, else the
+    /// public web CAs) and that it names the host connected to (a subject alternative name).
+    #[arg(long, help_heading = "Connection (hot backup)")]
+    pub ssl_verify_server_cert: bool,
     /// Read connection options only from this option file.
     #[arg(long, value_name = "FILE", help_heading = "Connection (hot backup)")]
     pub defaults_file: Option<PathBuf>,
@@ -194,6 +227,38 @@ pub struct Args {
     /// recorded. (mariabackup 10.11 documents this, but takes its BACKUP STAGE locks anyway.)
     #[arg(long, help_heading = "Hot backup", conflicts_with = "block_ddl")]
     pub no_lock: bool,
+    /// Hot backup with --no-lock: non-InnoDB tables or DDL written during the backup are a
+    /// warning, not a failure (exit 0), as with mariabackup's --no-lock.
+    #[arg(long, help_heading = "Hot backup", requires = "no_lock")]
+    pub no_lock_accept_writes: bool,
+    /// Hot backup: fail when BACKUP STAGE START (which waits for sessions holding tables
+    /// locked with LOCK TABLES) is not granted within S seconds (0: wait as the server's
+    /// lock_wait_timeout says). mariabackup's --startup-wait-timeout (--ftwrl-wait-timeout).
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = 0,
+        help_heading = "Hot backup"
+    )]
+    pub start_lock_timeout: u64,
+    /// Hot backup: have the server write a checkpoint before the copy (SET GLOBAL
+    /// innodb_log_checkpoint_now, needs SUPER): less redo to copy and apply, and tables
+    /// created just before are copied whole instead of as .new files. Skipped, with a note,
+    /// on a server without that variable.
+    #[arg(long, help_heading = "Hot backup")]
+    pub force_checkpoint: bool,
+    /// Hot backup: which privileges of the account to check first (SHOW GRANTS): needed
+    /// (those this backup's statements need: a missing one fails it before anything is
+    /// copied), mariabackup (mariabackup 10.11's check: RELOAD and PROCESS with locks), or
+    /// off.
+    #[arg(
+        long,
+        value_name = "CHECK",
+        value_enum,
+        default_value = "needed",
+        help_heading = "Hot backup"
+    )]
+    pub check_privileges: CheckPrivileges,
     /// Hot backup: when a BACKUP STAGE lock has been waited for S seconds, kill the queries
     /// (of --kill-long-query-type) that have run at least that long, once a second until the
     /// lock is taken (0: never). (mariabackup 10.11 accepts this option but no longer acts on
@@ -332,6 +397,17 @@ fn connect_options(a: &Args) -> ConnectOptions {
     if let Some(f) = &a.defaults_extra_file {
         c.set_defaults_extra_file(f.as_path());
     }
+    if a.ssl || a.ssl_ca.is_some() || a.ssl_cert.is_some() || a.ssl_verify_server_cert {
+        let mut t = TlsOptions::new();
+        if let Some(ca) = &a.ssl_ca {
+            t.set_ca(ca.as_path());
+        }
+        if let Some(cert) = &a.ssl_cert {
+            t.set_client_identity(cert.as_path(), a.ssl_key.as_ref().unwrap_or(cert).as_path());
+        }
+        t.set_verify_server_cert(a.ssl_verify_server_cert);
+        c.set_tls(t);
+    }
     c
 }
 
@@ -349,6 +425,17 @@ pub enum RepoBackupType {
 pub enum StreamFormat {
     /// MariaDB's xbstream (`mbstream`, `mariabackup --stream=xbstream`).
     Xbstream,
+}
+
+/// `--check-privileges`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum CheckPrivileges {
+    /// What this backup's statements need.
+    Needed,
+    /// mariabackup 10.11's check.
+    Mariabackup,
+    /// No check.
+    Off,
 }
 
 /// `--kill-long-query-type`.
@@ -379,8 +466,38 @@ fn hot_options(a: &Args) -> HotOptions {
         .set_slave_info(a.slave_info)
         .set_safe_slave_backup(a.safe_slave_backup)
         .set_safe_slave_backup_timeout(Duration::from_secs(a.safe_slave_backup_timeout))
-        .set_galera_info(a.galera_info);
+        .set_galera_info(a.galera_info)
+        .set_accept_no_lock_writes(a.no_lock_accept_writes)
+        .set_checkpoint_now(a.force_checkpoint)
+        .set_start_lock_timeout(
+            (a.start_lock_timeout > 0).then(|| Duration::from_secs(a.start_lock_timeout)),
+        )
+        .set_privilege_check(match a.check_privileges {
+            CheckPrivileges::Needed => PrivilegeCheck::Needed,
+            CheckPrivileges::Mariabackup => PrivilegeCheck::Mariabackup,
+            CheckPrivileges::Off => PrivilegeCheck::Off,
+        });
     h
+}
+
+/// The command line as recorded in `xtrabackup_info` (`tool_command`): passwords masked
+/// (`-pSECRET`, `--password=SECRET`, and the value after `-p` or `--password`).
+fn tool_command() -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut after_password = false;
+    for a in std::env::args().skip(1) {
+        if std::mem::take(&mut after_password) && !a.starts_with('-') {
+            out.push("xxxxxxxx".into());
+        } else if a.starts_with("--password=") {
+            out.push("--password=xxxxxxxx".into());
+        } else if a.starts_with("-p") && a.len() > 2 && !a.starts_with("--") {
+            out.push("-pxxxxxxxx".into());
+        } else {
+            after_password = a == "--password" || a == "-p";
+            out.push(a);
+        }
+    }
+    out.join(" ")
 }
 
 fn incremental(a: &Args) -> Option<Incremental> {
@@ -431,7 +548,8 @@ fn backup_options(a: &Args) -> Result<BackupOptions, BackupError> {
         .set_filter(filter)
         .set_accept_partial_base(a.accept_partial_base)
         .set_log_innodb_page_corruption(a.log_innodb_page_corruption)
-        .set_tool_command(std::env::args().skip(1).collect::<Vec<_>>().join(" "))
+        .set_extended_validation(a.extended_validation)
+        .set_tool_command(tool_command())
         .set_tool_name(a.tool_name.as_str())
         .set_read_limit(a.throttle.map(|mib| mib.saturating_mul(1 << 20)))
         .set_history(a.history.clone())
@@ -456,6 +574,18 @@ fn server_words(e: &ServerError) -> String {
              an option file)"
         );
     }
+    match e {
+        ServerError::TlsOverSocket { .. } => {
+            return format!(
+                "{e}; with --ssl leave out --socket and --protocol=socket (xb then connects over \
+                 TCP: --host/--port, or those of the option files)"
+            )
+        }
+        ServerError::TlsFile { .. } => {
+            return format!("{e}; check --ssl-ca, --ssl-cert and --ssl-key")
+        }
+        _ => {}
+    }
     match e.remedy() {
         Some(Remedy::ConnectionSettings) => format!(
             "{e}; give --socket (or --host/--port), --user and --password, or put them in the \
@@ -473,6 +603,21 @@ fn a_slave_info_without_lock(e: &BackupError) -> bool {
 
 /// A backup error in the CLI's words: the library's message with the remedy as flags.
 pub(super) fn words(e: BackupError) -> anyhow::Error {
+    // the error stays the source: the mariabackup front end words these its own way
+    let advice = match &e {
+        BackupError::MissingPrivileges { .. } => Some(
+            "grant them to the account (GRANT ... ON *.* TO ...), or back up without locks \
+             (--no-lock), or skip the check (--check-privileges=off)",
+        ),
+        BackupError::LockWaitTimeout { .. } => {
+            Some("end those sessions' locks, or give a longer --start-lock-timeout")
+        }
+        _ => None,
+    };
+    if let Some(advice) = advice {
+        let text = format!("{e}; {advice}");
+        return anyhow::Error::new(e).context(text);
+    }
     let text = match &e {
         BackupError::StartAfterCheckpoint {
             path,
@@ -511,6 +656,7 @@ pub(super) fn words(e: BackupError) -> anyhow::Error {
             path.display()
         ),
         BackupError::Server(s) => server_words(s),
+
         BackupError::ConflictingOptions { .. }
             if a_slave_info_without_lock(&e) =>
         {
@@ -518,18 +664,21 @@ pub(super) fn words(e: BackupError) -> anyhow::Error {
              replica's position would not match the data"
                 .to_string()
         }
-        _ => match e.remedy() {
-            Some(Remedy::RecordCorruptPages) => {
-                format!("{e} (pass --log-innodb-page-corruption to record such pages and continue)")
-            }
-            Some(Remedy::AcceptPartialBase) => {
-                format!("{e}; pass --accept-partial-base to take the incremental anyway")
-            }
-            Some(Remedy::GiveStartLsn) => {
-                format!("{e}; give the LSN with --incremental-lsn instead")
-            }
-            _ => return anyhow::Error::new(e),
-        },
+        _ => {
+            let remedy = match e.remedy() {
+                Some(Remedy::RecordCorruptPages) => {
+                    " (pass --log-innodb-page-corruption to record such pages and continue)"
+                }
+                Some(Remedy::AcceptPartialBase) => {
+                    "; pass --accept-partial-base to take the incremental anyway"
+                }
+                Some(Remedy::GiveStartLsn) => "; give the LSN with --incremental-lsn instead",
+                _ => "",
+            };
+            // the library's error stays in the chain (the mariabackup front end reads it)
+            let text = format!("{e}{remedy}");
+            return anyhow::Error::new(e).context(text);
+        }
     };
     anyhow::anyhow!(text)
 }
@@ -600,12 +749,24 @@ pub(super) fn describe(plan: &BackupPlan, repo_kind: Option<&str>) -> String {
 }
 
 /// Runs `xb backup`.
-pub fn run(mut a: Args) -> anyhow::Result<u8> {
+pub fn run(a: Args) -> anyhow::Result<u8> {
+    run_with(a, |_| {}, |_| {})
+}
+
+/// Runs `xb backup` with the library's options changed by `adjust` before the run, and
+/// `after` called with the report of a backup to a directory or a stream (the mariabackup
+/// front end's own lines).
+pub fn run_with(
+    mut a: Args,
+    adjust: impl FnOnce(&mut BackupOptions),
+    after: impl FnOnce(&BackupReport),
+) -> anyhow::Result<u8> {
     if let Some(None) = a.password {
         let p = crate::password::ask().context("reading the password")?;
         a.password = Some(Some(p));
     }
     let mut options = backup_options(&a).map_err(words)?;
+    adjust(&mut options);
     let codec = a.codec.options()?;
     options.set_keys(super::track::key_options(
         &a.keys,
@@ -642,6 +803,7 @@ pub fn run(mut a: Args) -> anyhow::Result<u8> {
         .run(&mut *sink, &progress, &Cancel::new())
         .map_err(words)?;
     progress.finish();
+    after(&report);
     print_report(&a, &report)
 }
 
@@ -724,7 +886,7 @@ pub(super) fn print_report(a: &Args, report: &BackupReport) -> anyhow::Result<u8
             None => println!("{json}"),
         }
     }
-    let torn = report.hot().is_some_and(|h| !h.consistent());
+    let torn = report.hot().is_some_and(|h| !h.acceptable());
     Ok(if corrupt > 0 || torn {
         EXIT_FOUND_PROBLEM
     } else {
@@ -774,15 +936,29 @@ fn print_locks(h: &incremental_core::backup::HotReport) {
         .iter()
         .map(|p| p.display().to_string())
         .collect();
+    let advice = match h.acceptable() {
+        true => "accepted (--no-lock-accept-writes)",
+        false => "take the backup again with locks",
+    };
     ui::note(format!(
         "WARNING: --no-lock: written during the backup, which may hold them torn or out of step with \
-         the InnoDB tables: {}; take the backup again with locks",
+         the InnoDB tables: {}; {advice}",
         names.join(", ")
     ));
 }
 
 fn print_hot(report: &BackupReport, h: &incremental_core::backup::HotReport) {
     print_locks(h);
+    match h.forced_checkpoint {
+        ForcedCheckpoint::Written { lsn } => ui::note(format!(
+            "--force-checkpoint: the server wrote checkpoint {lsn} first"
+        )),
+        ForcedCheckpoint::Unsupported => ui::note(
+            "--force-checkpoint: the server has no innodb_log_checkpoint_now variable: no \
+             checkpoint forced",
+        ),
+        _ => {}
+    }
     let f = h.follower;
     ui::note(format!(
         "hot: redo copied from checkpoint {} to {} (end LSN {} under BLOCK_COMMIT); server \

@@ -59,6 +59,10 @@ pub struct Args {
     /// Put the system tablespace (ibdata*) here instead of the datadir.
     #[arg(long, value_name = "DIR")]
     pub innodb_data_home_dir: Option<PathBuf>,
+    /// The restored server's innodb_data_file_path: each system tablespace file of the backup
+    /// goes to the path it names there (absolute, or relative to --innodb-data-home-dir).
+    #[arg(long, value_name = "SPEC")]
+    pub innodb_data_file_path: Option<String>,
     /// Put the redo log (ib_logfile0) here instead of the datadir.
     #[arg(long, value_name = "DIR")]
     pub innodb_log_group_home_dir: Option<PathBuf>,
@@ -86,6 +90,7 @@ impl Args {
             .set_move_back(self.move_back)
             .set_force_non_empty_directories(self.force_non_empty_directories)
             .set_innodb_data_home_dir(self.innodb_data_home_dir.clone())
+            .set_innodb_data_file_path(self.innodb_data_file_path.clone())
             .set_innodb_log_group_home_dir(self.innodb_log_group_home_dir.clone())
             .set_innodb_undo_directory(self.innodb_undo_directory.clone())
             .set_aria_log_dir_path(self.aria_log_dir_path.clone());

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use incremental_core::prepare::apply_redo::{apply_redo, ApplyRedoOptions};
+use incremental_core::prepare::apply_redo::{
+    apply_redo, ApplyRedoOptions, ApplyRedoReport, BINLOG_POS_FILE,
+};
 use incremental_core::prepare::export::{export, ExportError, ExportOptions};
 use incremental_core::prepare::{
     extract_full, remove_spool, spool_stream, FullExtraction, PrepareOptions, PreparePlan,
@@ -108,17 +110,28 @@ pub struct Args {
     /// or in /usr/sbin).
     #[arg(long, value_name = "PATH", requires = "redo_step")]
     pub mariadbd: Option<PathBuf>,
+    /// Merge even when the target or an incremental is a partial backup (--tables,
+    /// --databases and their -exclude forms), as mariabackup does: a table an incremental
+    /// lacks is then dropped from the result, and a table the target lacks is restored whole
+    /// only if it was created after the target was taken.
+    #[arg(long)]
+    pub accept_partial: bool,
     #[command(flatten)]
     pub keys: super::codec_args::AgeKeyArgs,
 }
 
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<u8> {
+    run_with(a, |_| {})
+}
+
+/// Runs the command; `on_redo` is shown the report of the redo step (when one ran).
+pub fn run_with(a: Args, on_redo: impl FnOnce(&ApplyRedoReport)) -> anyhow::Result<u8> {
     let code = run_merge(&a)?;
     if !(a.apply_redo || a.export) || a.dry_run || code != EXIT_OK {
         return Ok(code);
     }
-    run_apply_redo(&a.target_dir, a.mariadbd.clone())?;
+    on_redo(&run_apply_redo(&a.target_dir, a.mariadbd.clone())?);
     if a.export {
         run_export(&a.target_dir, a.mariadbd.clone())?;
     }
@@ -159,7 +172,7 @@ fn run_export(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 /// `--apply-redo`: the server's crash recovery on the result.
-fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()> {
+fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<ApplyRedoReport> {
     let mut opts = ApplyRedoOptions::default();
     opts.set_mariadbd(mariadbd);
     ui::note(format!(
@@ -172,6 +185,12 @@ fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()
     }
     if r.resumed {
         ui::note("finished an interrupted --apply-redo");
+    }
+    if let Some(b) = &r.binlog {
+        ui::note(format!(
+            "binary log position of the last commit InnoDB recovered: {} at {} (in {})",
+            b.file, b.offset, BINLOG_POS_FILE
+        ));
     }
     ui::note(format!(
         "{}: {}; now {}",
@@ -192,7 +211,7 @@ fn run_apply_redo(target: &Path, mariadbd: Option<PathBuf>) -> anyhow::Result<()
             })
             .unwrap_or("prepared"),
     ));
-    Ok(())
+    Ok(r)
 }
 
 /// The options the arguments (and the throttle variable) ask for.
@@ -205,6 +224,7 @@ fn options(a: &Args) -> anyhow::Result<PrepareOptions> {
     o.set_check_pages(!a.no_page_check)
         .set_throttle(throttle)
         .set_redo_step(a.apply_redo || a.export)
+        .set_accept_partial(a.accept_partial)
         .set_keys(a.keys.keys()?);
     Ok(o)
 }
@@ -305,6 +325,12 @@ fn merge(a: &Args, incs: &[PathBuf]) -> anyhow::Result<u8> {
     let opts = options(a)?;
     super::codec_args::decode_in_place(dirs, &a.keys, &opts, a.dry_run)?;
     let plan = PreparePlan::new(&a.target_dir, incs, &opts)?;
+    for f in &plan.summary().not_tablespaces {
+        ui::note(format!(
+            "{}: too short for an InnoDB page 0, not a tablespace: left as it is",
+            plan.target().join(f).display()
+        ));
+    }
     if a.dry_run {
         let r = plan.dry_run();
         if a.json {

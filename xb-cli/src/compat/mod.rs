@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 mod defaults;
+mod innobackupex;
 mod modes;
 mod options;
 mod parse;
+mod values;
 
 use options::{Class, Status};
 use parse::{Origin, Settings, Unknown};
@@ -111,6 +113,8 @@ pub fn main(prog: &str, args: Vec<OsString>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Outcome::Quiet) => ExitCode::SUCCESS,
+        // already said, in mariabackup's words
+        Err(f) if f.message.is_empty() => ExitCode::from(f.code),
         Err(f) => {
             if f.fatal {
                 eprintln!("[00] FATAL ERROR: {} {}", timestamp(), f.message);
@@ -126,8 +130,8 @@ pub fn main(prog: &str, args: Vec<OsString>) -> ExitCode {
 struct Prescan {
     server_groups: Vec<String>,
     client_groups: Vec<String>,
-    /// mariabackup reads only `DIR/backup-my.cnf` on `--prepare` with `--target-dir=DIR` or
-    /// `--incremental-dir=DIR` (this very form).
+    /// mariabackup reads only `DIR/backup-my.cnf` on `--prepare` with `--target-dir DIR` or
+    /// `--incremental-dir DIR` (the latter first), unless `--defaults-file` names a file.
     prepare_file: Option<PathBuf>,
 }
 
@@ -138,17 +142,35 @@ fn prescan(args: &[String]) -> Prescan {
         prepare_file: None,
     };
     let (mut prepare, mut inc, mut target) = (false, None, None);
-    for a in args.iter().take_while(|a| *a != "--mysqld-args") {
-        if let Some(g) = a.strip_prefix("--defaults-group=") {
-            p.server_groups.push(g.to_string());
-        } else if let Some(g) = a.strip_prefix("--login-path=") {
-            p.client_groups.push(g.to_string());
-        } else if a == "--prepare" || a == "--apply-log" {
-            prepare = true;
-        } else if let Some(d) = a.strip_prefix("--incremental-dir=") {
-            inc = Some(d.to_string());
-        } else if let Some(d) = a.strip_prefix("--target-dir=") {
-            target.get_or_insert(d.to_string());
+    let mut i = 0;
+    while i < args.len() && args[i] != "--mysqld-args" {
+        let a = &args[i];
+        i += 1;
+        let Some(body) = a.strip_prefix("--") else {
+            continue;
+        };
+        let (raw, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let name = raw.replace('_', "-").to_ascii_lowercase();
+        // `--name value` for an option that takes one
+        let value = match value {
+            None if options::by_name(&name).is_some_and(|o| o.takes == options::Takes::Value)
+                && i < args.len() =>
+            {
+                i += 1;
+                Some(args[i - 1].clone())
+            }
+            v => v,
+        };
+        match (name.as_str(), value) {
+            ("defaults-group", Some(g)) => p.server_groups.push(g),
+            ("login-path", Some(g)) => p.client_groups.push(g),
+            ("prepare" | "apply-log", _) => prepare = true,
+            ("incremental-dir", Some(d)) => inc = Some(d),
+            ("target-dir", Some(d)) => target = Some(d),
+            _ => {}
         }
     }
     if prepare {
@@ -204,20 +226,34 @@ fn print_param(s: &Settings) {
 }
 
 fn run(prog: &str, args: &[String]) -> Result<Outcome, Failure> {
-    if let Some(first) = args
-        .first()
-        .filter(|a| *a == "--innobackupex" || *a == "--mysqld")
-    {
+    if let Some(first) = args.first().filter(|a| *a == "--mysqld") {
         return Err(Failure::new(
             2,
             format!("{first}: xb does not offer mariabackup's {first} mode"),
         ));
     }
-    let l = defaults::leading(args, |k| std::env::var(k).ok());
+    let env = |k: &str| std::env::var(k).ok();
+    let ibx = args.first().is_some_and(|a| a == innobackupex::FLAG);
+    let translated = if ibx {
+        let rest = &args[1..];
+        let l = defaults::leading(rest, env);
+        Some(innobackupex::translate(
+            rest,
+            l.consumed,
+            innobackupex::stamp,
+        )?)
+    } else {
+        None
+    };
+    let args = translated.as_ref().map_or(args, |t| &t.args[..]);
+    let l = defaults::leading(args, env);
     let rest = &args[l.consumed..];
     let pre = prescan(rest);
     let groups = defaults::Groups::new(&pre.server_groups, &pre.client_groups, l.suffix.as_deref());
-    let only = pre.prepare_file.as_deref();
+    let only = pre
+        .prepare_file
+        .as_deref()
+        .filter(|_| l.defaults_file.is_none());
     let files = defaults::read(&l, &groups, only)?;
     if l.print_defaults {
         let mut line: Vec<String> = files
@@ -261,7 +297,12 @@ fn run(prog: &str, args: &[String]) -> Result<Outcome, Failure> {
         return Ok(Outcome::Completed);
     }
     version(prog);
-    modes::run(prog, &s, &l)
+    if let Some(dir) = translated.as_ref().and_then(|t| t.make_dir.as_deref()) {
+        // innobackupex makes the backup's directory first
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::fatal(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    modes::run(prog, &s, &l, ibx)
 }
 
 #[cfg(test)]
@@ -283,15 +324,17 @@ mod tests {
     }
 
     #[test]
-    fn prepare_reads_backup_my_cnf_only_with_the_equals_form() {
+    fn prepare_reads_backup_my_cnf_of_the_target() {
         let p = prescan(&a(&[
             "--prepare",
             "--target-dir=/f",
             "--incremental-dir=/i",
         ]));
         assert_eq!(p.prepare_file, Some(PathBuf::from("/i/backup-my.cnf")));
-        let p = prescan(&a(&["--prepare", "--target-dir", "/f"]));
-        assert_eq!(p.prepare_file, None);
+        // mariabackup 10.11.19 reads DIR/backup-my.cnf with `--target-dir DIR` too, and with
+        // the option's name in any case
+        let p = prescan(&a(&["--Prepare", "--target_dir", "/f", "--user", "u"]));
+        assert_eq!(p.prepare_file, Some(PathBuf::from("/f/backup-my.cnf")));
         let p = prescan(&a(&[
             "--backup",
             "--target-dir=/f",

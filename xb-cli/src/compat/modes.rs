@@ -5,9 +5,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use super::defaults::Leading;
 use super::options::{self, Status, B, C, D, P};
-use super::parse::{Settings, Val};
-use super::{Failure, Outcome};
+use super::parse::{Origin, Settings, Val};
+use super::{values, Failure, Outcome};
 use crate::cmd;
+use incremental_core::backup::{BackupOptions, BackupReport, ReplicaPosition};
+use incremental_core::prepare::apply_redo::ApplyRedoReport;
 
 /// xb's commands the front end runs.
 #[derive(Parser)]
@@ -83,19 +85,38 @@ fn enabled(v: &Val) -> bool {
     }
 }
 
+/// The TLS options that turn TLS on (as the MariaDB clients' `--ssl-*` options do) unless
+/// `--skip-ssl` is given.
+const TLS_IMPLYING: &[&str] = &[
+    "ssl-ca",
+    "ssl-capath",
+    "ssl-cert",
+    "ssl-key",
+    "ssl-cipher",
+    "ssl-crl",
+    "ssl-crlpath",
+    "tls-version",
+    "ssl-verify-server-cert",
+];
+
+/// True when the connection is to use TLS: `--ssl`, or one of the options implying it without
+/// `--skip-ssl`.
+fn tls_on(s: &Settings) -> bool {
+    match s.get("ssl") {
+        Some(Val::Off) => false,
+        Some(v) if enabled(v) => true,
+        Some(_) => false,
+        None => TLS_IMPLYING.iter().any(|o| s.get(o).is_some_and(enabled)),
+    }
+}
+
 /// Refuses what xb cannot do, and notes what it ignores (given for mariabackup: on the
 /// command line or in its groups).
 pub fn check_statuses(s: &Settings) -> Result<Vec<String>, Failure> {
     let mut notes = Vec::new();
     if let Some(v) = s.text("innodb-log-write-ahead-size") {
         // mariabackup checks it as the server does: a power of 2 (out of range: clamped)
-        let n: u64 = v.parse().map_err(|_| {
-            Failure::new(
-                13,
-                format!("option '--innodb-log-write-ahead-size' has an invalid value '{v}'"),
-            )
-        })?;
-        let n = n.clamp(512, 4096);
+        let n = values::unsigned("innodb-log-write-ahead-size", v).clamp(512, 4096);
         if !n.is_power_of_two() {
             return Err(Failure::fatal(format!(
                 "innodb_log_write_ahead_size={v} should be a power of 2"
@@ -106,8 +127,12 @@ pub fn check_statuses(s: &Settings) -> Result<Vec<String>, Failure> {
         let Some(o) = options::by_name(name) else {
             continue;
         };
+        if *name == FORCE_RECOVERY {
+            continue; // force_recovery() decides, by mode
+        }
         match o.status {
-            Status::Refused(why) if enabled(v) => {
+            // a TLS setting without TLS (--skip-ssl) changes nothing
+            Status::Refused(why) if enabled(v) && (!TLS_IMPLYING.contains(name) || tls_on(s)) => {
                 return Err(Failure::fatal(format!("--{name}: {why}")));
             }
             Status::Ignored(why) if origin.for_mariabackup() && *v != Val::Off => {
@@ -117,6 +142,47 @@ pub fn check_statuses(s: &Settings) -> Result<Vec<String>, Failure> {
         }
     }
     Ok(notes)
+}
+
+/// `--innodb-force-recovery`: mariabackup's embedded InnoDB setting for `--prepare`.
+const FORCE_RECOVERY: &str = "innodb-force-recovery";
+
+/// `--innodb-force-recovery` (from any option group or the command line), as mariabackup
+/// takes it: at most 1 (a larger value adjusted, with a warning); refused for a backup (status
+/// 1, naming the mode it is for: `--apply-log` in the innobackupex mode); with `--prepare`
+/// reported (xb's apply step already runs InnoDB with `innodb_force_recovery=3`, going past
+/// corrupt pages, and fails when InnoDB logged an error: mariabackup's prepare fails then too).
+/// Returns the lines to print.
+pub fn force_recovery(s: &Settings, m: Mode, ibx: bool) -> Result<Vec<String>, Failure> {
+    let n = match s.get(FORCE_RECOVERY) {
+        Some(Val::Text(v)) => values::unsigned(FORCE_RECOVERY, v),
+        Some(Val::Bare | Val::On) => 1,
+        _ => 0,
+    };
+    let mut lines = Vec::new();
+    if n > 1 {
+        lines.push(format!(
+            "Warning: option 'innodb_force_recovery': unsigned value {n} adjusted to 1"
+        ));
+    }
+    let n = n.min(1);
+    match m {
+        Mode::Backup if n > 0 => Err(Failure::new(
+            1,
+            format!(
+                "The option \"innodb_force_recovery\" should only be used with \"{}\".",
+                if ibx { "--apply-log" } else { "--prepare" }
+            ),
+        )),
+        Mode::Prepare if n > 0 => {
+            lines.push(format!(
+                "innodb_force_recovery = {n} (xb's apply step runs InnoDB with \
+                 innodb_force_recovery=3 anyway, and fails when it logs an error)"
+            ));
+            Ok(lines)
+        }
+        _ => Ok(lines),
+    }
 }
 
 /// A POSIX regular expression of mariabackup's `--tables` (matched anywhere in `db.table`)
@@ -249,8 +315,55 @@ pub fn backup_args(
         "compress",
         "port",
         "protocol",
+        "check-privileges",
+        "ssl",
+        "ssl-ca",
+        "ssl-cert",
+        "ssl-key",
+        "ssl-verify-server-cert",
+        "socket",
     ];
     mapped(s, B, &special, &mut a);
+    let tls = tls_on(s);
+    // xb's TLS goes over TCP only: a socket (or the socket protocol) of an option file is
+    // then passed over (xb connects to the host and port), one given on the command line is
+    // refused by xb
+    let given = |o: &str| {
+        !tls || s
+            .values
+            .get(o)
+            .is_some_and(|(_, origin)| *origin == Origin::CommandLine)
+    };
+    if let Some(v) = s
+        .text("socket")
+        .filter(|v| !v.is_empty() && given("socket"))
+    {
+        a.push(format!("--socket={v}"));
+    }
+    if tls {
+        a.push("--ssl".into());
+        for o in ["ssl-ca", "ssl-cert", "ssl-key"] {
+            if let Some(v) = s.text(o).filter(|v| !v.is_empty()) {
+                a.push(format!("--{o}={v}"));
+            }
+        }
+        if s.get("ssl-verify-server-cert").is_some_and(enabled) {
+            a.push("--ssl-verify-server-cert".into());
+        }
+    }
+    if s.text("incremental-basedir").is_some() {
+        // mariabackup takes an incremental of a partial base unasked
+        a.push("--accept-partial-base".into());
+    }
+    // mariabackup checks privileges unless --skip-check-privileges, with its own rules
+    match s.get("check-privileges") {
+        Some(Val::Off) => a.push("--check-privileges=off".into()),
+        _ => a.push("--check-privileges=mariabackup".into()),
+    }
+    // mariabackup's --no-lock backup succeeds whatever was written during it
+    if s.on("no-lock") {
+        a.push("--no-lock-accept-writes".into());
+    }
     if let Some(n) = s.text("throttle") {
         let n: u64 = n
             .parse()
@@ -301,7 +414,9 @@ pub fn backup_args(
                 "--protocol={p}: xb connects with tcp or socket only"
             )));
         }
-        a.push(format!("--protocol={p}"));
+        if p != "socket" || given("protocol") {
+            a.push(format!("--protocol={p}"));
+        }
     }
     Ok(a)
 }
@@ -323,6 +438,8 @@ pub fn prepare_args(s: &Settings) -> Result<Vec<String>, Failure> {
     ];
     mapped(s, P, &["target-dir"], &mut a);
     a.push("--apply-redo".into());
+    // mariabackup merges into a partial backup (and merges partial incrementals) unasked
+    a.push("--accept-partial".into());
     if s.on("export") {
         if !prepare_exports() {
             return Err(Failure::fatal(
@@ -363,6 +480,51 @@ pub fn decompress_args(s: &Settings) -> Vec<String> {
     a
 }
 
+/// Whether mariabackup's `--decompress` takes a `.qp` file of this name (relative to the
+/// target): it hands the name to `qpress` through a shell, and refuses any other character
+/// than these (mariabackup 10.11.19, tried by hand).
+fn qp_name_allowed(rel: &str) -> bool {
+    rel.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.#@/".contains(c))
+}
+
+/// `--decompress`: the first `.qp` file whose name mariabackup refuses ends the run as
+/// mariabackup's does (its three lines, status 1); xb does not read QuickLZ files at all, so
+/// the others are refused by `xb decompress`.
+fn check_qp_names(dir: &std::path::Path) -> Result<(), Failure> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+        entries.sort();
+        for p in entries {
+            if p.is_dir() && !p.is_symlink() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "qp") {
+                out.push(p);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    for f in files {
+        let rel = f
+            .strip_prefix(dir)
+            .unwrap_or(&f)
+            .to_string_lossy()
+            .into_owned();
+        if !qp_name_allowed(&rel) {
+            let ts = super::timestamp();
+            eprintln!("[01] {ts} decompressing ./{rel}\n");
+            eprintln!("[01] {ts} Error: invalid file name\n");
+            eprintln!("[00] {ts} Error: thread 0 failed.");
+            return Err(Failure::new(1, ""));
+        }
+    }
+    Ok(())
+}
+
 /// Parses `args` as xb's command line and runs the command.
 fn run_xb(args: &[String]) -> Result<Outcome, Failure> {
     let xb = Xb::try_parse_from(args).map_err(|e| {
@@ -375,8 +537,16 @@ fn run_xb(args: &[String]) -> Result<Outcome, Failure> {
         Failure::fatal(format!("{first} (xb {})", args[1..].join(" ")))
     })?;
     let result = match xb.command {
-        Sub::Backup(a) => cmd::backup::run(*a),
-        Sub::Prepare(a) => cmd::prepare::run(a),
+        Sub::Backup(a) => cmd::backup::run_with(*a, as_mariabackup, |r| {
+            for line in report_lines(r) {
+                eprintln!("[00] {} {line}", super::timestamp());
+            }
+        }),
+        Sub::Prepare(a) => cmd::prepare::run_with(a, |r| {
+            for line in prepare_lines(r) {
+                eprintln!("[00] {} {line}", super::timestamp());
+            }
+        }),
         Sub::CopyBack(a) => cmd::copy_back::run(a),
         Sub::Decompress(a) => cmd::decompress::run(a),
     };
@@ -386,7 +556,72 @@ fn run_xb(args: &[String]) -> Result<Outcome, Failure> {
             "xb {} ended with status {code} (see above)",
             args[1]
         ))),
-        Err(e) => Err(Failure::fatal(crate::one_line(&e))),
+        Err(e) => Err(Failure::fatal(mariabackup_words(&e))),
+    }
+}
+
+/// What mariabackup does otherwise than `xb backup`: `--extra-lsndir` gets only
+/// `xtrabackup_checkpoints` and `xtrabackup_info` (no `xb_backup_info`).
+fn as_mariabackup(o: &mut BackupOptions) {
+    o.set_extra_lsndir_backup_info(false);
+}
+
+/// The lines mariabackup logs about what a backup recorded (its wording: scripts and tests
+/// look for them), from xb's report.
+pub fn report_lines(r: &BackupReport) -> Vec<String> {
+    let mut out = Vec::new();
+    match r.hot().and_then(|h| h.replica.as_ref()) {
+        Some(ReplicaPosition::NotAReplica) => out.push(
+            "Failed to get master binlog coordinates from SHOW SLAVE STATUS.This means that \
+             the server is not a replication slave. Ignoring the --slave-info option"
+                .to_string(),
+        ),
+        Some(ReplicaPosition::Recorded(position)) => {
+            out.push(format!("MySQL slave binlog position: {position}"))
+        }
+        _ => {}
+    }
+    out
+}
+
+/// The lines mariabackup logs about what its prepare recovered (its wording: the `binlog` test
+/// of its suite looks for the first), from xb's report of the redo step.
+pub fn prepare_lines(r: &ApplyRedoReport) -> Vec<String> {
+    r.binlog
+        .iter()
+        .map(|b| format!("Last binlog file {}, position {}", b.file, b.offset))
+        .collect()
+}
+
+/// An error of the run in mariabackup's words where its tests look for them, else xb's line.
+fn mariabackup_words(e: &anyhow::Error) -> String {
+    use incremental_core::backup::BackupError;
+    match e.downcast_ref::<BackupError>() {
+        Some(BackupError::UndoTablespacesChanged { .. }) => format!(
+            "--incremental backup is impossible if the server had been restarted with \
+             different innodb_undo_tablespaces. ({})",
+            crate::one_line(e)
+        ),
+        Some(BackupError::CorruptPage { page_no, .. }) => format!(
+            "Database page corruption detected at page {page_no} ({})",
+            crate::one_line(e)
+        ),
+        Some(BackupError::MissingPrivileges { missing, grants }) => {
+            // mariabackup's lines: each privilege, then the grants numbered
+            let mut lines: Vec<String> = missing
+                .iter()
+                .map(|m| {
+                    let kind = if m.required { "Error" } else { "Warning" };
+                    format!("{kind}: missing required privilege {} on *.*", m.privilege)
+                })
+                .collect();
+            lines.push("Current privileges, as reported by 'SHOW GRANTS': ".into());
+            for (i, g) in grants.iter().enumerate() {
+                lines.push(format!("  {}.{g}", i + 1));
+            }
+            lines.join(&format!("\n[00] {} ", super::timestamp()))
+        }
+        _ => crate::one_line(e),
     }
 }
 
@@ -407,12 +642,18 @@ pub fn xb_args(
     }
 }
 
-/// Runs the mode the settings ask for.
-pub fn run(prog: &str, s: &Settings, l: &Leading) -> Result<Outcome, Failure> {
+/// Runs the mode the settings ask for (`ibx`: given in mariabackup's innobackupex mode).
+pub fn run(prog: &str, s: &Settings, l: &Leading, ibx: bool) -> Result<Outcome, Failure> {
     let m = mode(s)?;
+    for line in force_recovery(s, m, ibx)? {
+        eprintln!("[00] {} {line}", super::timestamp());
+    }
     let mut notes = check_statuses(s)?;
     if m != Mode::Backup && s.get("stream").is_some() {
         notes.push("--stream is ignored: it only works together with --backup".into());
+    }
+    if m == Mode::Decompress {
+        check_qp_names(std::path::Path::new(&target(s)))?;
     }
     let args = xb_args(prog, m, s, l, &mut notes)?;
     if !(m == Mode::Backup && s.get("stream").is_some()) {
@@ -439,6 +680,99 @@ mod tests {
         let v: Vec<String> = a.iter().map(|x| x.to_string()).collect();
         s.apply_command_line(&v).unwrap();
         s
+    }
+
+    /// TLS: on with --ssl or an option implying it (not after --skip-ssl); a socket or the
+    /// socket protocol of an option file is then not passed (xb goes over TCP), one of the
+    /// command line is (and xb refuses it); what xb cannot do is refused only with TLS on.
+    #[test]
+    fn tls_options_as_mariabackup() {
+        // the client groups of an option file, then the command line (as read)
+        let with = |entries: &[(&str, &str)], line: &[&str]| {
+            let mut s = Settings::default();
+            let e: Vec<(String, String)> = entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            s.apply_entries(
+                &e,
+                Some(super::options::Class::Client),
+                Origin::ClientGroup,
+                super::super::parse::Unknown::Skip,
+            )
+            .unwrap();
+            let v: Vec<String> = line.iter().map(|x| x.to_string()).collect();
+            s.apply_command_line(&v).unwrap();
+            s
+        };
+        let args = |s: &Settings| {
+            backup_args("mariabackup", s, &Leading::default(), &mut Vec::new())
+                .unwrap()
+                .join(" ")
+        };
+        let file = [
+            ("socket", "/f.sock"),
+            ("port", "3310"),
+            ("protocol", "socket"),
+        ];
+        let a = args(&with(&file, &["--backup", "--ssl"]));
+        assert!(a.contains(" --ssl") && a.contains("--port=3310"), "{a}");
+        assert!(!a.contains("--socket") && !a.contains("--protocol"), "{a}");
+        let a = args(&with(&file, &["--backup"]));
+        assert!(
+            !a.contains("--ssl") && a.contains("--socket=/f.sock"),
+            "{a}"
+        );
+        let a = args(&with(
+            &file,
+            &["--backup", "--socket=/c.sock", "--ssl-ca=/ca.pem"],
+        ));
+        assert!(
+            a.contains(" --ssl ")
+                && a.contains("--ssl-ca=/ca.pem")
+                && a.contains("--socket=/c.sock"),
+            "{a}"
+        );
+        let s = with(
+            &[("socket", "/f.sock"), ("ssl-ca", "/ca.pem")],
+            &["--backup", "--skip-ssl"],
+        );
+        let a = args(&s);
+        assert!(
+            !a.contains("--ssl") && a.contains("--socket=/f.sock"),
+            "{a}"
+        );
+        // without TLS nothing of it is refused; with it, what xb cannot do is
+        let s = with(&[("ssl-cipher", "AES128-SHA")], &["--backup", "--skip-ssl"]);
+        assert!(check_statuses(&s).is_ok());
+        let s = with(&[("ssl-cipher", "AES128-SHA")], &["--backup"]);
+        assert!(check_statuses(&s).is_err());
+        let s = with(&[], &["--backup", "--ssl", "--ssl-verify-server-cert"]);
+        assert!(args(&s).contains("--ssl-verify-server-cert"));
+    }
+
+    #[test]
+    fn qp_names_as_mariabackup() {
+        for ok in ["db/t1.ibd.qp", "a-b_c.d#e@f.qp"] {
+            assert!(qp_name_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "a;touch b.qp",
+            "a b.qp",
+            "a'b.qp",
+            "a$b.qp",
+            "a,b.qp",
+            "\u{e9}.qp",
+        ] {
+            assert!(!qp_name_allowed(bad), "{bad}");
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("db")).unwrap();
+        std::fs::write(d.path().join("db/ok.qp"), "x").unwrap();
+        assert!(check_qp_names(d.path()).is_ok());
+        std::fs::write(d.path().join("db/a;touch b.qp"), "x").unwrap();
+        let e = check_qp_names(d.path()).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (1, ""));
     }
 
     #[test]
@@ -468,6 +802,9 @@ mod tests {
             "--port=0",
             "--use-memory=1G",
             "--history=h",
+            "--ftwrl-wait-timeout=1",
+            "--innodb_log_checkpoint_now=1",
+            "--no-lock",
         ]);
         let mut notes = vec![];
         let a = xb_args("mariabackup", mode(&s).unwrap(), &s, &l, &mut notes).unwrap();
@@ -481,6 +818,10 @@ mod tests {
             "--tables=db.t*",
             "--kill-long-query-type=all",
             "--history=h",
+            "--start-lock-timeout=1",
+            "--force-checkpoint",
+            "--check-privileges=mariabackup",
+            "--no-lock-accept-writes",
         ] {
             assert!(a.iter().any(|x| x == want), "{want} not in {a:?}");
         }
@@ -497,7 +838,8 @@ mod tests {
                 "prepare",
                 "--target-dir=/f",
                 "--incremental-dir=/i",
-                "--apply-redo"
+                "--apply-redo",
+                "--accept-partial"
             ]
         );
         assert!(Xb::try_parse_from(&a).is_ok());
@@ -517,6 +859,35 @@ mod tests {
         assert!(e.message.contains("MyRocks"));
         assert!(check_statuses(&settings(&["--backup", "--skip-rocksdb-backup"])).is_ok());
         assert!(check_statuses(&settings(&["--backup", "--innodb-force-recovery=0"])).is_ok());
+        // --innodb-force-recovery: for --prepare only, at most 1
+        let fr = |a: &[&str], ibx| {
+            let s = settings(a);
+            force_recovery(&s, mode(&s).unwrap(), ibx)
+        };
+        let e = fr(&["--backup", "--innodb-force-recovery=1"], false).unwrap_err();
+        assert_eq!(e.code, 1);
+        assert!(
+            e.message.contains("should only be used with \"--prepare\""),
+            "{}",
+            e.message
+        );
+        let e = fr(&["--backup", "--innodb-force-recovery"], true).unwrap_err();
+        assert!(e.message.contains("\"--apply-log\""), "{}", e.message);
+        assert!(fr(&["--backup", "--innodb-force-recovery=0"], false)
+            .unwrap()
+            .is_empty());
+        let lines = fr(&["--prepare", "--innodb-force-recovery=2"], false).unwrap();
+        assert!(lines[0].contains("value 2 adjusted to 1"), "{lines:?}");
+        assert!(
+            lines[1].starts_with("innodb_force_recovery = 1"),
+            "{lines:?}"
+        );
+        assert!(fr(&["--prepare", "--innodb-force-recovery=0"], false)
+            .unwrap()
+            .is_empty());
+        assert!(fr(&["--copy-back", "--innodb-force-recovery=1"], false)
+            .unwrap()
+            .is_empty());
         let ahead = |v: &str| {
             check_statuses(&settings(&[
                 "--backup",

@@ -105,8 +105,13 @@ const fn map(xb: &'static str, cmds: Cmds) -> Status {
 
 const TUNING: &str = "a setting of InnoDB's buffer pool or I/O when mariabackup runs InnoDB \
                       itself; xb reads and writes files directly";
-const NO_TLS: &str = "xb connects without TLS (use the server's Unix socket, or a trusted \
-                      network)";
+const TLS_CAPATH: &str = "xb's TLS client (rustls) reads CA certificates from one file: give \
+                          --ssl-ca";
+const TLS_CIPHER: &str = "xb's TLS client (rustls) negotiates its own TLS 1.2/1.3 AEAD cipher \
+                          suites and cannot be limited by OpenSSL cipher names";
+const TLS_CRL: &str = "xb's TLS client (rustls) does not check certificate revocation lists";
+const TLS_VERSION: &str = "xb's TLS client (rustls) negotiates TLS 1.2 or 1.3 and cannot be \
+                           limited to some versions";
 const OLD: &str = "obsolete in mariabackup 10.11 too (no effect)";
 
 /// Every option of `mariabackup --help` (10.11), and the hidden ones scripts use.
@@ -211,7 +216,8 @@ pub static OPTIONS: &[Opt] = &[
     ),
     // connection
     short("user", 'u', V, Cl, map("user", B)),
-    short("password", 'p', O, Cl, map("password", B)),
+    // mariabackup 10.11's --password takes a value, from the next argument if not attached
+    short("password", 'p', V, Cl, map("password", B)),
     short("host", 'H', V, Cl, map("host", B)),
     short("port", 'P', V, Cl, map("port", B)),
     short("socket", 'S', V, Cl, map("socket", B)),
@@ -266,14 +272,9 @@ pub static OPTIONS: &[Opt] = &[
     opt("no-backup-locks", N, Cl, Ignored(OLD)),
     opt("no-version-check", N, Cl, Ignored(OLD)),
     opt("ftwrl-wait-query-type", V, Cl, Ignored(OLD)),
-    opt("ftwrl-wait-timeout", V, Cl, Ignored(OLD)),
+    opt("ftwrl-wait-timeout", V, Cl, map("start-lock-timeout", B)),
     opt("ftwrl-wait-threshold", V, Cl, Ignored(OLD)),
-    opt(
-        "startup-wait-timeout",
-        V,
-        Cl,
-        Ignored("xb waits for BACKUP STAGE START as long as it takes"),
-    ),
+    opt("startup-wait-timeout", V, Cl, map("start-lock-timeout", B)),
     opt(
         "binlog-info",
         O,
@@ -286,21 +287,17 @@ pub static OPTIONS: &[Opt] = &[
         Cl,
         Ignored("xb never uses the pre-4.1 password protocol"),
     ),
-    opt("ssl", N, Cl, Ignored(NO_TLS)),
-    opt("ssl-ca", V, Cl, Ignored(NO_TLS)),
-    opt("ssl-capath", V, Cl, Ignored(NO_TLS)),
-    opt("ssl-cert", V, Cl, Ignored(NO_TLS)),
-    opt("ssl-cipher", V, Cl, Ignored(NO_TLS)),
-    opt("ssl-key", V, Cl, Ignored(NO_TLS)),
-    opt("ssl-crl", V, Cl, Ignored(NO_TLS)),
-    opt("ssl-crlpath", V, Cl, Ignored(NO_TLS)),
-    opt("tls-version", V, Cl, Ignored(NO_TLS)),
-    opt(
-        "extended-validation",
-        N,
-        Sv,
-        Ignored("xb checks every page's checksum as it copies it"),
-    ),
+    // TLS: modes.rs passes them only when TLS is on (--ssl, or one of them without --skip-ssl)
+    opt("ssl", N, Cl, map("ssl", B)),
+    opt("ssl-ca", V, Cl, map("ssl-ca", B)),
+    opt("ssl-capath", V, Cl, Refused(TLS_CAPATH)),
+    opt("ssl-cert", V, Cl, map("ssl-cert", B)),
+    opt("ssl-cipher", V, Cl, Refused(TLS_CIPHER)),
+    opt("ssl-key", V, Cl, map("ssl-key", B)),
+    opt("ssl-crl", V, Cl, Refused(TLS_CRL)),
+    opt("ssl-crlpath", V, Cl, Refused(TLS_CRL)),
+    opt("tls-version", V, Cl, Refused(TLS_VERSION)),
+    opt("extended-validation", N, Sv, map("extended-validation", B)),
     opt(
         "encrypted-backup",
         N,
@@ -315,10 +312,7 @@ pub static OPTIONS: &[Opt] = &[
         "innodb-data-file-path",
         V,
         Sv,
-        Ignored(
-            "xb finds the system tablespace's files (ibdata*) itself; hot: from the server's \
-             @@innodb_data_file_path",
-        ),
+        map("innodb-data-file-path", C),
     ),
     opt("innodb-doublewrite", N, Sv, Ignored(TUNING)),
     opt("innodb-io-capacity", O, Sv, Ignored(TUNING)),
@@ -383,17 +377,12 @@ pub static OPTIONS: &[Opt] = &[
         Sv,
         Ignored("xb tracks DDL run during the copy (or blocks it with xb backup --block-ddl)"),
     ),
-    opt(
-        "check-privileges",
-        N,
-        Sv,
-        Ignored("xb reports a missing privilege when a statement fails"),
-    ),
+    opt("check-privileges", N, Sv, map("check-privileges", B)),
     opt(
         "innodb-log-checkpoint-now",
         N,
         Sv,
-        Ignored("a checkpoint only shortens the redo log copied; xb does not force one"),
+        map("force-checkpoint", B),
     ),
     // refused: they change what is backed up or restored, and xb cannot do it
     opt(
@@ -406,7 +395,7 @@ pub static OPTIONS: &[Opt] = &[
         "ssl-verify-server-cert",
         N,
         Cl,
-        Refused("xb connects without TLS, so it cannot verify the server's certificate"),
+        map("ssl-verify-server-cert", B),
     ),
     opt(
         "rocksdb-datadir",
@@ -418,7 +407,11 @@ pub static OPTIONS: &[Opt] = &[
         "innodb-force-recovery",
         O,
         Sv,
-        Refused("xb applies the redo log only with a normal crash recovery"),
+        Ignored(
+            "with --prepare (at most 1, as mariabackup) xb's apply step runs InnoDB with \
+             innodb_force_recovery=3 anyway and fails when InnoDB logs an error, as \
+             mariabackup's prepare does; with --backup refused (exit 1), as by mariabackup",
+        ),
     ),
 ];
 

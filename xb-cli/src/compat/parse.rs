@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::options::{self, Class, Opt, Takes};
-use super::Failure;
+use super::{values, Failure};
 
 /// An option's value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,8 +73,9 @@ fn parse_bool(v: &str) -> Option<bool> {
 
 /// A name without its `loose-` prefix and its `skip-`/`disable-`/`enable-` prefix: (loose,
 /// forced boolean, the option's name).
-fn split_prefixes(name: &str) -> (bool, Option<bool>, String) {
-    let name = name.replace('_', "-");
+pub fn split_prefixes(name: &str) -> (bool, Option<bool>, String) {
+    // my_getopt compares option names without regard to case
+    let name = name.replace('_', "-").to_ascii_lowercase();
     let (loose, name) = match name.strip_prefix("loose-") {
         Some(n) => (true, n.to_string()),
         None => (false, name),
@@ -166,12 +167,16 @@ impl Settings {
             (Takes::Nothing, _, v) => {
                 let b = match v {
                     None => true,
-                    Some(t) => parse_bool(t).ok_or_else(|| {
-                        Failure::new(
-                            13,
-                            format!("option '--{}' has an invalid value '{t}'", o.name),
-                        )
-                    })?,
+                    Some(t) => match parse_bool(t) {
+                        Some(b) => b,
+                        None => {
+                            // as my_getopt: a warning, and the option is left as it was
+                            self.warnings.push(format!(
+                                "ignoring option '--{raw}' due to invalid value '{t}'"
+                            ));
+                            return Ok(());
+                        }
+                    },
                 };
                 // --skip-x=0 is on, as in MariaDB
                 if b == forced.unwrap_or(true) {
@@ -194,7 +199,10 @@ impl Settings {
                 ))
             }
             (Takes::Optional, None, None) => Val::Bare,
-            (_, None, Some(v)) => Val::Text(v.to_string()),
+            (_, None, Some(v)) => {
+                values::check(o.name, v)?;
+                Val::Text(v.to_string())
+            }
         };
         self.values.insert(o.name, (val, origin));
         Ok(())
@@ -316,7 +324,6 @@ mod tests {
             "-uroot",
             "-H",
             "h1",
-            "-p",
             "-h/data",
             "--parallel=3",
             "--history",
@@ -331,7 +338,6 @@ mod tests {
         assert_eq!(s.text("incremental-basedir"), Some("/b"));
         assert_eq!(s.text("user"), Some("root"));
         assert_eq!(s.text("host"), Some("h1"));
-        assert_eq!(s.get("password"), Some(&Val::Bare));
         assert_eq!(s.text("datadir"), Some("/data"));
         assert_eq!(s.text("parallel"), Some("3"));
         assert_eq!(s.get("history"), Some(&Val::Bare));
@@ -344,6 +350,11 @@ mod tests {
         assert_eq!(s.text("password"), Some("secret"));
         assert!(s.on("version") && s.on("verbose"));
         assert_eq!(s.text("parallel"), Some("5"));
+        // mariabackup 10.11's password takes the next argument as its value
+        let s = cl(&["--password", "xyz", "-p", "abc"]).unwrap();
+        assert_eq!(s.text("password"), Some("abc"));
+        let s = cl(&["--user", "backup", "--password", "xyz"]).unwrap();
+        assert_eq!(s.text("password"), Some("xyz"));
         // an optional value is never taken from the next argument
         let s = cl(&["--history", "--backup"]).unwrap();
         assert_eq!(s.get("history"), Some(&Val::Bare));
@@ -380,8 +391,28 @@ mod tests {
             "{}",
             e.message
         );
-        let e = cl(&["--no-lock=maybe"]).unwrap_err();
-        assert_eq!(e.code, 13);
+        // a boolean's invalid value: a warning, the option ignored (my_getopt)
+        let s = cl(&["--no-lock=maybe"]).unwrap();
+        assert_eq!(s.get("no-lock"), None);
+        assert_eq!(
+            s.warnings,
+            ["ignoring option '--no-lock' due to invalid value 'maybe'"]
+        );
+        // option names in any case; values checked by their kind
+        let s = cl(&["--Prepare", "--TARGET_DIR=/t", "--Skip-No-Lock"]).unwrap();
+        assert!(s.on("prepare"));
+        assert_eq!(s.text("target-dir"), Some("/t"));
+        assert_eq!(s.get("no-lock"), Some(&Val::Off));
+        for (a, code) in [
+            ("--parallel=abc", 9),
+            ("--parallel=-1", 13),
+            ("--innodb-flush-method=blablabla", 13),
+            ("--innodb-flush-method=O_D", 3),
+        ] {
+            assert_eq!(cl(&[a]).unwrap_err().code, code, "{a}");
+        }
+        // a value option takes the next argument, even one that looks like an option
+        assert_eq!(cl(&["--parallel", "--target-dir=/t"]).unwrap_err().code, 13);
         // later --no-defaults or --defaults-group-suffix: no effect, no error
         assert!(cl(&["--backup", "--no-defaults", "--defaults-group-suffix=.1"]).is_ok());
     }

@@ -111,7 +111,17 @@ fn redo_file_names(dir: &Path) -> BTreeMap<PathBuf, u32> {
     }
     for (id, names) in found {
         for n in names {
-            out.insert(PathBuf::from(n.strip_prefix("./").unwrap_or(&n)), id);
+            // a `DATA DIRECTORY` tablespace is named by its absolute path: `db/t.ibd` in a backup
+            let rel = match n.strip_prefix("./") {
+                Some(r) => PathBuf::from(r),
+                None if n.starts_with('/') && n.ends_with(".ibd") => {
+                    let p = Path::new(&n);
+                    let db = p.parent().and_then(Path::file_name).unwrap_or_default();
+                    Path::new(db).join(p.file_name().unwrap_or_default())
+                }
+                None => PathBuf::from(&n),
+            };
+            out.insert(rel, id);
         }
     }
     out

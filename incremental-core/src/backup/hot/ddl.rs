@@ -56,13 +56,15 @@ pub(crate) struct RedoNames {
     pub by_name: BTreeMap<String, u32>,
 }
 
-/// `./db/t.ibd` (as the redo log names files) → `db/t.ibd`; `None` for a file outside the
-/// datadir.
+/// `./db/t.ibd` (as the redo log names files) → `db/t.ibd`; a tablespace created with `DATA
+/// DIRECTORY` (`/dir/db/t.ibd`) → `db/t.ibd`, its name in a backup; `None` for another file
+/// outside the datadir.
 fn redo_rel(dd: &Path, name: &str) -> Option<PathBuf> {
     if let Some(r) = name.strip_prefix("./") {
         return Some(PathBuf::from(r));
     }
-    Path::new(name).strip_prefix(dd).ok().map(Path::to_path_buf)
+    let rel = files::rel_to(dd, Path::new(name));
+    (rel.components().count() == 2).then_some(rel)
 }
 
 /// Compares the tablespaces copied (`copied`) with those of the datadir now. `redo`: the file
@@ -81,7 +83,7 @@ pub(crate) fn compare(
     dirs: &crate::backup::layout::SourceDirs,
 ) -> Result<DdlChanges, BackupError> {
     let files = files::scan_datadir(dd, dirs)?;
-    let rel = |p: &Path| p.strip_prefix(dd).unwrap_or(p).to_path_buf();
+    let rel = |p: &Path| files::rel_to(dd, p);
     let fixed = FixedFiles {
         system: files.system.iter().map(|p| rel(p)).collect(),
         undo: files.undo.iter().map(|p| rel(p)).collect(),

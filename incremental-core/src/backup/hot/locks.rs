@@ -1,6 +1,7 @@
-//! Taking (or, with `--no-lock`, not taking) the `BACKUP STAGE` locks, killing the long
-//! queries that block them, checking what a backup without locks can check, and the history
-//! row.
+//! Taking (or, with `--no-lock`, not taking) the `BACKUP STAGE` locks (`START` within the
+//! time allowed), killing the long queries that block them, checking what a backup without
+//! locks can check, the account's privileges, the checkpoint forced before the copy, and the
+//! history row.
 //!
 //! Without locks (mariabackup's `--no-lock`, as its documentation describes it: for servers
 //! whose tables are all InnoDB, where the binary log position does not matter), nothing
@@ -17,11 +18,24 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::super::history;
+use super::super::privileges;
 use super::super::server::Stage;
-use super::super::BackupError;
+use super::super::{BackupError, ForcedCheckpoint, ServerError};
 use super::killer::Killer;
 use super::Hot;
 use crate::format::info::Info;
+use crate::progress::{Event, Progress};
+
+/// The server's error codes: access denied for lack of a privilege, a lock wait that timed
+/// out, an unknown system variable.
+const ER_SPECIFIC_ACCESS_DENIED: u16 = 1227;
+const ER_LOCK_WAIT_TIMEOUT: u16 = 1205;
+const ER_UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+
+/// The server refused `e` with error `code`.
+fn refused(e: &ServerError, code: u16) -> bool {
+    matches!(e, ServerError::Query { code: Some(c), .. } if *c == code)
+}
 
 /// Modification times this close before the start count as changes during the backup: the
 /// kernel stamps files with a clock that lags by up to a tick.
@@ -35,6 +49,9 @@ impl Hot<'_> {
         if hot.no_lock() {
             return Ok(());
         }
+        if let (Stage::Start, Some(t)) = (stage, hot.start_lock_timeout()) {
+            return self.start_within(t);
+        }
         let blocking = matches!(stage, Stage::Flush | Stage::BlockDdl | Stage::BlockCommit);
         let Some(timeout) = hot.kill_long_queries_timeout().filter(|_| blocking) else {
             return Ok(self.server.stage(stage)?);
@@ -43,6 +60,111 @@ impl Hot<'_> {
         let entered = self.server.stage(stage);
         self.killed.extend(killer.stop());
         Ok(entered?)
+    }
+
+    /// `BACKUP STAGE START` with the session's `lock_wait_timeout` at `t` (whole seconds
+    /// rounded up, at least 1), then back to what it was.
+    fn start_within(&mut self, t: Duration) -> Result<(), BackupError> {
+        let seconds = (t.as_secs() + u64::from(t.subsec_nanos() > 0)).max(1);
+        let before = self.server.value("SELECT @@SESSION.lock_wait_timeout")?;
+        self.server
+            .exec(&format!("SET SESSION lock_wait_timeout = {seconds}"))?;
+        let entered = self.server.stage(Stage::Start);
+        if let Some(b) = before.filter(|b| b.parse::<u64>().is_ok()) {
+            self.server
+                .exec(&format!("SET SESSION lock_wait_timeout = {b}"))?;
+        }
+        match entered {
+            Err(source) if refused(&source, ER_LOCK_WAIT_TIMEOUT) => {
+                Err(BackupError::LockWaitTimeout {
+                    stage: Stage::Start.keyword().into(),
+                    seconds,
+                    source,
+                })
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// Checks the account's privileges (`SHOW GRANTS`) against what the backup needs (see
+    /// `privileges`): a required one missing fails the backup; the others are warnings, sent
+    /// as notes and reported.
+    pub(super) fn check_privileges(&mut self, progress: &dyn Progress) -> Result<(), BackupError> {
+        let hot = self.plan.options().hot();
+        if hot.privilege_check() == crate::backup::PrivilegeCheck::Off {
+            return Ok(());
+        }
+        let grants: Vec<String> = self
+            .server
+            .rows("SHOW GRANTS")?
+            .into_iter()
+            .filter_map(|r| r.into_iter().next().flatten())
+            .collect();
+        let log_bin = self.log_bin()?;
+        let missing = privileges::missing(hot, log_bin, &grants);
+        if missing.iter().any(|m| m.required) {
+            return Err(BackupError::MissingPrivileges {
+                missing,
+                grants: grants
+                    .iter()
+                    .map(|g| privileges::without_password(g))
+                    .collect(),
+            });
+        }
+        for m in &missing {
+            progress.event(Event::Note {
+                message: &format!("warning: {m}"),
+            });
+        }
+        self.missing_privileges = missing;
+        Ok(())
+    }
+
+    /// Whether the server writes a binary log (`@@log_bin`).
+    fn log_bin(&mut self) -> Result<bool, BackupError> {
+        let v = self.server.value("SELECT @@log_bin")?;
+        Ok(matches!(v.as_deref(), Some("1" | "ON")))
+    }
+
+    /// Asks the server for a checkpoint when the options say so (see
+    /// [`HotOptions::set_checkpoint_now`](crate::backup::HotOptions::set_checkpoint_now)).
+    pub(super) fn force_checkpoint(&mut self) -> Result<(), BackupError> {
+        if !self.plan.options().hot().checkpoint_now() {
+            return Ok(());
+        }
+        match self
+            .server
+            .exec("SET GLOBAL innodb_log_checkpoint_now = ON")
+        {
+            Ok(()) => {
+                let lsn = self.server.status_u64("Innodb_lsn_last_checkpoint")?;
+                self.forced_checkpoint = ForcedCheckpoint::Written {
+                    lsn: innodb_page::Lsn::new(lsn),
+                };
+                Ok(())
+            }
+            Err(e) if refused(&e, ER_UNKNOWN_SYSTEM_VARIABLE) => {
+                self.forced_checkpoint = ForcedCheckpoint::Unsupported;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `FLUSH NO_WRITE_TO_BINLOG ENGINE LOGS`; refused for lack of `RELOAD` (an account
+    /// without it can only back up without locks), the redo copy waits for the server's own
+    /// log flush instead (every second), and the statement is not tried again.
+    pub(super) fn flush_logs(&mut self) -> Result<(), BackupError> {
+        if self.flush_refused {
+            return Ok(());
+        }
+        match self.server.flush_engine_logs() {
+            Err(e) if refused(&e, ER_SPECIFIC_ACCESS_DENIED) => {
+                self.flush_refused = true;
+                Ok(())
+            }
+            r => Ok(r?),
+        }
     }
 
     /// How long commits (since `t_commit`) and DDL have been blocked: 0 without locks.
@@ -56,10 +178,11 @@ impl Hot<'_> {
 
     /// The binary log position, when commits are blocked (never without locks).
     pub(super) fn binlog(&mut self) -> Result<Option<String>, BackupError> {
-        match self.plan.options().hot().no_lock() {
-            true => Ok(None),
-            false => Ok(self.server.binlog_position()?),
+        // SHOW MASTER STATUS needs BINLOG MONITOR even when there is no binary log
+        if self.plan.options().hot().no_lock() || !self.log_bin()? {
+            return Ok(None);
         }
+        Ok(self.server.binlog_position()?)
     }
 
     /// Without locks: the database directories and the non-InnoDB files in them that changed

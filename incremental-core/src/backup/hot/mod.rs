@@ -68,7 +68,9 @@ use innodb_page::Lsn;
 use self::others::When;
 use super::contents::{Contents, TablespacePlan};
 use super::copy::{self, Batch, Target};
+use super::empty_dbs;
 use super::files;
+use super::metadata::ServerCnf;
 use super::needed::LogFiles;
 use super::plan::{plan_hot_contents, BackupPlan};
 use super::report::HotReport;
@@ -77,7 +79,6 @@ use super::server::{Server, Stage};
 use super::sink::{put, FileMeta};
 use super::stages::{Copied, End, Run, Stages};
 use super::{BackupError, BackupKind};
-use crate::encryption::{EncryptionError, LOG_KEY_ID};
 use crate::format::ddl_files::{marker_path, table_name, DdlFile};
 use crate::progress::{Cancel, Event};
 use innodb_page::redo::follow::FollowError;
@@ -147,6 +148,13 @@ pub(crate) struct Hot<'a> {
     killed: Vec<String>,
     /// The server's encryption keys, if it encrypts with `file_key_management`.
     keys: Option<keys::ServerKeys>,
+    /// The privileges the account lacks and the backup does without (see `locks`).
+    missing_privileges: Vec<super::MissingPrivilege>,
+    /// The checkpoint forced before the redo copy.
+    forced_checkpoint: super::ForcedCheckpoint,
+    /// The server refused `FLUSH ENGINE LOGS` (no `RELOAD`; without locks): the redo copy
+    /// waits for the server's own flush, within a second.
+    flush_refused: bool,
 }
 
 impl<'a> Hot<'a> {
@@ -168,6 +176,9 @@ impl<'a> Hot<'a> {
             began: std::time::SystemTime::now(),
             killed: Vec::new(),
             keys: None,
+            missing_privileges: Vec::new(),
+            forced_checkpoint: super::ForcedCheckpoint::NotAsked,
+            flush_refused: false,
         }
     }
 
@@ -175,14 +186,18 @@ impl<'a> Hot<'a> {
     fn wrong_key(&self, e: BackupError) -> BackupError {
         match (e, &self.keys) {
             (BackupError::Follow(FollowError::WrongKey { path, .. }), Some(k)) => {
-                EncryptionError::WrongKey {
-                    id: LOG_KEY_ID,
-                    file: k.settings.key_file(&k.base_dir),
-                    log: path,
-                }
-                .into()
+                k.settings.wrong_key(&k.base_dir, path).into()
             }
             (e, _) => e,
+        }
+    }
+
+    /// The keys that decrypt encrypted pages for extended validation (when asked for and the
+    /// server has keys).
+    fn page_keys(&self) -> Option<&crate::encryption::KeyRing> {
+        match self.plan.options().extended_validation() {
+            true => self.keys.as_ref().map(|k| &*k.ring),
+            false => None,
         }
     }
 
@@ -223,7 +238,13 @@ impl<'a> Hot<'a> {
         let interval = self.plan.options().hot().poll_interval();
         let path = log_file_path(&self.plan.options().dirs().log_dir(self.plan.datadir()));
         let second = self.server.another()?;
-        let key = self.keys.as_ref().map(|k| k.log);
+        let key = match &self.keys {
+            Some(k) => Some((
+                k.ring.log_key(&crate::encryption::header_block(&path))?,
+                k.ring.mode(),
+            )),
+            None => None,
+        };
         let log = log_copy::LogCopy::start(path, out, interval, self.inner.clone(), second, key)
             .map_err(|e| self.wrong_key(e))?;
         self.log = Some(log);
@@ -255,6 +276,7 @@ impl<'a> Hot<'a> {
                 mode: Mode::Copy,
                 hot: true,
                 throttled: false, // under BLOCK_DDL
+                page_keys: self.page_keys(),
             };
             let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
             copied.reports.extend(more);
@@ -266,6 +288,7 @@ impl<'a> Hot<'a> {
                 mode: Mode::Delta { threshold: 0 },
                 hot: true,
                 throttled: false, // under BLOCK_DDL
+                page_keys: self.page_keys(),
             };
             let (more, _) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
             copied.reports.extend(more);
@@ -339,6 +362,7 @@ impl<'a> Hot<'a> {
                 mode: Mode::Copy,
                 hot: true,
                 throttled: false, // under BLOCK_DDL or BLOCK_COMMIT
+                page_keys: None,
             };
             let (_, t) = copy::copy_files(self.plan.options(), batch, self.target(run))?;
             totals.files += t.files;
@@ -378,7 +402,7 @@ impl<'a> Hot<'a> {
         copied.others.bytes += first.bytes + again.bytes;
         // the redo copy catches up now, leaving little to copy while commits wait
         let now = self.server.lsn_current()?;
-        self.server.flush_engine_logs()?;
+        self.flush_logs()?;
         let timeout = self.plan.options().hot().end_timeout();
         self.log()?.wait_until(now, timeout)
     }
@@ -393,6 +417,7 @@ fn not_started() -> BackupError {
 impl Stages for Hot<'_> {
     fn begin(&mut self, run: &mut Run<'_>) -> Result<Contents, BackupError> {
         let hot = self.plan.options().hot();
+        self.check_privileges(run.progress)?;
         self.sql_thread = replica::safe_slave(self.server, hot, &self.inner, run.progress)?;
         self.lock(Stage::Start)?;
         if self.plan.options().hot().block_ddl() {
@@ -401,6 +426,7 @@ impl Stages for Hot<'_> {
                 message: "DDL is blocked for the whole backup (BACKUP STAGE BLOCK_DDL)",
             });
         }
+        self.force_checkpoint()?;
         self.start_log(run)?;
         let facts = self.log()?.facts.clone();
         run.progress.event(Event::Note {
@@ -410,12 +436,16 @@ impl Stages for Hot<'_> {
             ),
         });
         self.start_lsn = self.server.lsn_current()?;
-        plan_hot_contents(
+        let mut contents = plan_hot_contents(
             self.plan.options(),
             self.plan.datadir(),
             self.plan.kind(),
             &facts,
-        )
+        )?;
+        if self.plan.options().extended_validation() {
+            contents.page_keys = self.keys.as_ref().map(|k| k.ring.clone());
+        }
+        Ok(contents)
     }
 
     fn cancel(&self) -> &Cancel {
@@ -436,7 +466,7 @@ impl Stages for Hot<'_> {
         }
         // the redo up to now names every file created or renamed before DDL was blocked
         let now = self.server.lsn_current()?;
-        self.server.flush_engine_logs()?;
+        self.flush_logs()?;
         let timeout = self.plan.options().hot().end_timeout();
         self.log()?.wait_until(now, timeout)?;
         self.check_log()?;
@@ -465,7 +495,7 @@ impl Stages for Hot<'_> {
         let binlog = self.binlog()?;
         let replication = replica::Recorded::read(self.server, self.plan.options().hot())?;
         let end_lsn = self.server.lsn_current()?;
-        self.server.flush_engine_logs()?;
+        self.flush_logs()?;
         let timeout = self.plan.options().hot().end_timeout();
         let log = self.log.take().ok_or_else(not_started)?;
         let (log_out, redo, follower) = log.stop_at(end_lsn, timeout)?;
@@ -485,6 +515,14 @@ impl Stages for Hot<'_> {
         if let Some(b) = &binlog {
             put(run.sink, Path::new("xtrabackup_binlog_info"), b.as_bytes())?;
         }
+        let ignored = self.server.value("SELECT @@ignore_db_dirs")?;
+        let ignored: Vec<&str> = ignored
+            .iter()
+            .flat_map(|l| l.split(','))
+            .map(str::trim)
+            .collect();
+        let dd = self.plan.datadir();
+        empty_dbs::put_empty_databases(run.sink, dd, self.plan.options().filter(), &ignored)?;
         replication.write(run.sink, run.progress)?;
         let hot = HotReport {
             server: self.server.how.clone(),
@@ -498,14 +536,26 @@ impl Stages for Hot<'_> {
             ddl_blocked_seconds,
             commits_blocked_seconds,
             follower,
-            replica_position: replication.replica_position(),
+            replica: replication.replica(),
             galera_state: replication.galera_state(),
             no_lock: self.plan.options().hot().no_lock(),
             written_during_backup: self.written_without_lock(),
             killed_queries: std::mem::take(&mut self.killed),
+            no_lock_writes_accepted: self.plan.options().hot().accept_no_lock_writes(),
+            forced_checkpoint: self.forced_checkpoint,
+            missing_privileges: std::mem::take(&mut self.missing_privileges),
             seconds: 0.0,
         };
         let data_file_path = self.server.value("SELECT @@innodb_data_file_path")?;
+        let vars = self.server.name_values(
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN \
+             ('innodb_checksum_algorithm', 'innodb_compression_level')",
+        )?;
+        let server_cnf = ServerCnf::from_variables(
+            vars.0
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?))),
+        );
         let encryption = self
             .keys
             .as_ref()
@@ -522,6 +572,7 @@ impl Stages for Hot<'_> {
             hot: Some(hot),
             data_file_path,
             encryption,
+            server_cnf,
         })
     }
 

@@ -7,10 +7,12 @@
 //!   restored from the backup replicate from there: per connection of `SHOW ALL SLAVES STATUS`
 //!   (the nameless one and the named ones of multi-source replication), either
 //!   `CHANGE MASTER ['name'] TO master_use_gtid = slave_pos;` after one
-//!   `SET GLOBAL gtid_slave_pos = '...';` (connections with `Using_Gtid` other than `No`), or
+//!   `SET GLOBAL gtid_slave_pos = '...';` (connections with `Using_Gtid` other than `No`, when
+//!   `@@gtid_slave_pos` is not empty), or
 //!   `CHANGE MASTER ['name'] TO MASTER_LOG_FILE='...', MASTER_LOG_POS=...;`
-//!   (`Relay_Master_Log_File`, `Exec_Master_Log_Pos`). A server that replicates from nothing
-//!   gets no file. mariabackup 10.11 writes the same lines (it quotes connection names without
+//!   (`Relay_Master_Log_File`, `Exec_Master_Log_Pos`; every connection when `@@gtid_slave_pos`
+//!   is empty: MariaDB 10.10+ sets `Using_Gtid` to `Slave_Pos` by default, also on replicas
+//!   that never replicated by GTID). A server that replicates from nothing gets no file. mariabackup 10.11 writes the same lines (it quotes connection names without
 //!   escaping; xb escapes `'` and `\` so that the file stays valid SQL). The position is not
 //!   added to `xtrabackup_info`: mariabackup 10.11 does not record it there either (it only
 //!   logs it).
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::backup::server::{NamedRow, Server};
 use crate::backup::sink::{put, Sink};
-use crate::backup::{BackupError, HotOptions, ServerError};
+use crate::backup::{BackupError, HotOptions, ReplicaPosition, ServerError};
 use crate::progress::{Cancel, Event, Progress};
 
 /// The file `--slave-info` writes.
@@ -90,7 +92,10 @@ pub(crate) fn slave_info(gtid_slave_pos: &str, connections: &[Connection]) -> Op
     }
     let mut statements = String::new();
     let mut summary = Vec::new();
-    if connections.iter().any(|c| c.gtid) {
+    // by GTID only with a position to start from: with an empty gtid_slave_pos (a replica
+    // never started by GTID, or reset) each connection is recorded by file and position
+    let by_gtid = |c: &Connection| c.gtid && !gtid_slave_pos.is_empty();
+    if connections.iter().any(by_gtid) {
         let pos = quoted(gtid_slave_pos);
         statements.push_str(&format!("SET GLOBAL gtid_slave_pos = {pos};\n"));
         summary.push(format!("gtid_slave_pos {pos}"));
@@ -102,7 +107,7 @@ pub(crate) fn slave_info(gtid_slave_pos: &str, connections: &[Connection]) -> Op
         } else {
             format!("{name} ")
         };
-        if c.gtid {
+        if by_gtid(c) {
             statements.push_str(&format!(
                 "CHANGE MASTER {target}TO master_use_gtid = slave_pos;\n"
             ));
@@ -333,9 +338,12 @@ impl Recorded {
         Ok(())
     }
 
-    /// The replica's position in words, when recorded.
-    pub(crate) fn replica_position(&self) -> Option<String> {
-        self.slave.clone().flatten().map(|i| i.summary)
+    /// What `--slave-info` found, when asked for.
+    pub(crate) fn replica(&self) -> Option<ReplicaPosition> {
+        self.slave.as_ref().map(|s| match s {
+            Some(info) => ReplicaPosition::Recorded(info.summary.clone()),
+            None => ReplicaPosition::NotAReplica,
+        })
     }
 
     /// The Galera state line, when recorded.
@@ -439,6 +447,41 @@ mod tests {
             i.summary,
             "gtid_slave_pos '0-1-5'; master '' filename 'mysql-bin.000001' position '1159'; \
              master 'm2' master_use_gtid = slave_pos"
+        );
+    }
+
+    /// mtr's slave_info_norpl: 10.11's connections use GTID by default, but with no
+    /// gtid_slave_pos each is recorded by file and position, as mariabackup does.
+    #[test]
+    fn gtid_only_with_a_gtid_slave_pos() {
+        let conns = [conn("", "", "0", true), conn("master2", "", "0", true)];
+        let i = slave_info("", &conns).unwrap();
+        assert_eq!(
+            i.statements,
+            "CHANGE MASTER TO MASTER_LOG_FILE='', MASTER_LOG_POS=0;\n\
+             CHANGE MASTER 'master2' TO MASTER_LOG_FILE='', MASTER_LOG_POS=0;\n"
+        );
+        assert_eq!(
+            i.summary,
+            "master '' filename '' position '0'; master 'master2' filename '' position '0'"
+        );
+        let mixed = [
+            conn("", "", "0", true),
+            conn("master4", "", "0", false),
+            conn("master5", "", "0", true),
+        ];
+        let i = slave_info("1-1-1,2-2-2", &mixed).unwrap();
+        assert_eq!(
+            i.statements,
+            "SET GLOBAL gtid_slave_pos = '1-1-1,2-2-2';\n\
+             CHANGE MASTER TO master_use_gtid = slave_pos;\n\
+             CHANGE MASTER 'master4' TO MASTER_LOG_FILE='', MASTER_LOG_POS=0;\n\
+             CHANGE MASTER 'master5' TO master_use_gtid = slave_pos;\n"
+        );
+        assert_eq!(
+            i.summary,
+            "gtid_slave_pos '1-1-1,2-2-2'; master '' master_use_gtid = slave_pos; master \
+             'master4' filename '' position '0'; master 'master5' master_use_gtid = slave_pos"
         );
     }
 
