@@ -4,12 +4,12 @@
 //!
 //! - Crypt data: magic, scheme, IV length (16), a 16-byte IV, the minimum key version, the key
 //!   id and the encryption mode, after the extent descriptors of page 0
-//!   ([`encryption_offset`](crate::fsp::encryption_offset)).
+//!   ([`encryption_offset`]).
 //! - Page key: `AES-ECB(K, crypt-data IV)`, 16 bytes, where `K` is the key-management
 //!   plugin's key of the tablespace's key id at the page's key version.
 //! - Classic layout: the key version is at 26, the post-encryption checksum at 30; bytes
 //!   `[38, S-8)` are encrypted, with IV `LE32(space id) ‖ LE32(page no) ‖ LE64(page LSN)`
-//!   (little-endian), in the plugin's "NOPAD" mode ([`cipher`](super::cipher)).
+//!   (little-endian), in the plugin's "NOPAD" mode ([`cipher`]).
 //!
 //! ```
 //! use innodb_page::crypto::cipher::Mode;
