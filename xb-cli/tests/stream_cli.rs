@@ -59,6 +59,8 @@ fn comparable(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         "end_time",
         "backup_id",
         "base_backup_id",
+        // `file` or `mbstream`: how the backup was written, as mariabackup records it
+        "format",
     ];
     let mut files = snapshot(dir);
     for name in ["xtrabackup_info", "xb_backup_info"] {
