@@ -77,7 +77,9 @@ fn decrypting<'a>(
         format: "age",
         reason,
     };
-    let d = age::Decryptor::new(input).map_err(|e| match e {
+    // buffered: age then reads its header a line at a time; unbuffered, it asks for the few
+    // bytes its parser is missing and parses the header again from its start after each read
+    let d = age::Decryptor::new_buffered(BufReader::new(input)).map_err(|e| match e {
         E::Io(e) => CodecError::io("read", path, e),
         other => not_age(other.to_string()),
     })?;
@@ -417,5 +419,46 @@ mod tests {
         let mut out = Vec::new();
         decode_to(Path::new("t.ibd.lz4"), &file[..], &mut out, None).unwrap();
         assert!(out == data, "{} bytes decoded", out.len());
+    }
+
+    /// A reader that counts the calls made to it.
+    struct Counted<'a>(&'a [u8], Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.read(buf)
+        }
+    }
+
+    /// The header of an age file is read a line at a time, not a few bytes at a time: age parses
+    /// the header again from its start after each read, so a header of many stanzas read in
+    /// small pieces took time quadratic in its length (a fuzzed 4 KiB header took a second).
+    #[test]
+    fn age_headers_are_read_in_few_calls() {
+        let text = "AGE-SECRET-KEY-13GDQHAR08PXHVN8QFRGX2N49DTA282SZMJV282VT8WJVFKEQ7DEQMFSEF8\n";
+        let keys = KeyFile::parse(text, "key.txt").unwrap();
+        let others: Vec<_> = (0..200)
+            .map(|_| age::x25519::Identity::generate().to_public())
+            .collect();
+        let recipients = others.iter().map(|r| r as &dyn age::Recipient);
+        let e = age::Encryptor::with_recipients(recipients.chain(keys.age_recipients())).unwrap();
+        let mut file = Vec::new();
+        let mut w = e.wrap_output(&mut file).unwrap();
+        w.write_all(b"plain").unwrap();
+        w.finish().unwrap();
+        let calls = Arc::default();
+        let path = Path::new("t.ibd.age");
+        let mut r = decrypting(
+            path,
+            Box::new(Counted(&file, Arc::clone(&calls))),
+            Some(&keys),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"plain");
+        let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(calls < 20, "{calls} reads of a {} byte file", file.len());
     }
 }
