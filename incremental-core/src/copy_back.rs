@@ -622,7 +622,7 @@ fn add_remote_tablespaces(
         let Some(bytes) = read_small(source, &f.path.to_string_lossy())? else {
             continue;
         };
-        if let Some(target) = layout::isl_target(&String::from_utf8_lossy(&bytes)) {
+        if let Some(target) = crate::backup::files::isl_target(&String::from_utf8_lossy(&bytes)) {
             layout.add_remote(ibd, &target);
         }
     }

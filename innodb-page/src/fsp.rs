@@ -142,11 +142,17 @@ pub fn encryption_offset(flags: &TablespaceFlags, mariadb: bool) -> usize {
     }
 }
 
-fn read_encryption(page0: &[u8], flags: &TablespaceFlags) -> Option<Encryption> {
+/// The 33 bytes of MariaDB crypt data on page 0 (magic, scheme, IV length, IV, minimum key
+/// version, key id, mode), when page 0 has them.
+pub(crate) fn mariadb_crypt_data<'a>(page0: &'a [u8], flags: &TablespaceFlags) -> Option<&'a [u8]> {
     let m = encryption_offset(flags, true);
-    if let Some(c) = page0.get(m..m + 33)
-        && c[..6] == MARIADB_CRYPT_MAGIC
-    {
+    page0
+        .get(m..m.checked_add(33)?)
+        .filter(|c| c[..6] == MARIADB_CRYPT_MAGIC)
+}
+
+fn read_encryption(page0: &[u8], flags: &TablespaceFlags) -> Option<Encryption> {
+    if let Some(c) = mariadb_crypt_data(page0, flags) {
         return Some(Encryption::MariaDb {
             scheme: c[6],
             min_key_version: BigEndian::read_u32(&c[24..28]),

@@ -248,16 +248,10 @@ fn a_mariabackup_script_runs_unchanged() {
 fn mariabackup(args: &[&str]) -> (i32, String) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = bindir(tmp.path());
-    let o = Command::new(dir.join("mariabackup"))
-        .args(args)
-        .env_remove("MYSQL_GROUP_SUFFIX")
-        .env_remove("MARIADB_GROUP_SUFFIX")
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    let mut c = Command::new(dir.join("mariabackup"));
+    c.env_remove("MYSQL_GROUP_SUFFIX")
+        .env_remove("MARIADB_GROUP_SUFFIX");
+    code_and_stderr(c, args)
 }
 
 #[test]
@@ -542,11 +536,14 @@ fn an_innobackupex_chain_restores() {
 
 /// Runs `mariabackup` (the symlink on `path`) with `args`: its exit code and standard error.
 fn run_mb(path: &str, args: &[String]) -> (i32, String) {
-    let o = Command::new("mariabackup")
-        .env("PATH", path)
-        .args(args)
-        .output()
-        .unwrap();
+    let mut c = Command::new("mariabackup");
+    c.env("PATH", path);
+    code_and_stderr(c, args)
+}
+
+/// Runs `c` with `args`: its exit code (-1 for a signal) and standard error.
+fn code_and_stderr<S: AsRef<std::ffi::OsStr>>(mut c: Command, args: &[S]) -> (i32, String) {
+    let o = c.args(args).output().unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -1274,14 +1271,7 @@ fn prepare_says_the_binlog_position_as_mariabackup() {
 
 /// Runs `xb ARGS`: its exit code and standard error.
 fn run_xb(args: &[String]) -> (i32, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_xb"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    code_and_stderr(Command::new(env!("CARGO_BIN_EXE_xb")), args)
 }
 
 /// mtr's backup_ssl and the TLS options, on a server with mtr's certificates (tests/data/tls)

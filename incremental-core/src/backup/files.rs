@@ -373,12 +373,18 @@ pub(crate) fn read_isl(dd: &Path, isl: &Path) -> Result<Option<PathBuf>, BackupE
             })
         }
     };
-    let text = String::from_utf8_lossy(&text);
-    let Some(line) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+    let Some(line) = isl_target(&String::from_utf8_lossy(&text)) else {
         return Ok(None);
     };
     let target = super::layout::normalized(&dd.join(line));
     Ok(target.is_file().then_some(target))
+}
+
+/// The path an `.isl` file holds (its first line that is not blank), `None` when it holds
+/// none.
+pub(crate) fn isl_target(text: &str) -> Option<PathBuf> {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    Some(PathBuf::from(line))
 }
 
 /// Adds to `files` the tablespaces kept outside the datadir that its `db/t.isl` files name

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::options::CopyBackOptions;
+#[cfg(test)]
+use crate::backup::files::isl_target;
 use crate::backup::layout::normalized;
 use crate::format::backup_my_cnf::ServerSettings;
 
@@ -26,13 +28,6 @@ pub(crate) struct Layout {
     data_file_path: Option<String>,
     /// Tablespaces outside the datadir (`db/t.ibd`, from `db/t.isl`) and where they go.
     remote: BTreeMap<PathBuf, PathBuf>,
-}
-
-/// The path an `.isl` file holds (its first line that is not blank), `None` when it holds
-/// none.
-pub(crate) fn isl_target(text: &str) -> Option<PathBuf> {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
-    Some(PathBuf::from(line))
 }
 
 fn numbered(name: &str, prefix: &str) -> bool {

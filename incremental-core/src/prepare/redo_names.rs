@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use innodb_page::redo::file::log_file_path;
-use innodb_page::redo::mtr::{decode_varint, Records};
+use innodb_page::redo::mtr::Records;
 use innodb_page::redo::RedoFormat;
 
 use super::backup_dir::BackupDir;
@@ -51,19 +51,10 @@ fn apply_file_records(records: &[u8], names: &mut BTreeMap<PathBuf, u32>) {
         if !r.same_page() {
             break;
         }
-        let body = r.body();
-        let Ok((space, n1)) = decode_varint(body) else {
+        let Some((space, _)) = r.page_id() else {
             continue;
         };
-        let Some(Ok((_, n2))) = body.get(n1..).map(decode_varint) else {
-            continue;
-        };
-        let mut files = body
-            .get(n1 + n2..)
-            .unwrap_or(&[])
-            .split(|&b| b == 0)
-            .filter(|n| !n.is_empty())
-            .map(rel_name);
+        let mut files = r.file_names().map(|(_, n)| rel_name(n));
         let first = files.next().flatten();
         match (r.file_type(), first) {
             (0x80 | 0xB0, Some(n)) => {

@@ -21,7 +21,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use innodb_page::redo::file::log_file_path;
-use innodb_page::redo::mtr::{decode_varint, Record, Records};
+use innodb_page::redo::mtr::{Record, Records};
 use innodb_page::redo::RedoFormat;
 use innodb_page::Lsn;
 
@@ -52,23 +52,9 @@ fn record_patches(r: &Record<'_>) -> Vec<(usize, Vec<u8>)> {
     if !matches!(r.file_type(), 0x80 | 0x90 | 0xA0 | 0xB0) {
         return Vec::new();
     }
-    let body = r.body();
-    let head = r.as_bytes().len() - body.len();
-    let Ok((_, n1)) = decode_varint(body) else {
-        return Vec::new();
-    };
-    let Some(Ok((_, n2))) = body.get(n1..).map(decode_varint) else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    let mut at = head + n1 + n2;
-    for name in body.get(n1 + n2..).unwrap_or(&[]).split(|&b| b == 0) {
-        if let Some(new) = local_name(name) {
-            out.push((at, new));
-        }
-        at += name.len() + 1;
-    }
-    out
+    r.file_names()
+        .filter_map(|(at, name)| Some((at, local_name(name)?)))
+        .collect()
 }
 
 /// Rewrites the absolute `.ibd` names of the redo log copied into the backup `dir` (see the

@@ -4,7 +4,7 @@
 //!
 //! - Crypt data: magic, scheme, IV length (16), a 16-byte IV, the minimum key version, the key
 //!   id and the encryption mode, after the extent descriptors of page 0
-//!   ([`encryption_offset`]).
+//!   ([`encryption_offset`](crate::fsp::encryption_offset)).
 //! - Page key: `AES-ECB(K, crypt-data IV)`, 16 bytes, where `K` is the key-management
 //!   plugin's key of the tablespace's key id at the page's key version.
 //! - Classic layout: the key version is at 26, the post-encryption checksum at 30; bytes
@@ -30,7 +30,7 @@ use byteorder::{BigEndian, ByteOrder, LittleEndian};
 
 use super::cipher::{self, Mode};
 use super::CryptoError;
-use crate::fsp::{encryption_offset, TablespaceFormat, MARIADB_CRYPT_MAGIC};
+use crate::fsp::{mariadb_crypt_data, TablespaceFormat};
 
 /// Offset of the key version of a classic-layout page (the flush-LSN field).
 pub const KEY_VERSION_OFFSET: usize = 26;
@@ -65,9 +65,8 @@ impl CryptData {
     /// encryption). Never panics.
     pub fn read(page0: &[u8]) -> Option<CryptData> {
         let format = TablespaceFormat::detect(page0).ok()?;
-        let at = encryption_offset(&format.flags, true);
-        let c = page0.get(at..at.checked_add(33)?)?;
-        if c[..6] != MARIADB_CRYPT_MAGIC || usize::from(c[7]) != 16 {
+        let c = mariadb_crypt_data(page0, &format.flags)?;
+        if usize::from(c[7]) != 16 {
             return None;
         }
         let mut iv = [0u8; 16];

@@ -248,6 +248,36 @@ impl<'a> Record<'a> {
         Some((space, page))
     }
 
+    /// For a file-level record (body: space id, page number, then names separated by NUL:
+    /// one name, or FILE_RENAME's old and new), each name with its byte offset in
+    /// [`as_bytes`](Self::as_bytes); empty names are skipped, and nothing is returned when the
+    /// ids do not decode.
+    ///
+    /// ```
+    /// use innodb_page::redo::mtr::Record;
+    /// // FILE_RENAME (0xA0), 13 bytes of body: space 5, page 0, "a.ibd" NUL "b.ibd"
+    /// let bytes = b"\xAD\x05\x00a.ibd\x00b.ibd";
+    /// let r = Record::parse(bytes).unwrap();
+    /// let names: Vec<_> = r.file_names().collect();
+    /// assert_eq!(names, [(3, &b"a.ibd"[..]), (9, &b"b.ibd"[..])]);
+    /// ```
+    pub fn file_names(&self) -> impl Iterator<Item = (usize, &'a [u8])> {
+        let body = self.body();
+        let ids = decode_varint(body)
+            .ok()
+            .and_then(|(_, n1)| Some(n1 + decode_varint(body.get(n1..)?).ok()?.1));
+        let start = ids.map_or(body.len(), |n| n.min(body.len()));
+        let mut at = self.header_len + start;
+        body[start..]
+            .split(|&b| b == 0)
+            .map(move |n| {
+                let here = at;
+                at += n.len() + 1;
+                (here, n)
+            })
+            .filter(|(_, n)| !n.is_empty())
+    }
+
     /// For a FILE_CHECKPOINT record (`0xF0` high nibble, body: space id, page number, 8-byte
     /// LSN), the LSN it names; `None` for any other record.
     pub fn file_checkpoint_lsn(&self) -> Option<Lsn> {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use innodb_page::crypto::cipher::Mode;
 use innodb_page::redo::crypt::ServerKey;
 use innodb_page::redo::follow::{FollowError, FollowOptions, Follower, PollStop};
-use innodb_page::redo::mtr::{decode_varint, Records};
+use innodb_page::redo::mtr::Records;
 use innodb_page::Lsn;
 
 use crate::backup::redo_copy::{LogWriteError, LogWriter, RedoCopy, RedoFacts};
@@ -452,18 +452,12 @@ pub(super) fn file_records(records: &[u8], out: &mut Vec<(u32, Vec<String>)>) {
         if !matches!(r.file_type(), 0x80 | 0x90 | 0xA0 | 0xB0) {
             continue;
         }
-        let body = r.body();
-        let Ok((space, n1)) = decode_varint(body) else {
+        let Some((space, _)) = r.page_id() else {
             continue;
         };
-        let Some(Ok((_, n2))) = body.get(n1..).map(decode_varint) else {
-            continue;
-        };
-        let names = body.get(n1 + n2..).unwrap_or(&[]);
-        let names: Vec<String> = names
-            .split(|&b| b == 0)
-            .filter(|n| !n.is_empty())
-            .map(|n| String::from_utf8_lossy(n).into_owned())
+        let names: Vec<String> = r
+            .file_names()
+            .map(|(_, n)| String::from_utf8_lossy(n).into_owned())
             .collect();
         if !names.is_empty() {
             out.push((space, names));
