@@ -746,6 +746,7 @@ mod tests {
         assert!(!dd.join(MARKER).exists());
     }
 
+    #[cfg(feature = "hot")]
     #[test]
     fn an_encrypted_backup_without_its_key_file_is_refused_before_anything_is_written() {
         use crate::prepare::apply_redo::{apply_redo, ApplyRedoError, ApplyRedoOptions};

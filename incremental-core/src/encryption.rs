@@ -308,6 +308,7 @@ impl KeySettings {
         Ok((key, ring.mode()))
     }
 
+    #[cfg(feature = "hot")]
     /// The error for a log key that decrypts no record of the redo log `log`.
     pub(crate) fn wrong_key(&self, base_dir: &Path, log: PathBuf) -> EncryptionError {
         EncryptionError::WrongKey {

@@ -7,6 +7,8 @@
 //! copied redo initialises the pages missing, as with mariabackup's prepare). The table is
 //! `ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=4` (4 KiB physical pages in 16 KiB logical ones), as in
 //! the end-to-end test that found this.
+// needs the connection-side API of hot backups
+#![cfg(feature = "hot")]
 
 use std::path::Path;
 use std::sync::Mutex;

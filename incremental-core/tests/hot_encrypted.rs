@@ -19,6 +19,8 @@
 //!   server wrote, the log read with its header's key version, prepare and restore; a page
 //!   corrupted as MariaDB's `encrypted_page_corruption` test does fails extended validation
 //!   (naming the file and page) and only it.
+// needs the connection-side API of hot backups
+#![cfg(feature = "hot")]
 
 mod common;
 

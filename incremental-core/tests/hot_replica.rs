@@ -8,6 +8,8 @@
 //! exactly (explicit keys: a position too early fails on a duplicate key, one too late
 //! misses rows). The Galera test runs a single-node cluster (`galera-4`'s provider).
 //! Needs MariaDB (fails without it). One pair of servers at a time.
+// needs the connection-side API of hot backups
+#![cfg(feature = "hot")]
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,8 @@
 //! auto-extending last file than the prepared copy holds, the restored datadir starts with the
 //! options copy-back prints and gives the source's `CHECKSUM TABLE`, the redo step's private
 //! server starts on the prepared backup, and `mariabackup --prepare` accepts the backups.
+// needs the connection-side API of hot backups
+#![cfg(feature = "hot")]
 
 use std::collections::BTreeMap;
 use std::path::Path;

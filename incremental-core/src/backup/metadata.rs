@@ -57,6 +57,7 @@ pub(crate) struct ServerCnf {
     pub compression_level: Option<u32>,
 }
 
+#[cfg(feature = "hot")]
 impl ServerCnf {
     /// The variables from `SHOW GLOBAL VARIABLES` rows (name, value); one the server lacks
     /// (a server without InnoDB) stays unknown.

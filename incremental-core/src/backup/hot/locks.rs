@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::super::history;
-use super::super::privileges;
 use super::super::server::Stage;
 use super::super::{BackupError, ForcedCheckpoint, ServerError};
+use super::grants;
 use super::killer::Killer;
 use super::Hot;
 use crate::format::info::Info;
@@ -87,7 +87,7 @@ impl Hot<'_> {
     }
 
     /// Checks the account's privileges (`SHOW GRANTS`) against what the backup needs (see
-    /// `privileges`): a required one missing fails the backup; the others are warnings, sent
+    /// `grants`): a required one missing fails the backup; the others are warnings, sent
     /// as notes and reported.
     pub(super) fn check_privileges(&mut self, progress: &dyn Progress) -> Result<(), BackupError> {
         let hot = self.plan.options().hot();
@@ -101,14 +101,11 @@ impl Hot<'_> {
             .filter_map(|r| r.into_iter().next().flatten())
             .collect();
         let log_bin = self.log_bin()?;
-        let missing = privileges::missing(hot, log_bin, &grants);
+        let missing = grants::missing(hot, log_bin, &grants);
         if missing.iter().any(|m| m.required) {
             return Err(BackupError::MissingPrivileges {
                 missing,
-                grants: grants
-                    .iter()
-                    .map(|g| privileges::without_password(g))
-                    .collect(),
+                grants: grants.iter().map(|g| grants::without_password(g)).collect(),
             });
         }
         for m in &missing {

@@ -49,6 +49,7 @@
 
 mod base_names;
 mod ddl;
+mod grants;
 mod keys;
 mod killer;
 mod locks;

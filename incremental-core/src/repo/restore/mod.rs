@@ -242,5 +242,6 @@ fn default_staging(datadir: &Path) -> Result<PathBuf, RepoError> {
 pub(crate) mod testing;
 #[cfg(test)]
 pub(crate) mod tests;
-#[cfg(test)]
+// its chain ends with an apply-redo restore, which needs the `hot` feature
+#[cfg(all(test, feature = "hot"))]
 mod tests_server;
