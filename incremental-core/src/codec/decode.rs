@@ -15,6 +15,16 @@ const ZSTD_WINDOW_LOG_MAX: u32 = 24;
 /// A reader of the plain bytes of an encoded file.
 pub(crate) type Plain<'a> = Box<dyn Read + 'a>;
 
+/// The most lines an age header may have: age parses the header again after each line it
+/// reads, so its time grows with lines times bytes. xb writes 2 lines per recipient.
+const AGE_HEADER_MAX_LINES: usize = 1024;
+/// The most bytes an age header may have.
+const AGE_HEADER_MAX_BYTES: usize = 64 << 10;
+// what xb writes to the most recipients a key file holds is accepted: the first line, 2 lines
+// (98 bytes) per recipient, and the MAC line
+const _: () = assert!(2 * super::keys::MAX_RECIPIENTS + 2 <= AGE_HEADER_MAX_LINES);
+const _: () = assert!(98 * super::keys::MAX_RECIPIENTS + 80 <= AGE_HEADER_MAX_BYTES);
+
 /// The plain bytes of the file `path` (for errors), encoded as `layers`, read from `input`.
 /// An encrypted file needs an identity in `keys`: its header is read and its key unwrapped
 /// here, so a wrong or missing key fails now, before any byte is read. Read errors carry a
@@ -77,9 +87,12 @@ fn decrypting<'a>(
         format: "age",
         reason,
     };
+    let mut input = BufReader::new(input);
+    let header = age_header(path, &mut input)?;
     // buffered: age then reads its header a line at a time; unbuffered, it asks for the few
     // bytes its parser is missing and parses the header again from its start after each read
-    let d = age::Decryptor::new_buffered(BufReader::new(input)).map_err(|e| match e {
+    let input = io::Cursor::new(header).chain(input);
+    let d = age::Decryptor::new_buffered(input).map_err(|e| match e {
         E::Io(e) => CodecError::io("read", path, e),
         other => not_age(other.to_string()),
     })?;
@@ -98,6 +111,33 @@ fn decrypting<'a>(
         },
     })?;
     Ok(Box::new(Named::new(path, "age", r)))
+}
+
+/// The header of the age file `path`: its lines up to the MAC line (`---`) or the end of
+/// `input`, refused past `AGE_HEADER_MAX_LINES` lines or `AGE_HEADER_MAX_BYTES` bytes.
+fn age_header(path: &Path, input: &mut impl BufRead) -> Result<Vec<u8>, CodecError> {
+    let mut header = Vec::new();
+    for _ in 0..AGE_HEADER_MAX_LINES {
+        let room = (AGE_HEADER_MAX_BYTES + 1 - header.len()) as u64;
+        let start = header.len();
+        let n = input
+            .take(room)
+            .read_until(b'\n', &mut header)
+            .map_err(|e| CodecError::io("read", path, e))?;
+        if header.len() > AGE_HEADER_MAX_BYTES {
+            break;
+        }
+        if n == 0 || header[start..].starts_with(b"---") {
+            return Ok(header);
+        }
+    }
+    Err(CodecError::NotFormat {
+        path: path.into(),
+        format: "age",
+        reason: format!(
+            "header longer than {AGE_HEADER_MAX_LINES} lines or {AGE_HEADER_MAX_BYTES} bytes"
+        ),
+    })
 }
 
 /// Turns the errors of a decoder into [`CodecError::Corrupt`] naming the file and the layer
@@ -364,7 +404,8 @@ impl<R: Read> Read for Counted<R> {
 
 /// Decodes the encoded file `path` (named as stored: its suffixes say how it is encoded) from
 /// `input` into `out`; returns the number of plain bytes. `keys` must hold an identity when
-/// the file is encrypted. Never panics on any input (fuzzed).
+/// the file is encrypted; an age header past 1024 lines or 64 KiB is refused (xb writes
+/// shorter ones: see [`KeyFile::parse`]). Never panics on any input (fuzzed).
 ///
 /// ```
 /// use incremental_core::codec::decode_to;
@@ -460,5 +501,42 @@ mod tests {
         assert_eq!(out, b"plain");
         let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
         assert!(calls < 20, "{calls} reads of a {} byte file", file.len());
+    }
+
+    /// An age file to `n` made-up recipients and the key's own.
+    fn age_file_to_many(keys: &KeyFile, n: usize) -> Vec<u8> {
+        let others: Vec<_> = (0..n)
+            .map(|_| age::x25519::Identity::generate().to_public())
+            .collect();
+        let recipients = others.iter().map(|r| r as &dyn age::Recipient);
+        let e = age::Encryptor::with_recipients(recipients.chain(keys.age_recipients())).unwrap();
+        let mut file = Vec::new();
+        let mut w = e.wrap_output(&mut file).unwrap();
+        w.write_all(b"plain").unwrap();
+        w.finish().unwrap();
+        file
+    }
+
+    /// Headers past 1024 lines or 64 KiB are refused before age parses them: age parses the
+    /// header again after each line, so a fuzzed header of short lines took seconds (and one
+    /// of 10⁵ lines would take hours). Headers of a few hundred recipients still decrypt.
+    #[test]
+    fn age_headers_past_the_limit_are_refused_without_parsing() {
+        let text = "AGE-SECRET-KEY-13GDQHAR08PXHVN8QFRGX2N49DTA282SZMJV282VT8WJVFKEQ7DEQMFSEF8\n";
+        let keys = KeyFile::parse(text, "key.txt").unwrap();
+        let path = Path::new("t.ibd.age");
+        let decode = |file: &[u8]| {
+            let mut out = Vec::new();
+            decode_to(path, file, &mut out, Some(&keys)).map(|_| out)
+        };
+        assert_eq!(decode(&age_file_to_many(&keys, 400)).unwrap(), b"plain");
+        let short_lines = [&b"age-encryption.org/v1\n"[..], &b"-> a\n".repeat(100_000)].concat();
+        for file in [age_file_to_many(&keys, 600), short_lines] {
+            let e = decode(&file).unwrap_err();
+            assert!(
+                matches!(&e, CodecError::NotFormat { reason, .. } if reason.contains("header longer")),
+                "{e}"
+            );
+        }
     }
 }

@@ -45,10 +45,14 @@ impl fmt::Debug for KeyFile {
     }
 }
 
+/// The most recipients a key file may hold: files encrypted to them have age headers short
+/// enough for decoding to accept (2 lines and 98 bytes per recipient).
+pub(crate) const MAX_RECIPIENTS: usize = 500;
+
 impl KeyFile {
     /// Parses the text of a key file; `origin` (the file's path, or the environment variable's
-    /// name) names it in errors. Fails on a line that is neither key nor comment, and when
-    /// there is no key at all.
+    /// name) names it in errors. Fails on a line that is neither key nor comment, when there
+    /// is no key at all, and past 500 recipients (identities count as theirs).
     pub fn parse(text: &str, origin: &str) -> Result<KeyFile, CodecError> {
         let mut k = KeyFile {
             origin: origin.to_string(),
@@ -81,6 +85,16 @@ impl KeyFile {
                 return Err(bad("neither an age recipient (age1…) nor an identity \
                                 (AGE-SECRET-KEY-1…); passphrases are not supported"));
             }
+        }
+        if k.recipients.len() > MAX_RECIPIENTS {
+            return Err(CodecError::Key {
+                origin: origin.to_string(),
+                line: text.lines().count(),
+                reason: format!(
+                    "{} recipients: at most {MAX_RECIPIENTS} (decoding refuses longer age headers)",
+                    k.recipients.len()
+                ),
+            });
         }
         if k.recipients.is_empty() {
             return Err(CodecError::NoKeys {
@@ -118,5 +132,26 @@ impl KeyFile {
 
     pub(crate) fn age_identities(&self) -> impl Iterator<Item = &dyn age::Identity> {
         self.identities.iter().map(|i| i as &dyn age::Identity)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipients(n: usize) -> String {
+        (0..n)
+            .map(|_| format!("{}\n", age::x25519::Identity::generate().to_public()))
+            .collect()
+    }
+
+    /// A key file of more recipients than an age header that decoding accepts can name is
+    /// refused when it is read, not after a backup was encrypted with it.
+    #[test]
+    fn at_most_500_recipients() {
+        let k = KeyFile::parse(&recipients(MAX_RECIPIENTS), "keys.txt").unwrap();
+        assert_eq!(k.recipients().len(), MAX_RECIPIENTS);
+        let e = KeyFile::parse(&recipients(MAX_RECIPIENTS + 1), "keys.txt").unwrap_err();
+        assert!(e.to_string().contains("501 recipients: at most 500"), "{e}");
     }
 }
