@@ -313,14 +313,7 @@ fn an_encrypted_log_with_a_data_directory_table_is_refused_by_prepare() {
     assert!(full.join("d/rem.isl").exists());
     let source = remote.path().join("d/rem.ibd");
     let before = std::fs::read(&source).unwrap();
-    prepare::prepare(
-        &full,
-        &[],
-        &PrepareOptions::default(),
-        &NoProgress,
-        &Cancel::new(),
-    )
-    .expect("xb prepare");
+    common::prepare_full(&full);
     let e = apply_redo(&full, &ApplyRedoOptions::default())
         .expect_err("applying an encrypted log naming a DATA DIRECTORY table");
     let msg = e.to_string();
@@ -426,14 +419,7 @@ fn a_literal_file_key_applies_redo_and_copy_back_names_it_option_file_only() {
     let (_keep, work) = work_dir();
     let full = work.join("full");
     hot_backup(&sb, &full, None, None, &NoProgress);
-    prepare::prepare(
-        &full,
-        &[],
-        &PrepareOptions::default(),
-        &NoProgress,
-        &Cancel::new(),
-    )
-    .expect("xb prepare");
+    common::prepare_full(&full);
     let r = apply_redo(&full, &ApplyRedoOptions::default())
         .unwrap_or_else(|e| panic!("apply_redo with a literal file key: {e}"));
     assert!(!format!("{r:?}").contains(password));

@@ -7,14 +7,15 @@
 //! prepared, both accept it and the server starts on the result with every table right. Needs
 //! MariaDB (fails without it).
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
 use incremental_core::backup::sink::DirSink;
-use incremental_core::backup::{BackupOptions, BackupPlan, ConnectOptions, HotOptions};
+use incremental_core::backup::{BackupOptions, BackupPlan, HotOptions};
 use incremental_core::copy_back::{copy_back, is_backup_metadata, CopyBackError};
-use incremental_core::prepare::{self, PrepareOptions};
 use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
 use incremental_core::source::DirSource;
 use incremental_core::verify::{verify_chain, Refusal};
@@ -28,10 +29,20 @@ fn server_options() -> SandboxOptions {
     SandboxOptions::default().option("innodb_log_file_size", "16M")
 }
 
-/// Runs the DDL once, when the backup starts copying its first file (after it listed the
+/// Runs `statements` once, when the backup starts copying its first file (after it listed the
 /// datadir's files, before `BLOCK_DDL`).
 struct DdlDuringCopy {
     conn: Mutex<Option<load::Conn>>,
+    statements: Vec<String>,
+}
+
+impl DdlDuringCopy {
+    fn new(sb: &Sandbox, statements: &[&str]) -> Self {
+        DdlDuringCopy {
+            conn: Mutex::new(Some(load::connect(&sb.socket()).unwrap())),
+            statements: statements.iter().map(|s| s.to_string()).collect(),
+        }
+    }
 }
 
 impl Progress for DdlDuringCopy {
@@ -39,13 +50,7 @@ impl Progress for DdlDuringCopy {
         if let Event::FileStarted { .. } = e
             && let Some(mut c) = self.conn.lock().unwrap().take()
         {
-            for s in [
-                "CREATE TABLE d.t_new (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB",
-                "INSERT INTO d.t_new SELECT seq, CONCAT('new ', seq) FROM d.seq_1_to_300",
-                "RENAME TABLE d.t_old TO d.t_renamed",
-                "ALTER TABLE d.t_rebuilt FORCE",
-                "DROP TABLE d.t_gone",
-            ] {
+            for s in &self.statements {
                 c.query_drop(s).unwrap_or_else(|e| panic!("{s}: {e}"));
             }
         }
@@ -82,16 +87,19 @@ fn an_unprepared_hot_backup_with_ddl_files_is_refused_until_prepared() {
     .unwrap();
     let work = short_tempdir().unwrap();
     let full = work.path().join("full");
-    let mut connect = ConnectOptions::new();
-    connect
-        .set_socket(sb.socket())
-        .set_user("root")
-        .set_no_defaults(true);
     let mut opts = BackupOptions::new(sb.datadir());
-    opts.set_connect(connect).set_hot(HotOptions::default());
-    let hook = DdlDuringCopy {
-        conn: Mutex::new(Some(load::connect(&sb.socket()).unwrap())),
-    };
+    opts.set_connect(common::connect(&sb))
+        .set_hot(HotOptions::default());
+    let hook = DdlDuringCopy::new(
+        &sb,
+        &[
+            "CREATE TABLE d.t_new (id INT PRIMARY KEY, v VARCHAR(40)) ENGINE=InnoDB",
+            "INSERT INTO d.t_new SELECT seq, CONCAT('new ', seq) FROM d.seq_1_to_300",
+            "RENAME TABLE d.t_old TO d.t_renamed",
+            "ALTER TABLE d.t_rebuilt FORCE",
+            "DROP TABLE d.t_gone",
+        ],
+    );
     let plan = BackupPlan::new(&opts).unwrap();
     assert!(plan.mode().is_hot(), "{}", plan.mode());
     let mut sink = DirSink::new(&full).unwrap().sync(false);
@@ -152,14 +160,7 @@ fn an_unprepared_hot_backup_with_ddl_files_is_refused_until_prepared() {
     );
 
     // Prepared (no incremental: the DDL files are processed), both accept it and it starts.
-    prepare::prepare(
-        &full,
-        &[],
-        &PrepareOptions::default(),
-        &NoProgress,
-        &Cancel::new(),
-    )
-    .unwrap();
+    common::prepare_full(&full);
     let v = verify_chain(&full, &[], &NoProgress, &Cancel::new()).unwrap();
     assert!(v.restorable(), "{}", v.verdict());
     copy_back(&DirSource::new(&full), &dd, &NoProgress, &Cancel::new()).unwrap();
@@ -196,40 +197,24 @@ fn a_data_directory_table_is_backed_up_as_db_t_ibd_and_restored_where_its_isl_sa
     sb.sql(&format!(
         "CREATE DATABASE d; \
          CREATE TABLE d.old (id INT PRIMARY KEY) ENGINE=InnoDB DATA DIRECTORY='{r}'; \
-         INSERT INTO d.old SELECT seq FROM d.seq_1_to_500; \
-         SET GLOBAL innodb_max_dirty_pages_pct = 0;",
+         INSERT INTO d.old SELECT seq FROM d.seq_1_to_500;",
         r = remote.display()
     ))
     .unwrap();
     // the first table reaches its file before the backup; the second is created during it
-    let flushed = std::time::Instant::now();
-    while sb
-        .query_u64("SELECT variable_value FROM information_schema.global_status WHERE variable_name = 'INNODB_BUFFER_POOL_PAGES_DIRTY'")
-        .unwrap()
-        > 0
-        && flushed.elapsed().as_secs() < 20
-    {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    sb.checkpoint().unwrap();
     let full = work.path().join("full");
-    let mut connect = ConnectOptions::new();
-    connect
-        .set_socket(sb.socket())
-        .set_user("root")
-        .set_no_defaults(true);
     let mut opts = BackupOptions::new(sb.datadir());
-    opts.set_connect(connect).set_hot(HotOptions::default());
+    opts.set_connect(common::connect(&sb))
+        .set_hot(HotOptions::default());
     let create = format!(
         "CREATE TABLE d.new (id INT PRIMARY KEY) ENGINE=InnoDB DATA DIRECTORY='{r}'",
         r = remote.display()
     );
-    let hook = DdlOnce {
-        conn: Mutex::new(Some(load::connect(&sb.socket()).unwrap())),
-        statements: vec![
-            create,
-            "INSERT INTO d.new SELECT seq FROM d.seq_1_to_300".into(),
-        ],
-    };
+    let hook = DdlDuringCopy::new(
+        &sb,
+        &[&create, "INSERT INTO d.new SELECT seq FROM d.seq_1_to_300"],
+    );
     let plan = BackupPlan::new(&opts).unwrap();
     let old_ibd = remote.join("d/old.ibd");
     let mut sink = DirSink::new(&full).unwrap().sync(false);
@@ -255,14 +240,7 @@ fn a_data_directory_table_is_backed_up_as_db_t_ibd_and_restored_where_its_isl_sa
     // the prepare's recovery works on the backup's copies, never on the source's files
     let source_files = |name: &str| std::fs::read(remote.join("d").join(name)).unwrap();
     let before = (source_files("old.ibd"), source_files("new.ibd"));
-    prepare::prepare(
-        &full,
-        &[],
-        &PrepareOptions::default(),
-        &NoProgress,
-        &Cancel::new(),
-    )
-    .unwrap();
+    common::prepare_full(&full);
     assert!(
         before == (source_files("old.ibd"), source_files("new.ibd")),
         "the prepare changed the source's DATA DIRECTORY files"
@@ -277,22 +255,4 @@ fn a_data_directory_table_is_backed_up_as_db_t_ibd_and_restored_where_its_isl_sa
         .expect("server on the restored backup");
     assert_eq!(r.query_u64("SELECT COUNT(*) FROM d.old").unwrap(), 500);
     assert_eq!(r.query_u64("SELECT COUNT(*) FROM d.new").unwrap(), 300);
-}
-
-/// Runs `statements` once, when the backup starts copying its first file.
-struct DdlOnce {
-    conn: Mutex<Option<load::Conn>>,
-    statements: Vec<String>,
-}
-
-impl Progress for DdlOnce {
-    fn event(&self, e: Event<'_>) {
-        if let Event::FileStarted { .. } = e
-            && let Some(mut c) = self.conn.lock().unwrap().take()
-        {
-            for s in &self.statements {
-                c.query_drop(s).unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        }
-    }
 }

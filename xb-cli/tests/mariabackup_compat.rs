@@ -534,6 +534,17 @@ fn an_innobackupex_chain_restores() {
     );
 }
 
+/// Writes the option file `cnf` the tests hand mariabackup: the server's datadir, and its
+/// socket and user for the client.
+fn write_client_cnf(cnf: &Path, datadir: &Path, socket: impl AsRef<Path>) {
+    let text = format!(
+        "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
+        datadir.display(),
+        socket.as_ref().display()
+    );
+    fs::write(cnf, text).unwrap();
+}
+
 /// Runs `mariabackup` (the symlink on `path`) with `args`: its exit code and standard error.
 fn run_mb(path: &str, args: &[String]) -> (i32, String) {
     let mut c = Command::new("mariabackup");
@@ -567,15 +578,7 @@ fn partial_full_empty_database_and_undo_change_as_mariabackup() {
     let root = tmp.path();
     let path = path_with(&bindir(root));
     let cnf = root.join("b.cnf");
-    fs::write(
-        &cnf,
-        format!(
-            "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
-            sb.datadir().display(),
-            sb.socket().display()
-        ),
-    )
-    .unwrap();
+    write_client_cnf(&cnf, sb.datadir(), sb.socket());
     let defaults = format!("--defaults-file={}", cnf.display());
     let (full, inc) = (root.join("full"), root.join("inc"));
 
@@ -655,15 +658,7 @@ fn partial_full_empty_database_and_undo_change_as_mariabackup() {
         &SandboxOptions::default().option("innodb_undo_tablespaces", "4"),
     )
     .expect("restarted with 4 undo tablespaces");
-    fs::write(
-        &cnf,
-        format!(
-            "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
-            sb4.datadir().display(),
-            sb4.socket().display()
-        ),
-    )
-    .unwrap();
+    write_client_cnf(&cnf, sb4.datadir(), sb4.socket());
     let (code, err) = run_mb(
         &path,
         &[
@@ -707,15 +702,7 @@ fn outputs_as_mariabackup() {
     let root = tmp.path();
     let path = path_with(&bindir(root));
     let cnf = root.join("b.cnf");
-    fs::write(
-        &cnf,
-        format!(
-            "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
-            sb.datadir().display(),
-            sb.socket().display()
-        ),
-    )
-    .unwrap();
+    write_client_cnf(&cnf, sb.datadir(), sb.socket());
     let backup = |name: &str, extra: &[String]| -> (i32, String, PathBuf) {
         let dir = root.join(name);
         let mut args = vec![
@@ -826,15 +813,7 @@ fn system_tablespace_and_aria_log_where_the_server_says_as_mariabackup() {
     .unwrap();
     let path = path_with(&bindir(root));
     let cnf = root.join("b.cnf");
-    fs::write(
-        &cnf,
-        format!(
-            "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
-            sb.datadir().display(),
-            sb.socket().display()
-        ),
-    )
-    .unwrap();
+    write_client_cnf(&cnf, sb.datadir(), sb.socket());
     let defaults = format!("--defaults-file={}", cnf.display());
     let full = root.join("full");
     let (code, err) = run_mb(
@@ -921,15 +900,7 @@ fn a_server_without_innodb_is_backed_up_as_mariabackup() {
     .unwrap();
     let path = path_with(&bindir(root));
     let cnf = root.join("b.cnf");
-    fs::write(
-        &cnf,
-        format!(
-            "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
-            datadir.display(),
-            sb.socket().display()
-        ),
-    )
-    .unwrap();
+    write_client_cnf(&cnf, &datadir, sb.socket());
     let defaults = format!("--defaults-file={}", cnf.display());
     let full = root.join("full");
     let (code, err) = run_mb(
@@ -1170,15 +1141,7 @@ fn prepare_says_the_binlog_position_as_mariabackup() {
     let root = tmp.path();
     let path = path_with(&bindir(root));
     let cnf = root.join("b.cnf");
-    fs::write(
-        &cnf,
-        format!(
-            "[mysqld]\ndatadir={}\n[client]\nsocket={}\nuser=root\n",
-            sb.datadir().display(),
-            sb.socket().display()
-        ),
-    )
-    .unwrap();
+    write_client_cnf(&cnf, sb.datadir(), sb.socket());
     let mut load = sb
         .client_command()
         .args(["-e", "CALL test.load(4)"])

@@ -477,17 +477,8 @@ mod tests {
     /// small pieces took time quadratic in its length (a fuzzed 4 KiB header took a second).
     #[test]
     fn age_headers_are_read_in_few_calls() {
-        let text = "AGE-SECRET-KEY-13GDQHAR08PXHVN8QFRGX2N49DTA282SZMJV282VT8WJVFKEQ7DEQMFSEF8\n";
-        let keys = KeyFile::parse(text, "key.txt").unwrap();
-        let others: Vec<_> = (0..200)
-            .map(|_| age::x25519::Identity::generate().to_public())
-            .collect();
-        let recipients = others.iter().map(|r| r as &dyn age::Recipient);
-        let e = age::Encryptor::with_recipients(recipients.chain(keys.age_recipients())).unwrap();
-        let mut file = Vec::new();
-        let mut w = e.wrap_output(&mut file).unwrap();
-        w.write_all(b"plain").unwrap();
-        w.finish().unwrap();
+        let keys = test_keys();
+        let file = age_file_to_many(&keys, 200);
         let calls = Arc::default();
         let path = Path::new("t.ibd.age");
         let mut r = decrypting(
@@ -501,6 +492,12 @@ mod tests {
         assert_eq!(out, b"plain");
         let calls = calls.load(std::sync::atomic::Ordering::Relaxed);
         assert!(calls < 20, "{calls} reads of a {} byte file", file.len());
+    }
+
+    /// A key file of one identity.
+    fn test_keys() -> KeyFile {
+        let text = "AGE-SECRET-KEY-13GDQHAR08PXHVN8QFRGX2N49DTA282SZMJV282VT8WJVFKEQ7DEQMFSEF8\n";
+        KeyFile::parse(text, "key.txt").unwrap()
     }
 
     /// An age file to `n` made-up recipients and the key's own.
@@ -522,8 +519,7 @@ mod tests {
     /// of 10⁵ lines would take hours). Headers of a few hundred recipients still decrypt.
     #[test]
     fn age_headers_past_the_limit_are_refused_without_parsing() {
-        let text = "AGE-SECRET-KEY-13GDQHAR08PXHVN8QFRGX2N49DTA282SZMJV282VT8WJVFKEQ7DEQMFSEF8\n";
-        let keys = KeyFile::parse(text, "key.txt").unwrap();
+        let keys = test_keys();
         let path = Path::new("t.ibd.age");
         let decode = |file: &[u8]| {
             let mut out = Vec::new();

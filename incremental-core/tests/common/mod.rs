@@ -10,7 +10,8 @@ use incremental_core::backup::sink::DirSink;
 use incremental_core::backup::{
     BackupOptions, BackupPlan, BackupReport, ConnectOptions, Incremental,
 };
-use incremental_core::progress::{Cancel, Event, Progress};
+use incremental_core::prepare::{self, PrepareOptions};
+use incremental_core::progress::{Cancel, Event, NoProgress, Progress};
 use xb_testkit::sandbox::{short_tempdir, Sandbox};
 
 /// How the tests reach a sandbox: its socket, as root, no option files.
@@ -43,6 +44,13 @@ pub fn hot_backup(
     let mut sink = DirSink::new(target).unwrap().sync(false);
     plan.run(&mut sink, progress, &Cancel::new())
         .unwrap_or_else(|e| panic!("hot backup into {}: {e}", target.display()))
+}
+
+/// `xb prepare` of the full backup `full` alone, with the default options; panics on failure.
+pub fn prepare_full(full: &Path) {
+    let opts = PrepareOptions::default();
+    prepare::prepare(full, &[], &opts, &NoProgress, &Cancel::new())
+        .unwrap_or_else(|e| panic!("xb prepare of {}: {e}", full.display()));
 }
 
 /// Takes a value (a reference of the source's tables) when the backup reaches its consistent
